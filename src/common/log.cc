@@ -1,0 +1,21 @@
+#include "common/log.h"
+
+#include <string>
+
+#include "spdlog/sinks/stdout_sinks.h"
+#include "spdlog/spdlog.h"
+
+namespace concord {
+
+void ConfigureLogging(std::string_view level, LogFormat format) {
+  auto logger = spdlog::stderr_logger_mt("concord");
+  if (format == LogFormat::kJson) {
+    logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})", spdlog::pattern_time_type::utc);
+  } else {
+    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
+  }
+  logger->set_level(spdlog::level::from_str(std::string(level)));
+  spdlog::set_default_logger(logger);
+}
+
+}  // namespace concord
