@@ -162,7 +162,46 @@ void AppendCanonical(std::string& out, const boost::json::value& v) {
   }
 }
 
+void AppendPretty(std::string& out, const boost::json::value& v, int depth) {
+  const auto indent = [&](int d) { out.append(static_cast<size_t>(d) * 2, ' '); };
+  if (v.is_object() && !v.get_object().empty()) {
+    out += "{\n";
+    bool first = true;
+    for (const auto& kv : v.get_object()) {
+      if (!first) out += ",\n";
+      first = false;
+      indent(depth + 1);
+      AppendString(out, kv.key());
+      out += ": ";
+      AppendPretty(out, kv.value(), depth + 1);
+    }
+    out += '\n';
+    indent(depth);
+    out += '}';
+  } else if (v.is_array() && !v.get_array().empty()) {
+    out += "[\n";
+    bool first = true;
+    for (const auto& e : v.get_array()) {
+      if (!first) out += ",\n";
+      first = false;
+      indent(depth + 1);
+      AppendPretty(out, e, depth + 1);
+    }
+    out += '\n';
+    indent(depth);
+    out += ']';
+  } else {
+    out += boost::json::serialize(v);
+  }
+}
+
 }  // namespace
+
+std::string PrettyJson(const boost::json::value& value) {
+  std::string out;
+  AppendPretty(out, value, 0);
+  return out;
+}
 
 absl::StatusOr<boost::json::value> ParseJson(std::string_view text, const JsonLimits& limits) {
   boost::json::parse_options opts;

@@ -24,6 +24,9 @@ absl::StatusOr<boost::json::value> ParseJson(std::string_view text, const JsonLi
 // string escapes, numbers in ECMAScript's shortest form.
 std::string CanonicalJson(const boost::json::value& value);
 
+// Indented JSON for people (two spaces, member order kept). Compact output: boost::json::serialize.
+std::string PrettyJson(const boost::json::value& value);
+
 // Lower-case hex SHA-256 of arbitrary bytes.
 std::string Sha256Hex(std::string_view bytes);
 

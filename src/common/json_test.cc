@@ -51,6 +51,12 @@ TEST(Json, DepthIsBounded) {
   EXPECT_TRUE(ParseJson(deep, JsonLimits{.max_depth = 128}).ok());
 }
 
+TEST(Json, PrettyKeepsOrderAndIndents) {
+  auto v = ParseJson(R"({"b":[1,{"x":"y"}],"a":{},"c":[]})");
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(PrettyJson(*v), "{\n  \"b\": [\n    1,\n    {\n      \"x\": \"y\"\n    }\n  ],\n  \"a\": {},\n  \"c\": []\n}");
+}
+
 TEST(Json, Sha256) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }

@@ -8,6 +8,7 @@
 namespace concord {
 
 void ConfigureLogging(std::string_view level, LogFormat format) {
+  spdlog::drop("concord");  // configuring again (tests run several commands in one process) replaces it
   auto logger = spdlog::stderr_logger_mt("concord");
   if (format == LogFormat::kJson) {
     logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})", spdlog::pattern_time_type::utc);

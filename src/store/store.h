@@ -64,6 +64,8 @@ struct StoredObject {
 struct Query {
   std::vector<std::string> types;            // empty: all types
   std::vector<std::string> ids;              // empty: all ids
+  // The modified filters compare the version timestamp (modified, or created when there is none);
+  // unversioned objects (no created/modified) match neither.
   std::optional<Timestamp> modified_since;   // modified >= this (inclusive)
   std::optional<Timestamp> modified_before;  // modified < this (exclusive)
   bool current_only = true;                  // only the current version of each id
@@ -114,7 +116,11 @@ class Store {
 
 struct OpenOptions {
   const Clock* clock = nullptr;  // for `added`; SystemClock when null
-  bool read_only = false;
+  bool read_only = false;        // no writes, no migrations: Put fails, an unmigrated store is refused
+  // Durability of an acknowledged Put. By default a committed batch survives the process being killed
+  // (SIGKILL, crash) but the last commits may be lost on power failure or kernel panic (SQLite WAL with
+  // synchronous=NORMAL). `sync_full` fsyncs every commit (synchronous=FULL): survives power loss, slower.
+  bool sync_full = false;
 };
 
 // Opens (creating when missing, applying numbered migrations) the store named by `location`:

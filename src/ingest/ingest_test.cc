@@ -1,0 +1,84 @@
+#include "ingest/ingest.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "boost/json/parse.hpp"
+#include "common/status.h"
+#include "fmt/format.h"
+
+namespace concord::ingest {
+namespace {
+
+std::string Indicator(int i, std::string_view modified = "2020-01-01T00:00:00.000Z") {
+  return fmt::format(
+      R"({{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-{:012d}","created":"2020-01-01T00:00:00.000Z","modified":"{}","pattern":"[ipv4-addr:value = '10.0.0.{}']","pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z"}})",
+      i, modified, i % 250);
+}
+
+class IngestTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = std::filesystem::temp_directory_path() /
+            fmt::format("concord_ingest_{}_{}.db", ::getpid(),
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    auto s = store::OpenStore(path_.string());
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = std::move(*s);
+  }
+  void TearDown() override {
+    store_.reset();
+    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+  }
+  std::filesystem::path path_;
+  std::unique_ptr<store::Store> store_;
+};
+
+TEST_F(IngestTest, BatchesCommitAsTheyFillAndProgressIsReported) {
+  std::vector<int64_t> progress;
+  Ingestor ingestor(*store_, {.batch_size = 2, .on_progress = [&](int64_t items, int64_t) { progress.push_back(items); }});
+  std::string lines;
+  for (int i = 0; i < 5; ++i) lines += Indicator(i) + "\n";
+  ASSERT_TRUE(ingestor.AddBytes("five.jsonl", lines).ok());
+  EXPECT_EQ(progress, (std::vector<int64_t>{2, 4}));
+  ASSERT_TRUE(ingestor.Flush().ok());
+  EXPECT_EQ(progress, (std::vector<int64_t>{2, 4, 5}));
+  EXPECT_EQ(ingestor.report().totals.new_objects, 5);
+  EXPECT_EQ(ingestor.report().by_type.at("indicator").new_objects, 5);
+}
+
+TEST_F(IngestTest, SameVersionTwiceInOneBatchIsUnchangedTheSecondTime) {
+  Ingestor ingestor(*store_, {});
+  const std::string bundle = "[" + Indicator(7) + "," + Indicator(7) + "," + Indicator(7, "2021-01-01T00:00:00.000Z") + "]";
+  ASSERT_TRUE(ingestor.AddBytes("dup.json", bundle).ok());
+  ASSERT_TRUE(ingestor.Flush().ok());
+  const auto& t = ingestor.report().totals;
+  EXPECT_EQ(t.new_objects, 1);
+  EXPECT_EQ(t.unchanged, 1);
+  EXPECT_EQ(t.new_versions, 1);
+}
+
+TEST_F(IngestTest, PatternErrorsNameThePatternField) {
+  boost::json::object bad = boost::json::parse(Indicator(1)).as_object();
+  bad["pattern"] = "[ipv4-addr:value = '10.0.0.1'";
+  auto r = ValidateObject(bad);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(ErrorField(r.status()), "pattern");
+}
+
+TEST_F(IngestTest, StrictRefusesTheWholeSource) {
+  Ingestor ingestor(*store_, {.strict = true});
+  const std::string bundle = "[" + Indicator(1) + ",{\"type\":\"indicator\"}," + Indicator(2) + "]";
+  EXPECT_EQ(ingestor.AddBytes("bad.json", bundle).code(), absl::StatusCode::kInvalidArgument);
+  ASSERT_TRUE(ingestor.Flush().ok());
+  EXPECT_EQ(ingestor.report().totals.new_objects, 0);
+  EXPECT_EQ(ingestor.report().totals.rejected, 1);
+  auto stats = store_->GetStats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->objects, 0);
+}
+
+}  // namespace
+}  // namespace concord::ingest

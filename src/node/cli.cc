@@ -1,0 +1,404 @@
+#include "node/cli.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "boost/json/serialize.hpp"
+#include "common/json.h"
+#include "common/log.h"
+#include "common/status.h"
+#include "common/time.h"
+#include "common/uuid.h"
+#include "fmt/format.h"
+#include "ingest/ingest.h"
+#include "node/pattern_commands.h"
+#include "store/store.h"
+
+namespace concord::node {
+namespace {
+
+constexpr int kOk = 0;
+constexpr int kProblems = 1;
+constexpr int kUsage = 2;
+
+struct Globals {
+  std::string db = "./var/concord.db";
+  std::string log_level = "warn";
+  bool json = false;
+};
+
+int Fail(std::ostream& err, const absl::Status& status) {
+  err << "concord: " << Sv(status.message()) << '\n';
+  return kUsage;
+}
+
+absl::StatusOr<std::unique_ptr<store::Store>> OpenDb(const Globals& g, bool read_only) {
+  if (g.db.find("://") == std::string::npos && g.db.rfind("sqlite:", 0) != 0) {
+    const auto parent = std::filesystem::path(g.db).parent_path();
+    std::error_code ec;
+    if (!read_only && !parent.empty()) std::filesystem::create_directories(parent, ec);
+    if (read_only && !std::filesystem::exists(g.db)) {
+      return absl::NotFoundError(fmt::format("no database at {} (import something first, or pass --db)", g.db));
+    }
+  }
+  return store::OpenStore(g.db, {.read_only = read_only});
+}
+
+boost::json::object CountsJson(const ingest::OutcomeCounts& c) {
+  return {{"new", c.new_objects},   {"new_version", c.new_versions}, {"unchanged", c.unchanged},
+          {"conflict", c.conflicts}, {"rejected", c.rejected}};
+}
+
+boost::json::object ProblemJson(const ingest::ItemProblem& p) {
+  return {{"source", p.source}, {"index", p.index}, {"id", p.id},
+          {"type", p.type},     {"field", p.field}, {"reason", p.reason}};
+}
+
+// ---- import ------------------------------------------------------------------------------------------
+
+struct ImportArgs {
+  std::vector<std::string> files;
+  bool strict = false;
+  size_t batch_size = 1000;
+  bool quiet = false;
+  size_t show = 20;
+};
+
+// Progress on standard error, only when it is a terminal, redrawn at most ten times a second.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
+  void Update(std::string_view file, int64_t items) {
+    if (!enabled_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double secs = std::chrono::duration<double>(now - start_).count();
+    std::fprintf(stderr, "\r\033[Kimporting %.*s: %lld objects (%.0f/s)", static_cast<int>(file.size()), file.data(),
+                 static_cast<long long>(items), secs > 0 ? static_cast<double>(items) / secs : 0.0);
+    drawn_ = true;
+  }
+  void Clear() {
+    if (drawn_) std::fprintf(stderr, "\r\033[K");
+    drawn_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point last_{};
+};
+
+void PrintProblems(std::ostream& err, std::string_view what, const std::vector<ingest::ItemProblem>& list,
+                   size_t show) {
+  for (size_t i = 0; i < list.size() && i < show; ++i) {
+    const auto& p = list[i];
+    err << what << ": " << p.source << " item " << p.index;
+    if (!p.id.empty()) err << " (" << p.id << ")";
+    if (!p.field.empty()) err << ": " << p.field;
+    err << ": " << p.reason << '\n';
+  }
+  if (list.size() > show) err << "… and " << (list.size() - show) << " more " << what << " (use --json for all)\n";
+}
+
+int RunImport(const Globals& g, const ImportArgs& a, std::ostream& out, std::ostream& err) {
+  auto db = OpenDb(g, false);
+  if (!db.ok()) return Fail(err, db.status());
+  ProgressLine progress(!a.quiet && !g.json);
+  std::string current_file;
+  const auto start = std::chrono::steady_clock::now();
+  ingest::Ingestor ingestor(**db, {.batch_size = a.batch_size,
+                                   .strict = a.strict,
+                                   .on_progress = [&](int64_t items, int64_t) { progress.Update(current_file, items); }});
+  bool file_failed = false;
+  for (const auto& file : a.files) {
+    current_file = file;
+    absl::Status s = ingestor.AddFile(file);
+    if (s.ok()) s = ingestor.Flush();
+    if (!s.ok()) {
+      file_failed = true;
+      // A store failure (disk full, I/O) stops everything; a bad file stops only itself.
+      if (s.code() != absl::StatusCode::kInvalidArgument && s.code() != absl::StatusCode::kNotFound &&
+          s.code() != absl::StatusCode::kDataLoss) {
+        progress.Clear();
+        return Fail(err, s);
+      }
+      if (a.strict) err << "refused " << file << ": " << Sv(s.message()) << '\n';
+    }
+  }
+  progress.Clear();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const ingest::Report& r = ingestor.report();
+  if (g.json) {
+    boost::json::object doc = {{"totals", CountsJson(r.totals)}, {"seconds", secs}};
+    boost::json::object types;
+    for (const auto& [type, c] : r.by_type) types[type] = CountsJson(c);
+    doc["by_type"] = std::move(types);
+    boost::json::array rejected, conflicts, files;
+    for (const auto& p : r.rejected) rejected.push_back(ProblemJson(p));
+    for (const auto& p : r.conflicts) conflicts.push_back(ProblemJson(p));
+    for (const auto& p : r.file_errors) files.push_back(ProblemJson(p));
+    doc["rejected"] = std::move(rejected);
+    doc["conflicts"] = std::move(conflicts);
+    doc["file_errors"] = std::move(files);
+    out << boost::json::serialize(doc) << '\n';
+  } else {
+    PrintProblems(err, "rejected", r.rejected, a.show);
+    PrintProblems(err, "conflict", r.conflicts, a.show);
+    for (const auto& p : r.file_errors) err << "error: " << p.reason << '\n';
+    out << fmt::format("{:<34} {:>9} {:>11} {:>9} {:>9} {:>9}\n", "type", "new", "new version", "unchanged",
+                       "conflict", "rejected");
+    for (const auto& [type, c] : r.by_type) {
+      out << fmt::format("{:<34} {:>9} {:>11} {:>9} {:>9} {:>9}\n", type, c.new_objects, c.new_versions, c.unchanged,
+                         c.conflicts, c.rejected);
+    }
+    const auto& t = r.totals;
+    out << fmt::format("{:<34} {:>9} {:>11} {:>9} {:>9} {:>9}\n", "total", t.new_objects, t.new_versions, t.unchanged,
+                       t.conflicts, t.rejected);
+    out << fmt::format("{} objects from {} file(s) in {:.2f} s ({:.0f} objects/s)\n", t.Total(), a.files.size(), secs,
+                       secs > 0 ? static_cast<double>(t.Total()) / secs : 0.0);
+  }
+  return (r.totals.rejected > 0 || file_failed) ? kProblems : kOk;
+}
+
+// ---- export ------------------------------------------------------------------------------------------
+
+struct ExportArgs {
+  std::string output;
+  std::vector<std::string> types;
+  std::vector<std::string> ids;
+  std::string modified_since;
+  bool all_versions = false;
+};
+
+absl::Status WriteBundle(store::Store& db, const store::Query& base, std::ostream& out, int64_t& count) {
+  out << R"({"type":"bundle","id":"bundle--)" << UuidV4().ToString() << R"(","objects":[)";
+  store::Query q = base;
+  q.limit = 1000;
+  bool first = true;
+  for (;;) {
+    CONCORD_ASSIGN_OR_RETURN(store::Page page, db.List(q));
+    for (const auto& o : page.objects) {
+      out << (first ? "\n" : ",\n") << o.json;
+      first = false;
+      ++count;
+    }
+    if (!page.more || page.objects.empty()) break;
+    q.after_seq = page.next_after_seq;
+  }
+  out << "\n]}\n";
+  if (!out) return absl::DataLossError("write to the output failed");
+  return absl::OkStatus();
+}
+
+int RunExport(const Globals& g, const ExportArgs& a, std::ostream& out, std::ostream& err) {
+  store::Query q{.types = a.types, .ids = a.ids, .current_only = !a.all_versions};
+  if (!a.modified_since.empty()) {
+    auto ts = ParseRfc3339(a.modified_since);
+    if (!ts.ok()) return Fail(err, Annotate(ts.status(), "--modified-since"));
+    q.modified_since = *ts;
+  }
+  auto db = OpenDb(g, true);
+  if (!db.ok()) return Fail(err, db.status());
+  int64_t count = 0;
+  if (a.output.empty() || a.output == "-") {
+    absl::Status s = WriteBundle(**db, q, out, count);
+    return s.ok() ? kOk : Fail(err, s);
+  }
+  // Write beside the target and rename, so a reader never sees half a bundle.
+  const std::string tmp = a.output + ".partial";
+  {
+    std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
+    if (!file) return Fail(err, absl::PermissionDeniedError(fmt::format("cannot write {}", tmp)));
+    absl::Status s = WriteBundle(**db, q, file, count);
+    file.close();
+    if (!s.ok() || !file) {
+      std::filesystem::remove(tmp);
+      return Fail(err, s.ok() ? absl::DataLossError(fmt::format("cannot write {}", tmp)) : s);
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, a.output, ec);
+  if (ec) return Fail(err, absl::PermissionDeniedError(fmt::format("cannot rename {}: {}", tmp, ec.message())));
+  err << "exported " << count << " objects to " << a.output << '\n';
+  return kOk;
+}
+
+// ---- get ---------------------------------------------------------------------------------------------
+
+struct GetArgs {
+  std::string id;
+  bool versions = false;
+  std::string version;
+};
+
+int RunGet(const Globals& g, const GetArgs& a, std::ostream& out, std::ostream& err) {
+  auto db = OpenDb(g, true);
+  if (!db.ok()) return Fail(err, db.status());
+  auto print = [&](const std::string& json) {
+    auto v = ParseJson(json);
+    out << (v.ok() ? PrettyJson(*v) : json) << '\n';
+  };
+  if (a.versions) {
+    auto versions = (*db)->Versions(a.id);
+    if (!versions.ok()) {
+      err << "concord: " << Sv(versions.status().message()) << '\n';
+      return kProblems;
+    }
+    if (g.json) {
+      boost::json::array arr;
+      for (const auto& v : *versions) {
+        auto parsed = ParseJson(v.json);
+        if (parsed.ok()) arr.push_back(std::move(*parsed));
+      }
+      out << PrettyJson(arr) << '\n';
+    } else {
+      out << fmt::format("{:<32} {:>8} {:<24} {}\n", "modified", "seq", "added", "");
+      for (const auto& v : *versions) {
+        out << fmt::format("{:<32} {:>8} {:<24} {}{}\n", v.modified.empty() ? "-" : v.modified, v.seq,
+                           FormatRfc3339(v.added, 3), v.current ? "current" : "", v.revoked ? " revoked" : "");
+      }
+    }
+    return kOk;
+  }
+  absl::StatusOr<store::StoredObject> found = absl::NotFoundError("");
+  if (!a.version.empty()) {
+    auto ts = ParseRfc3339(a.version);
+    if (!ts.ok()) return Fail(err, Annotate(ts.status(), "--version"));
+    found = (*db)->GetVersion(a.id, *ts);
+  } else {
+    found = (*db)->Get(a.id);
+  }
+  if (!found.ok()) {
+    err << "concord: " << Sv(found.status().message()) << '\n';
+    return kProblems;
+  }
+  if (g.json) {
+    out << found->json << '\n';
+  } else {
+    print(found->json);
+  }
+  return kOk;
+}
+
+// ---- stats -------------------------------------------------------------------------------------------
+
+int RunStats(const Globals& g, std::ostream& out, std::ostream& err) {
+  auto db = OpenDb(g, true);
+  if (!db.ok()) return Fail(err, db.status());
+  auto stats = (*db)->GetStats();
+  if (!stats.ok()) return Fail(err, stats.status());
+  if (g.json) {
+    boost::json::object types;
+    for (const auto& [type, c] : stats->by_type) {
+      types[type] = {{"objects", c.objects}, {"versions", c.versions}, {"revoked", c.revoked}};
+    }
+    out << boost::json::serialize(boost::json::object{{"objects", stats->objects},
+                                                      {"versions", stats->versions},
+                                                      {"last_seq", stats->last_seq},
+                                                      {"size_bytes", stats->size_bytes},
+                                                      {"schema_version", stats->schema_version},
+                                                      {"by_type", std::move(types)}})
+        << '\n';
+    return kOk;
+  }
+  out << fmt::format("{:<34} {:>9} {:>9} {:>9}\n", "type", "objects", "versions", "revoked");
+  for (const auto& [type, c] : stats->by_type) {
+    out << fmt::format("{:<34} {:>9} {:>9} {:>9}\n", type, c.objects, c.versions, c.revoked);
+  }
+  out << fmt::format("{:<34} {:>9} {:>9}\n", "total", stats->objects, stats->versions);
+  out << fmt::format("database {} ({:.1f} MiB, schema version {}, last change {})\n", g.db,
+                     static_cast<double>(stats->size_bytes) / (1024.0 * 1024.0), stats->schema_version,
+                     stats->last_seq);
+  return kOk;
+}
+
+}  // namespace
+
+int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{"Concord: a node of a cross-border cyber-cooperation network (STIX 2.1, TAXII 2.1)", "concord"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "concord 0.1.0");
+  Globals g;
+  app.add_option("--db", g.db, "Store location: a SQLite file path or sqlite:PATH")->capture_default_str();
+  app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error")->capture_default_str();
+  app.add_flag("--json", g.json, "Machine-readable output");
+
+  ImportArgs import_args;
+  auto* import_cmd = app.add_subcommand("import", "Validate and store STIX 2.1 bundles, objects or JSON lines");
+  import_cmd->fallthrough();
+  import_cmd->add_option("files", import_args.files, "Files to import ('-' for standard input)")->required();
+  import_cmd->add_flag("--strict", import_args.strict, "Refuse a whole file on its first invalid object");
+  import_cmd->add_option("--batch-size", import_args.batch_size, "Objects per transaction")
+      ->check(CLI::Range(1, 100000))
+      ->capture_default_str();
+  import_cmd->add_flag("-q,--quiet", import_args.quiet, "No progress line");
+  import_cmd->add_option("--show", import_args.show, "How many problems to list (all of them with --json)")
+      ->capture_default_str();
+
+  ExportArgs export_args;
+  auto* export_cmd = app.add_subcommand("export", "Write stored objects as a STIX 2.1 bundle");
+  export_cmd->fallthrough();
+  export_cmd->add_option("-o,--output", export_args.output, "Output file (default: standard output)");
+  export_cmd->add_option("--type", export_args.types, "Only these types (repeatable)");
+  export_cmd->add_option("--id", export_args.ids, "Only these ids (repeatable)");
+  export_cmd->add_option("--modified-since", export_args.modified_since, "Only versions modified at or after (RFC 3339)");
+  export_cmd->add_flag("--all-versions", export_args.all_versions, "Every stored version, not only the current one");
+
+  GetArgs get_args;
+  auto* get_cmd = app.add_subcommand("get", "Show one object (current version unless told otherwise)");
+  get_cmd->fallthrough();
+  get_cmd->add_option("id", get_args.id, "Object id (type--UUID)")->required();
+  get_cmd->add_flag("--versions", get_args.versions, "List every stored version");
+  get_cmd->add_option("--version", get_args.version, "The version with this modified timestamp");
+
+  auto* stats_cmd = app.add_subcommand("stats", "What the store holds: objects and versions by type");
+  stats_cmd->fallthrough();
+
+  PatternArgs pattern_args;
+  auto* pattern_cmd = app.add_subcommand("pattern", "STIX patterning: validate a pattern or match it");
+  pattern_cmd->require_subcommand(1);
+  pattern_cmd->fallthrough();
+  auto* validate_cmd = pattern_cmd->add_subcommand("validate", "Check a pattern's syntax and semantics");
+  validate_cmd->fallthrough();
+  validate_cmd->add_option("pattern", pattern_args.pattern, "The STIX pattern")->required();
+  auto* match_cmd =
+      pattern_cmd->add_subcommand("match", "Match a pattern against the observed-data of a bundle");
+  match_cmd->fallthrough();
+  match_cmd->add_option("pattern", pattern_args.pattern, "The STIX pattern")->required();
+  match_cmd->add_option("file", pattern_args.file, "Bundle with observed-data and the SCOs they reference")
+      ->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // Help and version are "errors" with exit code 0; CLI11 prints the selected subcommand's help.
+    const int code = app.exit(e, out, err);
+    if (code == 0) return kOk;
+    err << "Run 'concord --help' for usage.\n";
+    return kUsage;
+  }
+  ConfigureLogging(g.log_level, LogFormat::kText);
+
+  if (*import_cmd) return RunImport(g, import_args, out, err);
+  if (*export_cmd) return RunExport(g, export_args, out, err);
+  if (*get_cmd) return RunGet(g, get_args, out, err);
+  if (*stats_cmd) return RunStats(g, out, err);
+  if (*validate_cmd) return RunPatternValidate(pattern_args, g.json, out, err);
+  if (*match_cmd) return RunPatternMatch(pattern_args, g.json, out, err);
+  err << app.help();
+  return kUsage;
+}
+
+}  // namespace concord::node

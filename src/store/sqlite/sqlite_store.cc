@@ -1,0 +1,486 @@
+#include "store/sqlite/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <optional>
+#include <system_error>
+#include <utility>
+
+#include "boost/json/array.hpp"
+#include "boost/json/serialize.hpp"
+#include "common/json.h"
+#include "common/status.h"
+#include "fmt/format.h"
+#include "store/sqlite/migrations.h"
+
+namespace concord::store {
+
+using sqlite::Connection;
+using sqlite::Statement;
+
+// A batch item with everything that needs no database access computed before the write lock is taken.
+struct SqliteStore::Row {
+  const stix::Object* object = nullptr;
+  std::string json;          // compact, member order as received
+  std::string content_hash;  // SHA-256 of the RFC 8785 form: identity of a version's content
+  std::string created;       // RFC 3339 as written, "" when absent
+  std::string modified;
+  std::string version_key;  // FormatSortable(modified, else created), "" for unversioned objects
+  std::optional<std::string> valid_from;
+  std::optional<std::string> valid_until;
+};
+
+// Per-type counter changes of one batch, applied once per type at the end of the transaction.
+struct SqliteStore::TypeDelta {
+  int64_t objects = 0;
+  int64_t versions = 0;
+  int64_t revoked = 0;
+};
+
+namespace {
+
+constexpr size_t kMaxLimit = 10000;
+
+constexpr char kSelectObject[] =
+    "SELECT current_seq, version_key, revoked, revoked_since FROM objects WHERE id = ?1";
+constexpr char kSelectVersion[] = "SELECT content_hash, modified, created FROM versions WHERE id = ?1 AND version_key = ?2";
+constexpr char kInsertVersion[] =
+    "INSERT INTO versions (id, type, spec_version, created, modified, version_key, created_by_ref, revoked, "
+    "valid_from, valid_until, tlp, distribution, sharing_group_ref, origin, added, content_hash, json) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16)";
+constexpr char kInsertObject[] =
+    "INSERT INTO objects (id, type, current_seq, version_key, revoked, revoked_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr char kUpdateObject[] =
+    "UPDATE objects SET current_seq = ?2, version_key = ?3, revoked = ?4, revoked_since = ?5 WHERE id = ?1";
+constexpr char kAddTypeCounts[] =
+    "INSERT INTO type_counts (type, objects, versions, revoked) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT (type) DO UPDATE SET objects = objects + excluded.objects, "
+    "versions = versions + excluded.versions, revoked = revoked + excluded.revoked";
+
+// Columns read back into a StoredObject, in ReadStored's order; `v` is versions, `o` the id's objects row.
+#define CONCORD_STORED_COLUMNS                                                                              \
+  "v.seq, v.id, v.type, v.spec_version, v.created, v.modified, v.created_by_ref, v.revoked, v.tlp, v.added, " \
+  "v.json, o.current_seq = v.seq"
+
+constexpr char kSelectCurrent[] =
+    "SELECT " CONCORD_STORED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq WHERE o.id = ?1";
+constexpr char kSelectOneVersion[] =
+    "SELECT " CONCORD_STORED_COLUMNS
+    " FROM versions v JOIN objects o ON o.id = v.id WHERE v.id = ?1 AND v.version_key = ?2";
+constexpr char kSelectAllVersions[] =
+    "SELECT " CONCORD_STORED_COLUMNS
+    " FROM versions v JOIN objects o ON o.id = v.id WHERE v.id = ?1 ORDER BY v.version_key";
+
+std::optional<std::string> Sortable(const std::optional<Timestamp>& ts) {
+  if (!ts) return std::nullopt;
+  return FormatSortable(*ts);
+}
+
+void BindOptionalText(Statement& statement, int index, const std::optional<std::string>& value) {
+  if (value) {
+    statement.BindText(index, *value);
+  } else {
+    statement.BindNull(index);
+  }
+}
+
+Timestamp FromUnixMicros(int64_t micros) {
+  Timestamp ts;
+  ts.seconds = micros >= 0 ? micros / 1'000'000 : -((-micros + 999'999) / 1'000'000);
+  ts.nanos = static_cast<int32_t>((micros - ts.seconds * 1'000'000) * 1000);
+  ts.precision = 6;
+  return ts;
+}
+
+stix::Tlp TlpFromColumn(int64_t value) {
+  if (value < static_cast<int64_t>(stix::Tlp::kNone) || value > static_cast<int64_t>(stix::Tlp::kRed)) {
+    return stix::Tlp::kNone;
+  }
+  return static_cast<stix::Tlp>(value);
+}
+
+StoredObject ReadStored(const Statement& s) {
+  StoredObject out;
+  out.seq = s.ColumnInt(0);
+  out.id = s.ColumnText(1);
+  out.type = s.ColumnText(2);
+  out.spec_version = s.ColumnText(3);
+  out.created = s.ColumnText(4);
+  out.modified = s.ColumnText(5);
+  out.created_by_ref = s.ColumnText(6);
+  out.revoked = s.ColumnInt(7) != 0;
+  out.tlp = TlpFromColumn(s.ColumnInt(8));
+  out.added = FromUnixMicros(s.ColumnInt(9));
+  out.json = s.ColumnText(10);
+  out.current = s.ColumnInt(11) != 0;
+  return out;
+}
+
+// How a version is named in messages: its modified, else its created (the version key as written).
+std::string VersionLabel(std::string_view modified, std::string_view created) {
+  return std::string(modified.empty() ? created : modified);
+}
+
+std::string JsonArray(const std::vector<std::string>& values) {
+  boost::json::array array;
+  array.reserve(values.size());
+  for (const std::string& value : values) array.emplace_back(value);
+  return boost::json::serialize(array);
+}
+
+absl::Status ApplyPragmas(Connection& db, const std::string& path, const OpenOptions& options) {
+  sqlite3_busy_timeout(db.handle(), 10'000);  // another process's batch; longer waits surface as Unavailable
+  // A 64 MiB page cache and a 256 MiB memory map keep the id and seq indexes of a large store in memory.
+  CONCORD_RETURN_IF_ERROR(db.Exec("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; "
+                                  "PRAGMA mmap_size = 268435456"));
+  if (options.read_only) return db.Exec("PRAGMA query_only = 1");
+  CONCORD_ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode = WAL"));
+  if (mode != "wal" && path != ":memory:") {
+    return absl::FailedPreconditionError(
+        fmt::format("sqlite: cannot switch '{}' to WAL mode (journal_mode is '{}')", path, mode));
+  }
+  return db.Exec(options.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const std::string& path,
+                                                                 const OpenOptions& options) {
+  const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Instance();
+  std::error_code ec;
+  if (options.read_only && path != ":memory:" && !std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(fmt::format("store '{}' does not exist", path));
+  }
+  auto opened = [&]() -> absl::StatusOr<std::unique_ptr<SqliteStore>> {
+    CONCORD_ASSIGN_OR_RETURN(Connection db, Connection::Open(path, options.read_only));
+    CONCORD_RETURN_IF_ERROR(ApplyPragmas(db, path, options));
+    int version = 0;
+    if (options.read_only) {
+      CONCORD_ASSIGN_OR_RETURN(version, sqlite::SchemaVersion(db));
+      if (version != sqlite::LatestSchemaVersion()) {
+        return absl::FailedPreconditionError(
+            fmt::format("store schema version is {}, this binary needs {}; open it read-write once to migrate",
+                        version, sqlite::LatestSchemaVersion()));
+      }
+    } else {
+      CONCORD_ASSIGN_OR_RETURN(version, sqlite::ApplyMigrations(db, clock));
+    }
+    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), clock, options.read_only, version));
+  }();
+  if (!opened.ok()) return Annotate(opened.status(), fmt::format("opening store '{}'", path));
+  return opened;
+}
+
+SqliteStore::SqliteStore(Connection db, const Clock& clock, bool read_only, int schema_version)
+    : clock_(clock), read_only_(read_only), schema_version_(schema_version), db_(std::move(db)) {}
+
+absl::StatusOr<Statement*> SqliteStore::Prepared(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    CONCORD_ASSIGN_OR_RETURN(Statement statement, db_.Prepare(sql, /*persistent=*/true));
+    it = statements_.emplace(sql, std::move(statement)).first;
+  }
+  return &it->second;
+}
+
+absl::StatusOr<std::vector<PutResult>> SqliteStore::Put(std::span<const stix::Object> batch) {
+  if (read_only_) return absl::FailedPreconditionError("store is open read-only");
+  // Serialising and hashing dominate the per-object cost and need no database: done before locking.
+  std::vector<Row> rows(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    const stix::Object& object = batch[i];
+    Row& row = rows[i];
+    row.object = &object;
+    row.json = boost::json::serialize(object.json);
+    row.content_hash = Sha256Hex(CanonicalJson(object.json));
+    if (object.created) row.created = FormatRfc3339(*object.created);
+    if (object.modified) row.modified = FormatRfc3339(*object.modified);
+    if (auto key = object.VersionTimestamp()) row.version_key = FormatSortable(*key);
+    row.valid_from = Sortable(object.valid_from);
+    row.valid_until = Sortable(object.valid_until);
+  }
+  const int64_t added = clock_.Now().UnixMicros();
+
+  std::lock_guard lock(mu_);
+  CONCORD_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  auto results = PutInTransaction(rows, added);
+  if (results.ok()) {
+    absl::Status committed = db_.Exec("COMMIT");
+    if (committed.ok()) return results;
+    results = committed;
+  }
+  // Nothing of the batch may stay visible: roll back whatever the failed statement left open. The
+  // original error is the one to report; a failing ROLLBACK means SQLite already ended the transaction.
+  (void)db_.Exec("ROLLBACK");
+  return results;
+}
+
+absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<const Row> rows, int64_t added) {
+  std::vector<PutResult> results;
+  results.reserve(rows.size());
+  std::unordered_map<std::string, TypeDelta> deltas;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    auto result = PutOne(rows[i], added, deltas);
+    if (!result.ok()) {
+      return Annotate(result.status(), fmt::format("batch item {} ({})", i, rows[i].object->id));
+    }
+    results.push_back(std::move(*result));
+  }
+  CONCORD_ASSIGN_OR_RETURN(Statement * counts, Prepared(kAddTypeCounts));
+  for (const auto& [type, delta] : deltas) {
+    Statement::Scoped scoped(*counts);
+    counts->BindText(1, type);
+    counts->BindInt(2, delta.objects);
+    counts->BindInt(3, delta.versions);
+    counts->BindInt(4, delta.revoked);
+    CONCORD_RETURN_IF_ERROR(counts->Step().status());
+  }
+  return results;
+}
+
+absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added,
+                                              std::unordered_map<std::string, TypeDelta>& deltas) {
+  const stix::Object& object = *row.object;
+
+  // The id's current state, if any.
+  bool known = false;
+  int64_t current_seq = 0;
+  std::string current_key;
+  bool current_revoked = false;
+  std::optional<std::string> revoked_since;
+  {
+    CONCORD_ASSIGN_OR_RETURN(Statement * select, Prepared(kSelectObject));
+    Statement::Scoped scoped(*select);
+    select->BindText(1, object.id);
+    CONCORD_ASSIGN_OR_RETURN(known, select->Step());
+    if (known) {
+      current_seq = select->ColumnInt(0);
+      current_key = select->ColumnText(1);
+      current_revoked = select->ColumnInt(2) != 0;
+      if (!select->ColumnIsNull(3)) revoked_since = std::string(select->ColumnText(3));
+    }
+  }
+
+  // Looks up a stored version by key: its content hash and label.
+  auto stored_version = [&](const std::string& key) -> absl::StatusOr<std::optional<std::pair<std::string, std::string>>> {
+    CONCORD_ASSIGN_OR_RETURN(Statement * select, Prepared(kSelectVersion));
+    Statement::Scoped scoped(*select);
+    select->BindText(1, object.id);
+    select->BindText(2, key);
+    CONCORD_ASSIGN_OR_RETURN(bool found, select->Step());
+    if (!found) return std::nullopt;
+    return std::make_pair(std::string(select->ColumnText(0)),
+                          VersionLabel(select->ColumnText(1), select->ColumnText(2)));
+  };
+
+  if (known) {
+    CONCORD_ASSIGN_OR_RETURN(auto same_key, stored_version(row.version_key));
+    if (same_key) {
+      if (same_key->first == row.content_hash) return PutResult{PutOutcome::kUnchanged, 0, {}};
+      std::string reason = row.version_key.empty()
+                               ? std::string("a different object with this id is already stored (unversioned)")
+                               : fmt::format("a different version with modified {} is already stored", same_key->second);
+      return PutResult{PutOutcome::kConflict, 0, std::move(reason)};
+    }
+    // STIX 2.1 §3.6: a revoked object must not be versioned further. Older versions are still history.
+    if (revoked_since && row.version_key > *revoked_since) {
+      CONCORD_ASSIGN_OR_RETURN(auto revoked_version, stored_version(*revoked_since));
+      return PutResult{PutOutcome::kRejected, 0,
+                       fmt::format("object is revoked (since version {})",
+                                   revoked_version ? revoked_version->second : *revoked_since)};
+    }
+  }
+
+  int64_t seq = 0;
+  {
+    CONCORD_ASSIGN_OR_RETURN(Statement * insert, Prepared(kInsertVersion));
+    Statement::Scoped scoped(*insert);
+    insert->BindText(1, object.id);
+    insert->BindText(2, object.type);
+    insert->BindText(3, object.spec_version);
+    insert->BindText(4, row.created);
+    insert->BindText(5, row.modified);
+    insert->BindText(6, row.version_key);
+    insert->BindText(7, object.created_by_ref);
+    insert->BindInt(8, object.revoked ? 1 : 0);
+    BindOptionalText(*insert, 9, row.valid_from);
+    BindOptionalText(*insert, 10, row.valid_until);
+    insert->BindInt(11, static_cast<int64_t>(object.tlp));
+    if (object.distribution) {
+      insert->BindInt(12, *object.distribution);
+    } else {
+      insert->BindNull(12);
+    }
+    insert->BindText(13, object.sharing_group_ref);
+    insert->BindInt(14, added);
+    insert->BindText(15, row.content_hash);
+    insert->BindText(16, row.json);
+    CONCORD_RETURN_IF_ERROR(insert->Step().status());
+    seq = db_.LastInsertRowid();
+  }
+
+  TypeDelta& delta = deltas[object.type];
+  ++delta.versions;
+  std::optional<std::string> new_revoked_since = revoked_since;
+  if (object.revoked && (!revoked_since || row.version_key < *revoked_since)) new_revoked_since = row.version_key;
+  const bool becomes_current = !known || row.version_key > current_key;
+
+  if (!known) {
+    CONCORD_ASSIGN_OR_RETURN(Statement * insert, Prepared(kInsertObject));
+    Statement::Scoped scoped(*insert);
+    insert->BindText(1, object.id);
+    insert->BindText(2, object.type);
+    insert->BindInt(3, seq);
+    insert->BindText(4, row.version_key);
+    insert->BindInt(5, object.revoked ? 1 : 0);
+    BindOptionalText(*insert, 6, new_revoked_since);
+    CONCORD_RETURN_IF_ERROR(insert->Step().status());
+    ++delta.objects;
+    if (object.revoked) ++delta.revoked;
+    return PutResult{PutOutcome::kNew, seq, {}};
+  }
+
+  if (becomes_current || new_revoked_since != revoked_since) {
+    CONCORD_ASSIGN_OR_RETURN(Statement * update, Prepared(kUpdateObject));
+    Statement::Scoped scoped(*update);
+    const bool revoked_now = becomes_current ? object.revoked : current_revoked;
+    update->BindText(1, object.id);
+    update->BindInt(2, becomes_current ? seq : current_seq);
+    update->BindText(3, becomes_current ? row.version_key : current_key);
+    update->BindInt(4, revoked_now ? 1 : 0);
+    BindOptionalText(*update, 5, new_revoked_since);
+    CONCORD_RETURN_IF_ERROR(update->Step().status());
+    delta.revoked += static_cast<int64_t>(revoked_now) - static_cast<int64_t>(current_revoked);
+  }
+  return PutResult{PutOutcome::kNewVersion, seq, {}};
+}
+
+absl::StatusOr<StoredObject> SqliteStore::Get(std::string_view id) {
+  std::lock_guard lock(mu_);
+  CONCORD_ASSIGN_OR_RETURN(auto found, ReadObjects(kSelectCurrent, id, std::nullopt));
+  if (found.empty()) return absl::NotFoundError(fmt::format("object {} not found", id));
+  return std::move(found.front());
+}
+
+absl::StatusOr<StoredObject> SqliteStore::GetVersion(std::string_view id, const Timestamp& modified) {
+  const std::string key = FormatSortable(modified);
+  std::lock_guard lock(mu_);
+  CONCORD_ASSIGN_OR_RETURN(auto found, ReadObjects(kSelectOneVersion, id, key));
+  if (found.empty()) {
+    return absl::NotFoundError(fmt::format("object {} has no version modified {}", id, FormatRfc3339(modified)));
+  }
+  return std::move(found.front());
+}
+
+absl::StatusOr<std::vector<StoredObject>> SqliteStore::Versions(std::string_view id) {
+  std::lock_guard lock(mu_);
+  CONCORD_ASSIGN_OR_RETURN(auto found, ReadObjects(kSelectAllVersions, id, std::nullopt));
+  if (found.empty()) return absl::NotFoundError(fmt::format("object {} not found", id));
+  return found;
+}
+
+absl::StatusOr<std::vector<StoredObject>> SqliteStore::ReadObjects(const std::string& sql, std::string_view id,
+                                                                   std::optional<std::string_view> version_key) {
+  CONCORD_ASSIGN_OR_RETURN(Statement * select, Prepared(sql));
+  Statement::Scoped scoped(*select);
+  select->BindText(1, id);
+  if (version_key) select->BindText(2, *version_key);
+  std::vector<StoredObject> out;
+  while (true) {
+    CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) break;
+    out.push_back(ReadStored(*select));
+  }
+  return out;
+}
+
+absl::StatusOr<Page> SqliteStore::List(const Query& query) {
+  const size_t limit = std::clamp<size_t>(query.limit, 1, kMaxLimit);
+  // The current-only listing walks objects by current_seq (an index), never groups versions. Filters that
+  // take one value bind it with '=' so that the (type, seq) indexes give seq order without a sort; lists
+  // go in as one JSON array, so the SQL text (and its cached statement) depends only on which filters
+  // are present.
+  const char* seq = query.current_only ? "o.current_seq" : "v.seq";
+  const char* key = query.current_only ? "o.version_key" : "v.version_key";
+  std::string sql = query.current_only
+                        ? "SELECT " CONCORD_STORED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq"
+                        : "SELECT " CONCORD_STORED_COLUMNS " FROM versions v JOIN objects o ON o.id = v.id";
+  sql += fmt::format(" WHERE {} > :after", seq);
+  const std::string types_json = query.types.size() > 1 ? JsonArray(query.types) : std::string();
+  const std::string ids_json = query.ids.size() > 1 ? JsonArray(query.ids) : std::string();
+  if (query.types.size() == 1) sql += fmt::format(" AND {}.type = :type", query.current_only ? "o" : "v");
+  if (query.types.size() > 1) {
+    sql += fmt::format(" AND {}.type IN (SELECT value FROM json_each(:types))", query.current_only ? "o" : "v");
+  }
+  if (query.ids.size() == 1) sql += " AND v.id = :id";
+  if (query.ids.size() > 1) sql += " AND v.id IN (SELECT value FROM json_each(:ids))";
+  if (query.modified_since) sql += fmt::format(" AND {} >= :since", key);
+  if (query.modified_before) sql += fmt::format(" AND {0} <> '' AND {0} < :before", key);
+  sql += fmt::format(" ORDER BY {} LIMIT :limit", seq);
+
+  const std::string since = query.modified_since ? FormatSortable(*query.modified_since) : std::string();
+  const std::string before = query.modified_before ? FormatSortable(*query.modified_before) : std::string();
+
+  std::lock_guard lock(mu_);
+  CONCORD_ASSIGN_OR_RETURN(Statement * select, Prepared(sql));
+  Statement::Scoped scoped(*select);
+  select->BindInt(select->ParameterIndex(":after"), query.after_seq);
+  if (query.types.size() == 1) select->BindText(select->ParameterIndex(":type"), query.types.front());
+  if (query.types.size() > 1) select->BindText(select->ParameterIndex(":types"), types_json);
+  if (query.ids.size() == 1) select->BindText(select->ParameterIndex(":id"), query.ids.front());
+  if (query.ids.size() > 1) select->BindText(select->ParameterIndex(":ids"), ids_json);
+  if (query.modified_since) select->BindText(select->ParameterIndex(":since"), since);
+  if (query.modified_before) select->BindText(select->ParameterIndex(":before"), before);
+  // One row more than the page tells whether another page follows.
+  select->BindInt(select->ParameterIndex(":limit"), static_cast<int64_t>(limit) + 1);
+
+  Page page;
+  page.next_after_seq = query.after_seq;
+  page.objects.reserve(std::min<size_t>(limit, 256));
+  while (true) {
+    CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+    if (!row) break;
+    if (page.objects.size() == limit) {
+      page.more = true;
+      break;
+    }
+    page.objects.push_back(ReadStored(*select));
+    page.next_after_seq = page.objects.back().seq;
+  }
+  return page;
+}
+
+absl::StatusOr<Stats> SqliteStore::GetStats() {
+  Stats stats;
+  stats.schema_version = schema_version_;
+  std::lock_guard lock(mu_);
+  // One read transaction, so the figures agree with each other even while another process writes.
+  CONCORD_RETURN_IF_ERROR(db_.Exec("BEGIN"));
+  auto read = [&]() -> absl::Status {
+    CONCORD_ASSIGN_OR_RETURN(Statement * counts,
+                             Prepared("SELECT type, objects, versions, revoked FROM type_counts ORDER BY type"));
+    Statement::Scoped scoped(*counts);
+    while (true) {
+      CONCORD_ASSIGN_OR_RETURN(bool row, counts->Step());
+      if (!row) break;
+      TypeCount& count = stats.by_type[std::string(counts->ColumnText(0))];
+      count.objects = counts->ColumnInt(1);
+      count.versions = counts->ColumnInt(2);
+      count.revoked = counts->ColumnInt(3);
+      stats.objects += count.objects;
+      stats.versions += count.versions;
+    }
+    CONCORD_ASSIGN_OR_RETURN(stats.last_seq, db_.QueryInt("SELECT max(seq) FROM versions"));
+    CONCORD_ASSIGN_OR_RETURN(int64_t pages, db_.QueryInt("PRAGMA page_count"));
+    CONCORD_ASSIGN_OR_RETURN(int64_t page_size, db_.QueryInt("PRAGMA page_size"));
+    stats.size_bytes = pages * page_size;
+    return absl::OkStatus();
+  }();
+  (void)db_.Exec("COMMIT");  // a read transaction: ending it cannot lose anything
+  CONCORD_RETURN_IF_ERROR(read);
+  return stats;
+}
+
+}  // namespace concord::store
