@@ -54,7 +54,7 @@ absl::StatusOr<stix::Object> ValidateObject(boost::json::object item) {
     const auto* type = object.json.if_contains("pattern_type");
     const auto* text = object.json.if_contains("pattern");
     if (type && type->is_string() && type->get_string() == "stix" && text && text->is_string()) {
-      auto parsed = pattern::Parse(Sv(text->get_string()));
+      auto parsed = pattern::Pattern::Parse(std::string_view(text->get_string()));
       if (!parsed.ok()) return FieldError("pattern", Sv(parsed.status().message()));
     }
   }

@@ -26,6 +26,10 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view location, cons
     return absl::UnimplementedError(
         fmt::format("store '{}': the PostgreSQL backend is not available yet; use sqlite:PATH", location));
   }
+  if (location.find("://") != std::string_view::npos) {
+    return absl::InvalidArgumentError(
+        fmt::format("store '{}': unknown scheme; expected sqlite:PATH, a file path or postgresql://", location));
+  }
   std::string_view path = location;
   if (path.starts_with("sqlite:")) path.remove_prefix(7);
   if (path.empty()) return absl::InvalidArgumentError(fmt::format("store location '{}' names no file", location));

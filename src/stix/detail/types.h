@@ -20,6 +20,7 @@ enum class ValueKind : uint8_t {
   kBool,
   kInteger,
   kNonNegative,  // integer >= 0
+  kNumber,
   kTimestamp,
   kStringList,
   kRef,      // identifier; Property::ref_types restricts its type
