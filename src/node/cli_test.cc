@@ -106,7 +106,7 @@ TEST_F(CliTest, IcsAttackRoundTripsEveryObject) {
   EXPECT_EQ(Totals(again.out).at("new").as_int64(), 0);
 }
 
-// Figures worked out independently with Python (docs/testing.md shows the script): 17.1 holds 2,148 objects,
+// Figures worked out independently by tests/oracle/attack_versions.py (plain Python json): 17.1 holds 2,148 objects,
 // all ids known from 17.0; 561 have a later `modified`; 258 are identical; 1,329 keep `modified` but add
 // x_mitre_deprecated — a producer error that keeps the stored version.
 TEST_F(CliTest, MobileAttackVersionFigures) {
@@ -216,6 +216,32 @@ TEST_F(CliTest, GetVersionsAndExportFilters) {
   EXPECT_EQ(boost::json::parse(since.out).at("objects").as_array().size(), 1u);
   Result by_type = Run({"export", "--db", db_, "--type", "indicator"});
   EXPECT_EQ(boost::json::parse(by_type.out).at("objects").as_array().size(), 0u);
+}
+
+TEST_F(CliTest, PatternValidateAndMatch) {
+  Result ok = Run({"pattern", "validate", "[ipv4-addr:value = '198.51.100.1']"});
+  EXPECT_EQ(ok.code, 0);
+  EXPECT_EQ(ok.out, "valid\n");
+  Result bad = Run({"pattern", "validate", "[ipv4-addr:value = '198.51.100.1'"});
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.err.find("invalid pattern at offset 33"), std::string::npos) << bad.err;
+  Result bad_json = Run({"pattern", "validate", "--json", "[file:hashes.MD5 = 'abc']"});
+  EXPECT_EQ(bad_json.code, 1);
+  auto doc = boost::json::parse(bad_json.out).as_object();
+  EXPECT_EQ(doc.at("valid").as_bool(), false);
+  EXPECT_EQ(doc.at("offset").as_int64(), 19);
+
+  const std::string bundle = Write("observed.json", R"({"type":"bundle","id":"bundle--1a0b7fd2-1f57-4b1c-9d3a-2b8a4e7c0f11","objects":[
+ {"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4","value":"198.51.100.3"},
+ {"type":"observed-data","spec_version":"2.1","id":"observed-data--b67d30ff-02ac-498a-92f9-32f845f448cf","created":"2016-04-06T19:58:16.000Z","modified":"2016-04-06T19:58:16.000Z","first_observed":"2015-12-21T19:00:00Z","last_observed":"2015-12-21T19:00:00Z","number_observed":1,"object_refs":["ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4"]}
+]})");
+  Result hit = Run({"pattern", "match", "[ipv4-addr:value ISSUBSET '198.51.100.0/24']", bundle});
+  EXPECT_EQ(hit.code, 0) << hit.err;
+  EXPECT_NE(hit.out.find("match (1 observation(s) read)"), std::string::npos) << hit.out;
+  EXPECT_NE(hit.out.find("observed-data--b67d30ff-02ac-498a-92f9-32f845f448cf"), std::string::npos) << hit.out;
+  Result miss = Run({"pattern", "match", "--json", "[ipv4-addr:value = '198.51.100.4']", bundle});
+  EXPECT_EQ(miss.code, 1);
+  EXPECT_EQ(boost::json::parse(miss.out).at("matched").as_bool(), false);
 }
 
 }  // namespace
