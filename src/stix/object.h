@@ -22,6 +22,10 @@ namespace concord::stix {
 enum class Tlp { kNone = 0, kClear = 1, kGreen = 2, kAmber = 3, kAmberStrict = 4, kRed = 5 };
 std::string_view TlpName(Tlp tlp);  // "none", "clear", "green", "amber", "amber+strict", "red"
 std::optional<Tlp> ParseTlpName(std::string_view name);
+// The level of a standard TLP 1.0 or 2.0 marking-definition id; nullopt for any other id.
+std::optional<Tlp> TlpOfMarking(std::string_view marking_definition_id);
+// The standard TLP 2.0 marking-definition id of a level; "" for kNone.
+std::string_view TlpMarkingId(Tlp tlp);
 
 // Concord's property extension carrying the sharing policy (design.md, "Sharing policy").
 inline constexpr std::string_view kPolicyExtensionId =
@@ -29,6 +33,9 @@ inline constexpr std::string_view kPolicyExtensionId =
 
 enum class ObjectKind { kSdo, kSro, kSco, kMeta, kCustom };  // kMeta: marking-definition, language-content,
                                                              // extension-definition
+
+// The kind of a type name: SDO, SRO, SCO or meta for the types STIX 2.1 defines, kCustom otherwise.
+ObjectKind KindOfType(std::string_view type);
 
 struct Object {
   boost::json::object json;  // the object as received
@@ -63,5 +70,13 @@ absl::StatusOr<Object> ParseObject(boost::json::object json, const ParseOptions&
 
 // Serialises an object's JSON (compact; member order as received).
 std::string Serialize(const Object& object);
+
+// STIX 2.1 §2.9 and §6: the deterministic id of an SCO, "type--" + UUIDv5(namespace 00abedb4-…, RFC 8785
+// JSON of the type's ID contributing properties). Of `hashes` one entry counts, chosen as the reference
+// implementation (cti-python-stix2) does: MD5, then SHA-1, SHA-256, SHA-512, else the first member.
+// nullopt when the type has no ID contributing properties (process, custom types) or `sco` carries none of
+// them; the producer then uses a UUIDv4. ParseObject accepts SCO ids that differ from this one (producers
+// disagree on details); callers that care compare.
+std::optional<std::string> ComputeScoId(std::string_view type, const boost::json::object& sco);
 
 }  // namespace concord::stix

@@ -1,8 +1,8 @@
 #include "stix/detail/check.h"
 
-#include <cmath>
-
 #include <fmt/format.h>
+
+#include <cmath>
 
 #include "common/json.h"
 #include "common/status.h"
@@ -35,6 +35,12 @@ absl::Status WrongKind(const FieldPath& path, std::string_view expected, const b
 }
 
 namespace {
+
+std::string NumberText(const boost::json::value& v) {
+  if (v.is_int64()) return fmt::format("{}", v.get_int64());
+  if (v.is_uint64()) return fmt::format("{}", v.get_uint64());
+  return fmt::format("{}", v.get_double());
+}
 
 bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
 
@@ -74,7 +80,7 @@ struct HashRule {
   std::string_view name;
   size_t hex_digits;
 };
-constexpr HashRule kHashRules[] = {{"MD5", 32},      {"SHA-1", 40},      {"SHA-256", 64},
+constexpr HashRule kHashRules[] = {{"MD5", 32},      {"SHA-1", 40},    {"SHA-256", 64},
                                    {"SHA-512", 128}, {"SHA3-256", 64}, {"SHA3-512", 128}};
 
 }  // namespace
@@ -109,8 +115,7 @@ absl::Status CheckBool(const boost::json::value& v, const FieldPath& path) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<int64_t> CheckInteger(const boost::json::value& v, const FieldPath& path, int64_t min,
-                                     int64_t max) {
+absl::StatusOr<int64_t> CheckInteger(const boost::json::value& v, const FieldPath& path, int64_t min, int64_t max) {
   int64_t n = 0;
   if (v.is_int64()) {
     n = v.get_int64();
@@ -120,12 +125,12 @@ absl::StatusOr<int64_t> CheckInteger(const boost::json::value& v, const FieldPat
     // JSON Schema draft 2020-12, which the STIX schemas use, counts 1.0 and 1e3 as integers.
     n = static_cast<int64_t>(v.get_double());
   } else if (v.is_number()) {
-    return Error(path, fmt::format("must be an integer, got {}", boost::json::serialize(v)));
+    return Error(path, fmt::format("must be an integer, got {}", NumberText(v)));
   } else {
     return WrongKind(path, "an integer", v);
   }
   if (n < min || n > max) {
-    return Error(path, fmt::format("must be from {} to {}, got {}", min, max, boost::json::serialize(v)));
+    return Error(path, fmt::format("must be from {} to {}, got {}", min, max, NumberText(v)));
   }
   return n;
 }
@@ -177,7 +182,8 @@ absl::Status CheckIdentifier(const boost::json::value& v, const FieldPath& path,
 
 absl::Status CheckIdentifierList(const boost::json::value& v, const FieldPath& path, std::string_view allowed) {
   CONCORD_ASSIGN_OR_RETURN(const boost::json::array* list, CheckList(v, path));
-  for (size_t i = 0; i < list->size(); ++i) CONCORD_RETURN_IF_ERROR(CheckIdentifier((*list)[i], path.Index(i), allowed));
+  for (size_t i = 0; i < list->size(); ++i)
+    CONCORD_RETURN_IF_ERROR(CheckIdentifier((*list)[i], path.Index(i), allowed));
   return absl::OkStatus();
 }
 
@@ -190,7 +196,8 @@ absl::Status CheckHashes(const boost::json::value& v, const FieldPath& path) {
     for (const HashRule& rule : kHashRules) {
       if (rule.name != std::string_view(key)) continue;
       if (digest.size() != rule.hex_digits || !IsHex(digest)) {
-        return Error(field, fmt::format("must be {} hex digits for {}, got \"{}\"", rule.hex_digits, rule.name, digest));
+        return Error(field,
+                     fmt::format("must be {} hex digits for {}, got \"{}\"", rule.hex_digits, rule.name, digest));
       }
     }
   }

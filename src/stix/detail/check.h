@@ -21,8 +21,13 @@ namespace concord::stix::detail {
 class FieldPath {
  public:
   FieldPath() = default;  // the object itself
-  FieldPath Key(std::string_view key) const { return FieldPath(this, key, 0, false); }
-  FieldPath Index(size_t index) const { return FieldPath(this, {}, index, true); }
+  // A top-level property, standing alone.
+  static FieldPath Of(std::string_view key) { return FieldPath(nullptr, key, 0, false); }
+  // A child keeps a pointer to its parent, so the parent must be a named variable that outlives it.
+  FieldPath Key(std::string_view key) const& { return FieldPath(this, key, 0, false); }
+  FieldPath Index(size_t index) const& { return FieldPath(this, {}, index, true); }
+  FieldPath Key(std::string_view key) const&& = delete;
+  FieldPath Index(size_t index) const&& = delete;
   std::string ToString() const;
 
  private:
@@ -50,8 +55,7 @@ std::string_view IdentifierType(std::string_view id);
 absl::StatusOr<std::string_view> CheckString(const boost::json::value& v, const FieldPath& path);
 absl::Status CheckBool(const boost::json::value& v, const FieldPath& path);
 // Integers in [min, max]; JSON numbers with a fraction are rejected.
-absl::StatusOr<int64_t> CheckInteger(const boost::json::value& v, const FieldPath& path, int64_t min,
-                                     int64_t max);
+absl::StatusOr<int64_t> CheckInteger(const boost::json::value& v, const FieldPath& path, int64_t min, int64_t max);
 absl::StatusOr<double> CheckNumber(const boost::json::value& v, const FieldPath& path, double min, double max);
 absl::StatusOr<Timestamp> CheckTimestamp(const boost::json::value& v, const FieldPath& path);
 // A non-empty list (STIX 2.1 "list" type: an empty list MUST NOT stand in for an absent property).

@@ -1,11 +1,11 @@
 #include "stix/detail/types.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <initializer_list>
 #include <optional>
-
-#include <fmt/format.h>
 
 #include "common/status.h"
 #include "common/time.h"
@@ -29,7 +29,7 @@ constexpr Property Opt(std::string_view name, ValueKind kind, std::string_view r
 absl::StatusOr<std::optional<Timestamp>> TimestampOf(const object& json, std::string_view key) {
   const boost::json::value* v = json.if_contains(key);
   if (v == nullptr) return std::optional<Timestamp>();
-  CONCORD_ASSIGN_OR_RETURN(Timestamp ts, CheckTimestamp(*v, FieldPath().Key(key)));
+  CONCORD_ASSIGN_OR_RETURN(Timestamp ts, CheckTimestamp(*v, FieldPath::Of(key)));
   return std::optional<Timestamp>(ts);
 }
 
@@ -50,7 +50,7 @@ absl::Status Ordered(const object& json, std::string_view earlier, std::string_v
 absl::Status IntegerRange(const object& json, std::string_view key, int64_t min, int64_t max) {
   const boost::json::value* v = json.if_contains(key);
   if (v == nullptr) return absl::OkStatus();
-  return CheckInteger(*v, FieldPath().Key(key), min, max).status();
+  return CheckInteger(*v, FieldPath::Of(key), min, max).status();
 }
 
 absl::Status NeedsOneOf(const object& json, std::initializer_list<std::string_view> keys) {
@@ -78,11 +78,13 @@ absl::Status LocationRules(const object& json) {
   // precision needs both.
   const bool lat = json.contains("latitude");
   const bool lon = json.contains("longitude");
-  if (lat != lon) return FieldError(lat ? "longitude" : "latitude", fmt::format("is required when {} is present", lat ? "latitude" : "longitude"));
+  if (lat != lon)
+    return FieldError(lat ? "longitude" : "latitude",
+                      fmt::format("is required when {} is present", lat ? "latitude" : "longitude"));
   if (json.contains("precision") && !lat) return FieldError("latitude", "is required when precision is present");
   if (lat) {
-    CONCORD_RETURN_IF_ERROR(CheckNumber(json.at("latitude"), FieldPath().Key("latitude"), -90, 90).status());
-    CONCORD_RETURN_IF_ERROR(CheckNumber(json.at("longitude"), FieldPath().Key("longitude"), -180, 180).status());
+    CONCORD_RETURN_IF_ERROR(CheckNumber(json.at("latitude"), FieldPath::Of("latitude"), -90, 90).status());
+    CONCORD_RETURN_IF_ERROR(CheckNumber(json.at("longitude"), FieldPath::Of("longitude"), -180, 180).status());
   }
   if (!lat && !json.contains("region") && !json.contains("country")) {
     return FieldError("region", "is required (one of region, country, or latitude and longitude must be present)");
@@ -123,8 +125,8 @@ absl::Status NotMetaRef(const object& json, std::string_view key) {
   const boost::json::value* v = json.if_contains(key);
   if (v == nullptr) return absl::OkStatus();
   const std::string_view type = IdentifierType(v->get_string());
-  for (std::string_view bad : {"relationship", "sighting", "bundle", "marking-definition", "language-content",
-                               "extension-definition"}) {
+  for (std::string_view bad :
+       {"relationship", "sighting", "bundle", "marking-definition", "language-content", "extension-definition"}) {
     if (type == bad) return FieldError(key, fmt::format("must not refer to a {} object", type));
   }
   return absl::OkStatus();
@@ -203,28 +205,25 @@ absl::Status NetworkTrafficRules(const object& json) {
   return Ordered(json, "start", "end", false);
 }
 
-absl::Status CampaignRules(const object& json) { return SeenOrder(json); }
-
 // ---- Property tables ----------------------------------------------------------------------------------
 
 constexpr Property kAttackPattern[] = {Req("name", K::kString), Opt("description", K::kString),
                                        Opt("aliases", K::kStringList), Opt("kill_chain_phases", K::kKillChainPhases)};
-constexpr Property kCampaign[] = {Req("name", K::kString),        Opt("description", K::kString),
-                                  Opt("aliases", K::kStringList), Opt("first_seen", K::kTimestamp),
+constexpr Property kCampaign[] = {Req("name", K::kString),         Opt("description", K::kString),
+                                  Opt("aliases", K::kStringList),  Opt("first_seen", K::kTimestamp),
                                   Opt("last_seen", K::kTimestamp), Opt("objective", K::kString)};
 constexpr Property kCourseOfAction[] = {Req("name", K::kString), Opt("description", K::kString)};
 constexpr Property kGrouping[] = {Opt("name", K::kString), Opt("description", K::kString), Req("context", K::kString),
                                   Req("object_refs", K::kRefList)};
-constexpr Property kIdentity[] = {Req("name", K::kString),         Opt("description", K::kString),
-                                  Opt("roles", K::kStringList),    Opt("identity_class", K::kString),
-                                  Opt("sectors", K::kStringList),  Opt("contact_information", K::kString)};
+constexpr Property kIdentity[] = {Req("name", K::kString),        Opt("description", K::kString),
+                                  Opt("roles", K::kStringList),   Opt("identity_class", K::kString),
+                                  Opt("sectors", K::kStringList), Opt("contact_information", K::kString)};
 constexpr Property kIncident[] = {Req("name", K::kString), Opt("description", K::kString),
                                   Opt("kill_chain_phases", K::kKillChainPhases)};
-constexpr Property kIndicator[] = {Opt("name", K::kString),           Opt("description", K::kString),
-                                   Opt("indicator_types", K::kStringList), Req("pattern", K::kString),
-                                   Req("pattern_type", K::kString),    Opt("pattern_version", K::kString),
-                                   Req("valid_from", K::kTimestamp),   Opt("valid_until", K::kTimestamp),
-                                   Opt("kill_chain_phases", K::kKillChainPhases)};
+constexpr Property kIndicator[] = {
+    Opt("name", K::kString),          Opt("description", K::kString),    Opt("indicator_types", K::kStringList),
+    Req("pattern", K::kString),       Req("pattern_type", K::kString),   Opt("pattern_version", K::kString),
+    Req("valid_from", K::kTimestamp), Opt("valid_until", K::kTimestamp), Opt("kill_chain_phases", K::kKillChainPhases)};
 constexpr Property kInfrastructure[] = {Req("name", K::kString),
                                         Opt("description", K::kString),
                                         Opt("infrastructure_types", K::kStringList),
@@ -232,17 +231,20 @@ constexpr Property kInfrastructure[] = {Req("name", K::kString),
                                         Opt("kill_chain_phases", K::kKillChainPhases),
                                         Opt("first_seen", K::kTimestamp),
                                         Opt("last_seen", K::kTimestamp)};
-constexpr Property kIntrusionSet[] = {Req("name", K::kString),           Opt("description", K::kString),
-                                      Opt("aliases", K::kStringList),    Opt("first_seen", K::kTimestamp),
-                                      Opt("last_seen", K::kTimestamp),   Opt("goals", K::kStringList),
-                                      Opt("resource_level", K::kString), Opt("primary_motivation", K::kString),
+constexpr Property kIntrusionSet[] = {Req("name", K::kString),
+                                      Opt("description", K::kString),
+                                      Opt("aliases", K::kStringList),
+                                      Opt("first_seen", K::kTimestamp),
+                                      Opt("last_seen", K::kTimestamp),
+                                      Opt("goals", K::kStringList),
+                                      Opt("resource_level", K::kString),
+                                      Opt("primary_motivation", K::kString),
                                       Opt("secondary_motivations", K::kStringList)};
-constexpr Property kLocation[] = {Opt("name", K::kString),        Opt("description", K::kString),
-                                  Opt("latitude", K::kNumber),    Opt("longitude", K::kNumber),
-                                  Opt("precision", K::kNumber),   Opt("region", K::kString),
-                                  Opt("country", K::kString),     Opt("administrative_area", K::kString),
-                                  Opt("city", K::kString),        Opt("street_address", K::kString),
-                                  Opt("postal_code", K::kString)};
+constexpr Property kLocation[] = {
+    Opt("name", K::kString),           Opt("description", K::kString),         Opt("latitude", K::kNumber),
+    Opt("longitude", K::kNumber),      Opt("precision", K::kNumber),           Opt("region", K::kString),
+    Opt("country", K::kString),        Opt("administrative_area", K::kString), Opt("city", K::kString),
+    Opt("street_address", K::kString), Opt("postal_code", K::kString)};
 constexpr Property kMalware[] = {Opt("name", K::kString),
                                  Opt("description", K::kString),
                                  Opt("malware_types", K::kStringList),
@@ -295,9 +297,12 @@ constexpr Property kThreatActor[] = {Req("name", K::kString),
                                      Opt("primary_motivation", K::kString),
                                      Opt("secondary_motivations", K::kStringList),
                                      Opt("personal_motivations", K::kStringList)};
-constexpr Property kTool[] = {Req("name", K::kString),        Opt("description", K::kString),
-                              Opt("tool_types", K::kStringList), Opt("aliases", K::kStringList),
-                              Opt("kill_chain_phases", K::kKillChainPhases), Opt("tool_version", K::kString)};
+constexpr Property kTool[] = {Req("name", K::kString),
+                              Opt("description", K::kString),
+                              Opt("tool_types", K::kStringList),
+                              Opt("aliases", K::kStringList),
+                              Opt("kill_chain_phases", K::kKillChainPhases),
+                              Opt("tool_version", K::kString)};
 constexpr Property kVulnerability[] = {Req("name", K::kString), Opt("description", K::kString)};
 
 constexpr Property kRelationship[] = {Req("relationship_type", K::kString), Opt("description", K::kString),
@@ -312,26 +317,28 @@ constexpr Property kSighting[] = {Opt("description", K::kString),
                                   Opt("where_sighted_refs", K::kRefList, "identity|location"),
                                   Opt("summary", K::kBool)};
 
-// marking-definition is checked in markings.cc (TLP 1.0/2.0 and statement forms).
+// marking-definition's forms (TLP 1.0, TLP 2.0, statement) are checked by CheckMarkingDefinition.
 constexpr Property kMarkingDefinition[] = {Opt("name", K::kString), Opt("definition_type", K::kString),
                                            Opt("definition", K::kDictionary)};
 constexpr Property kLanguageContent[] = {Req("object_ref", K::kRef), Opt("object_modified", K::kTimestamp),
                                          Req("contents", K::kDictionary)};
-constexpr Property kExtensionDefinition[] = {Req("name", K::kString),
+// STIX 2.1 §7.3: an extension definition always names its creator.
+constexpr Property kExtensionDefinition[] = {Req("created_by_ref", K::kRef, "identity"),
+                                             Req("name", K::kString),
                                              Opt("description", K::kString),
                                              Req("schema", K::kString),
                                              Req("version", K::kString),
                                              Req("extension_types", K::kStringList),
                                              Opt("extension_properties", K::kStringList)};
 
-constexpr Property kArtifact[] = {Opt("mime_type", K::kString),           Opt("payload_bin", K::kString),
-                                  Opt("url", K::kString),                 Opt("hashes", K::kHashes),
-                                  Opt("encryption_algorithm", K::kString), Opt("decryption_key", K::kString)};
+constexpr Property kArtifact[] = {
+    Opt("mime_type", K::kString), Opt("payload_bin", K::kString),          Opt("url", K::kString),
+    Opt("hashes", K::kHashes),    Opt("encryption_algorithm", K::kString), Opt("decryption_key", K::kString)};
 constexpr Property kAutonomousSystem[] = {Req("number", K::kNonNegative), Opt("name", K::kString),
                                           Opt("rir", K::kString)};
-constexpr Property kDirectory[] = {Req("path", K::kString),      Opt("path_enc", K::kString),
-                                   Opt("ctime", K::kTimestamp),  Opt("mtime", K::kTimestamp),
-                                   Opt("atime", K::kTimestamp),  Opt("contains_refs", K::kRefList, "file|directory")};
+constexpr Property kDirectory[] = {Req("path", K::kString),     Opt("path_enc", K::kString),
+                                   Opt("ctime", K::kTimestamp), Opt("mtime", K::kTimestamp),
+                                   Opt("atime", K::kTimestamp), Opt("contains_refs", K::kRefList, "file|directory")};
 constexpr Property kDomainName[] = {Req("value", K::kString),
                                     Opt("resolves_to_refs", K::kRefList, "ipv4-addr|ipv6-addr|domain-name")};
 constexpr Property kEmailAddr[] = {Req("value", K::kString), Opt("display_name", K::kString),
@@ -395,8 +402,9 @@ constexpr Property kProcess[] = {Opt("is_hidden", K::kBool),
                                  Opt("image_ref", K::kRef, "file"),
                                  Opt("parent_ref", K::kRef, "process"),
                                  Opt("child_refs", K::kRefList, "process")};
-constexpr Property kSoftware[] = {Req("name", K::kString),       Opt("cpe", K::kString),    Opt("swid", K::kString),
-                                  Opt("languages", K::kStringList), Opt("vendor", K::kString), Opt("version", K::kString)};
+constexpr Property kSoftware[] = {Req("name", K::kString),   Opt("cpe", K::kString),
+                                  Opt("swid", K::kString),   Opt("languages", K::kStringList),
+                                  Opt("vendor", K::kString), Opt("version", K::kString)};
 constexpr Property kUserAccount[] = {Opt("user_id", K::kString),
                                      Opt("credential", K::kString),
                                      Opt("account_login", K::kString),
@@ -411,10 +419,9 @@ constexpr Property kUserAccount[] = {Opt("user_id", K::kString),
                                      Opt("credential_last_changed", K::kTimestamp),
                                      Opt("account_first_login", K::kTimestamp),
                                      Opt("account_last_login", K::kTimestamp)};
-constexpr Property kWindowsRegistryKey[] = {Opt("key", K::kString), Opt("values", K::kObjectList),
-                                            Opt("modified_time", K::kTimestamp),
-                                            Opt("creator_user_ref", K::kRef, "user-account"),
-                                            Opt("number_of_subkeys", K::kNonNegative)};
+constexpr Property kWindowsRegistryKey[] = {
+    Opt("key", K::kString), Opt("values", K::kObjectList), Opt("modified_time", K::kTimestamp),
+    Opt("creator_user_ref", K::kRef, "user-account"), Opt("number_of_subkeys", K::kNonNegative)};
 constexpr Property kX509Certificate[] = {Opt("is_self_signed", K::kBool),
                                          Opt("hashes", K::kHashes),
                                          Opt("version", K::kString),
@@ -450,7 +457,7 @@ constexpr TypeSpec kTypes[] = {
     {"artifact", OK::kSco, kArtifact, ArtifactRules, kArtifactId},
     {"attack-pattern", OK::kSdo, kAttackPattern},
     {"autonomous-system", OK::kSco, kAutonomousSystem, nullptr, kNumberId},
-    {"campaign", OK::kSdo, kCampaign, CampaignRules},
+    {"campaign", OK::kSdo, kCampaign, SeenOrder},
     {"course-of-action", OK::kSdo, kCourseOfAction},
     {"directory", OK::kSco, kDirectory, nullptr, kPathId},
     {"domain-name", OK::kSco, kDomainName, nullptr, kValueId},
@@ -471,7 +478,7 @@ constexpr TypeSpec kTypes[] = {
     {"mac-addr", OK::kSco, kValue, nullptr, kValueId},
     {"malware", OK::kSdo, kMalware, MalwareRules},
     {"malware-analysis", OK::kSdo, kMalwareAnalysis, MalwareAnalysisRules},
-    {"marking-definition", OK::kMeta, kMarkingDefinition},
+    {"marking-definition", OK::kMeta, kMarkingDefinition, CheckMarkingDefinition},
     {"mutex", OK::kSco, kMutex, nullptr, kNameId},
     {"network-traffic", OK::kSco, kNetworkTraffic, NetworkTrafficRules, kNetworkTrafficId},
     {"note", OK::kSdo, kNote},
@@ -528,7 +535,8 @@ absl::Status CheckValue(const Property& p, const boost::json::value& v, const Fi
       return CheckObject(v, path).status();
     case K::kObjectList: {
       CONCORD_ASSIGN_OR_RETURN(const boost::json::array* list, CheckList(v, path));
-      for (size_t i = 0; i < list->size(); ++i) CONCORD_RETURN_IF_ERROR(CheckObject((*list)[i], path.Index(i)).status());
+      for (size_t i = 0; i < list->size(); ++i)
+        CONCORD_RETURN_IF_ERROR(CheckObject((*list)[i], path.Index(i)).status());
       return absl::OkStatus();
     }
   }
@@ -544,19 +552,19 @@ const TypeSpec* FindType(std::string_view type) {
 }
 
 absl::Status CheckTypeProperties(const TypeSpec& spec, const object& json) {
-  const FieldPath root;
   bool any = false;
   for (const Property& p : spec.properties) {
     const boost::json::value* v = json.if_contains(p.name);
     if (v == nullptr) {
-      if (p.required) return Missing(root.Key(p.name));
+      if (p.required) return Missing(FieldPath::Of(p.name));
       continue;
     }
     any = true;
-    CONCORD_RETURN_IF_ERROR(CheckValue(p, *v, root.Key(p.name)));
+    CONCORD_RETURN_IF_ERROR(CheckValue(p, *v, FieldPath::Of(p.name)));
   }
   if (spec.needs_any_property && !any && !json.contains("extensions")) {
-    return FieldError("", fmt::format("a {} needs at least one of its own properties", spec.type));
+    return FieldError("type", fmt::format("a {} object needs at least one {} property besides the common ones",
+                                          spec.type, spec.type));
   }
   return spec.rules != nullptr ? spec.rules(json) : absl::OkStatus();
 }

@@ -50,6 +50,10 @@ struct TypeSpec {
 // nullptr for types STIX 2.1 does not define.
 const TypeSpec* FindType(std::string_view type);
 
+// STIX 2.1 §7.2: a marking-definition is a statement, a TLP 1.0 marking (one of the four standard objects)
+// or a TLP 2.0 marking (extension-definition--60a3c5c5-…); TLP ids must be the standard ones.
+absl::Status CheckMarkingDefinition(const boost::json::object& json);
+
 // Checks the type-specific properties (kinds, required, cross-property rules) of `json`.
 absl::Status CheckTypeProperties(const TypeSpec& spec, const boost::json::object& json);
 
