@@ -1,7 +1,11 @@
 // store_crash_writer DB FIRST_BATCH BATCH_SIZE — puts batch FIRST_BATCH, FIRST_BATCH+1, … into the store at
-// DB until killed, writing "committed K" to stdout (unbuffered) after each Put of batch K returned OK.
+// DB until killed, writing "putting K" to stdout (unbuffered) before the Put of batch K and "committed K"
+// after it returned OK.
 // Batch K holds BATCH_SIZE new indicators "indicator--KKKKKKKK-0000-4000-8000-IIIIIIIIIIII" (hex K and item I),
-// so that store_crash_test can tell from the ids alone which batch a stored row belongs to.
+// so that store_crash_test can tell from the ids alone which batch a stored row belongs to. After every
+// third batch a second connection checkpoints the WAL into the database, so that kills also land in the
+// middle of checkpoints (the store's own checkpoints come only every 64 MiB).
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -40,6 +44,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     return 1;
   }
+  sqlite3* checkpointer = nullptr;
+  if (sqlite3_open(db.c_str(), &checkpointer) != SQLITE_OK) {
+    std::fprintf(stderr, "checkpoint connection: %s\n", sqlite3_errmsg(checkpointer));
+    return 1;
+  }
+  sqlite3_busy_timeout(checkpointer, 10'000);
   std::vector<concord::stix::Object> batch;
   for (long k = first;; ++k) {
     batch.clear();
@@ -48,6 +58,7 @@ int main(int argc, char** argv) {
           fmt::format("indicator--{:08x}-0000-4000-8000-{:012x}", k, i), "2024-02-01T00:00:00.000Z",
           fmt::format("[ipv4-addr:value = '10.{}.{}.{}']", k % 256, i / 256, i % 256)));
     }
+    if (!WriteAll(fmt::format("putting {}\n", k))) return 1;
     auto results = (*store)->Put(batch);
     if (!results.ok()) {
       std::fprintf(stderr, "batch %ld: %s\n", k, results.status().ToString().c_str());
@@ -61,5 +72,9 @@ int main(int argc, char** argv) {
       }
     }
     if (!WriteAll(fmt::format("committed {}\n", k))) return 1;
+    if (k % 3 == 2 && sqlite3_exec(checkpointer, "PRAGMA wal_checkpoint(PASSIVE)", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      std::fprintf(stderr, "checkpoint: %s\n", sqlite3_errmsg(checkpointer));
+      return 1;
+    }
   }
 }

@@ -13,11 +13,28 @@ namespace {
 // versions.seq is the node-local change sequence: AUTOINCREMENT so that a seq is never reused, even after
 // deletes; rows are inserted only inside BEGIN IMMEDIATE transactions, so seq order is commit order.
 // version_key is FormatSortable(modified, or created when there is no modified), '' for unversioned objects:
-// the unique (id, version_key) is the STIX version identity. Timestamps used for ordering or ranges are
-// stored sortable; created/modified also as written, so that reads give back the producer's text.
+// (id, version_key) is the STIX version identity. Timestamps used for ordering or ranges are stored
+// sortable; created/modified also as written, so that reads give back the producer's text.
+//
+// STIX ids end in random UUIDs, so every b-tree keyed by id takes its inserts at random pages, and each
+// page touched is written whole to the WAL at commit. Only objects.id is keyed that way: versions refer to
+// their object by oid, an integer that grows with new ids, so that their (oid, version_key) key appends.
 constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE objects (
+  oid           INTEGER PRIMARY KEY,
+  id            TEXT NOT NULL UNIQUE,
+  type          TEXT NOT NULL,
+  current_seq   INTEGER NOT NULL,
+  version_key   TEXT NOT NULL,
+  revoked       INTEGER NOT NULL,
+  revoked_since TEXT
+);
+CREATE UNIQUE INDEX objects_current_seq ON objects (current_seq);
+CREATE INDEX objects_type_current_seq ON objects (type, current_seq);
+
 CREATE TABLE versions (
   seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+  oid               INTEGER NOT NULL,
   id                TEXT NOT NULL,
   type              TEXT NOT NULL,
   spec_version      TEXT NOT NULL,
@@ -35,21 +52,10 @@ CREATE TABLE versions (
   added             INTEGER NOT NULL,
   content_hash      TEXT NOT NULL,
   json              TEXT NOT NULL,
-  UNIQUE (id, version_key)
+  UNIQUE (oid, version_key)
 );
 CREATE INDEX versions_type_seq ON versions (type, seq);
 CREATE INDEX versions_version_key ON versions (version_key);
-
-CREATE TABLE objects (
-  id            TEXT PRIMARY KEY,
-  type          TEXT NOT NULL,
-  current_seq   INTEGER NOT NULL,
-  version_key   TEXT NOT NULL,
-  revoked       INTEGER NOT NULL,
-  revoked_since TEXT
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX objects_current_seq ON objects (current_seq);
-CREATE INDEX objects_type_current_seq ON objects (type, current_seq);
 
 CREATE TABLE type_counts (
   type     TEXT PRIMARY KEY,

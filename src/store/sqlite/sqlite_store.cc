@@ -44,16 +44,19 @@ namespace {
 constexpr size_t kMaxLimit = 10000;
 
 constexpr char kSelectObject[] =
-    "SELECT current_seq, version_key, revoked, revoked_since FROM objects WHERE id = ?1";
-constexpr char kSelectVersion[] = "SELECT content_hash, modified, created FROM versions WHERE id = ?1 AND version_key = ?2";
+    "SELECT oid, current_seq, version_key, revoked, revoked_since FROM objects WHERE id = ?1";
+constexpr char kSelectVersion[] =
+    "SELECT content_hash, modified, created FROM versions WHERE oid = ?1 AND version_key = ?2";
+constexpr char kSelectMaxOid[] = "SELECT max(oid) FROM objects";
 constexpr char kInsertVersion[] =
     "INSERT INTO versions (id, type, spec_version, created, modified, version_key, created_by_ref, revoked, "
-    "valid_from, valid_until, tlp, distribution, sharing_group_ref, origin, added, content_hash, json) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16)";
+    "valid_from, valid_until, tlp, distribution, sharing_group_ref, origin, added, content_hash, json, oid) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16, ?17)";
 constexpr char kInsertObject[] =
-    "INSERT INTO objects (id, type, current_seq, version_key, revoked, revoked_since) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+    "INSERT INTO objects (id, type, current_seq, version_key, revoked, revoked_since, oid) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 constexpr char kUpdateObject[] =
-    "UPDATE objects SET current_seq = ?2, version_key = ?3, revoked = ?4, revoked_since = ?5 WHERE id = ?1";
+    "UPDATE objects SET current_seq = ?2, version_key = ?3, revoked = ?4, revoked_since = ?5 WHERE oid = ?1";
 constexpr char kAddTypeCounts[] =
     "INSERT INTO type_counts (type, objects, versions, revoked) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (type) DO UPDATE SET objects = objects + excluded.objects, "
@@ -68,14 +71,23 @@ constexpr char kSelectCurrent[] =
     "SELECT " CONCORD_STORED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq WHERE o.id = ?1";
 constexpr char kSelectOneVersion[] =
     "SELECT " CONCORD_STORED_COLUMNS
-    " FROM versions v JOIN objects o ON o.id = v.id WHERE v.id = ?1 AND v.version_key = ?2";
+    " FROM objects o JOIN versions v ON v.oid = o.oid WHERE o.id = ?1 AND v.version_key = ?2";
 constexpr char kSelectAllVersions[] =
     "SELECT " CONCORD_STORED_COLUMNS
-    " FROM versions v JOIN objects o ON o.id = v.id WHERE v.id = ?1 ORDER BY v.version_key";
+    " FROM objects o JOIN versions v ON v.oid = o.oid WHERE o.id = ?1 ORDER BY v.version_key";
 
 std::optional<std::string> Sortable(const std::optional<Timestamp>& ts) {
   if (!ts) return std::nullopt;
   return FormatSortable(*ts);
+}
+
+// A timestamp property's text exactly as the producer wrote it, or formatted when the JSON lacks it.
+std::string AsWritten(const boost::json::object& json, std::string_view key, const Timestamp& ts) {
+  if (const boost::json::value* value = json.if_contains(key); value != nullptr && value->is_string()) {
+    const boost::json::string& text = value->get_string();
+    return std::string(text.data(), text.size());
+  }
+  return FormatRfc3339(ts);
 }
 
 void BindOptionalText(Statement& statement, int index, const std::optional<std::string>& value) {
@@ -141,7 +153,12 @@ absl::Status ApplyPragmas(Connection& db, const std::string& path, const OpenOpt
     return absl::FailedPreconditionError(
         fmt::format("sqlite: cannot switch '{}' to WAL mode (journal_mode is '{}')", path, mode));
   }
-  return db.Exec(options.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  CONCORD_RETURN_IF_ERROR(db.Exec(options.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"));
+  // Checkpoint every 64 MiB of WAL instead of SQLite's 4 MiB: a batch of 1000 new objects dirties pages all
+  // over the id index (STIX ids end in random UUIDs), so small checkpoints rewrite and fsync the same pages
+  // after nearly every batch. Measured on the development VM: about twice the import rate. The WAL file is
+  // truncated back to 64 MiB after a checkpoint.
+  return db.Exec("PRAGMA wal_autocheckpoint = 16384; PRAGMA journal_size_limit = 67108864");
 }
 
 }  // namespace
@@ -195,8 +212,8 @@ absl::StatusOr<std::vector<PutResult>> SqliteStore::Put(std::span<const stix::Ob
     row.object = &object;
     row.json = boost::json::serialize(object.json);
     row.content_hash = Sha256Hex(CanonicalJson(object.json));
-    if (object.created) row.created = FormatRfc3339(*object.created);
-    if (object.modified) row.modified = FormatRfc3339(*object.modified);
+    if (object.created) row.created = AsWritten(object.json, "created", *object.created);
+    if (object.modified) row.modified = AsWritten(object.json, "modified", *object.modified);
     if (auto key = object.VersionTimestamp()) row.version_key = FormatSortable(*key);
     row.valid_from = Sortable(object.valid_from);
     row.valid_until = Sortable(object.valid_until);
@@ -221,8 +238,16 @@ absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<c
   std::vector<PutResult> results;
   results.reserve(rows.size());
   std::unordered_map<std::string, TypeDelta> deltas;
+  // Inside BEGIN IMMEDIATE nobody else writes, so new ids take oids counted on from the largest.
+  int64_t next_oid = 0;
+  {
+    CONCORD_ASSIGN_OR_RETURN(Statement * max_oid, Prepared(kSelectMaxOid));
+    Statement::Scoped scoped(*max_oid);
+    CONCORD_ASSIGN_OR_RETURN(bool row, max_oid->Step());
+    next_oid = (row ? max_oid->ColumnInt(0) : 0) + 1;
+  }
   for (size_t i = 0; i < rows.size(); ++i) {
-    auto result = PutOne(rows[i], added, deltas);
+    auto result = PutOne(rows[i], added, next_oid, deltas);
     if (!result.ok()) {
       return Annotate(result.status(), fmt::format("batch item {} ({})", i, rows[i].object->id));
     }
@@ -240,12 +265,13 @@ absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<c
   return results;
 }
 
-absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added,
+absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added, int64_t& next_oid,
                                               std::unordered_map<std::string, TypeDelta>& deltas) {
   const stix::Object& object = *row.object;
 
   // The id's current state, if any.
   bool known = false;
+  int64_t oid = 0;
   int64_t current_seq = 0;
   std::string current_key;
   bool current_revoked = false;
@@ -256,10 +282,11 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added,
     select->BindText(1, object.id);
     CONCORD_ASSIGN_OR_RETURN(known, select->Step());
     if (known) {
-      current_seq = select->ColumnInt(0);
-      current_key = select->ColumnText(1);
-      current_revoked = select->ColumnInt(2) != 0;
-      if (!select->ColumnIsNull(3)) revoked_since = std::string(select->ColumnText(3));
+      oid = select->ColumnInt(0);
+      current_seq = select->ColumnInt(1);
+      current_key = select->ColumnText(2);
+      current_revoked = select->ColumnInt(3) != 0;
+      if (!select->ColumnIsNull(4)) revoked_since = std::string(select->ColumnText(4));
     }
   }
 
@@ -267,7 +294,7 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added,
   auto stored_version = [&](const std::string& key) -> absl::StatusOr<std::optional<std::pair<std::string, std::string>>> {
     CONCORD_ASSIGN_OR_RETURN(Statement * select, Prepared(kSelectVersion));
     Statement::Scoped scoped(*select);
-    select->BindText(1, object.id);
+    select->BindInt(1, oid);
     select->BindText(2, key);
     CONCORD_ASSIGN_OR_RETURN(bool found, select->Step());
     if (!found) return std::nullopt;
@@ -293,6 +320,7 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added,
     }
   }
 
+  if (!known) oid = next_oid++;
   int64_t seq = 0;
   {
     CONCORD_ASSIGN_OR_RETURN(Statement * insert, Prepared(kInsertVersion));
@@ -317,6 +345,7 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added,
     insert->BindInt(14, added);
     insert->BindText(15, row.content_hash);
     insert->BindText(16, row.json);
+    insert->BindInt(17, oid);
     CONCORD_RETURN_IF_ERROR(insert->Step().status());
     seq = db_.LastInsertRowid();
   }
@@ -336,6 +365,7 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added,
     insert->BindText(4, row.version_key);
     insert->BindInt(5, object.revoked ? 1 : 0);
     BindOptionalText(*insert, 6, new_revoked_since);
+    insert->BindInt(7, oid);
     CONCORD_RETURN_IF_ERROR(insert->Step().status());
     ++delta.objects;
     if (object.revoked) ++delta.revoked;
@@ -346,7 +376,7 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added,
     CONCORD_ASSIGN_OR_RETURN(Statement * update, Prepared(kUpdateObject));
     Statement::Scoped scoped(*update);
     const bool revoked_now = becomes_current ? object.revoked : current_revoked;
-    update->BindText(1, object.id);
+    update->BindInt(1, oid);
     update->BindInt(2, becomes_current ? seq : current_seq);
     update->BindText(3, becomes_current ? row.version_key : current_key);
     update->BindInt(4, revoked_now ? 1 : 0);
@@ -406,7 +436,7 @@ absl::StatusOr<Page> SqliteStore::List(const Query& query) {
   const char* key = query.current_only ? "o.version_key" : "v.version_key";
   std::string sql = query.current_only
                         ? "SELECT " CONCORD_STORED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq"
-                        : "SELECT " CONCORD_STORED_COLUMNS " FROM versions v JOIN objects o ON o.id = v.id";
+                        : "SELECT " CONCORD_STORED_COLUMNS " FROM versions v JOIN objects o ON o.oid = v.oid";
   sql += fmt::format(" WHERE {} > :after", seq);
   const std::string types_json = query.types.size() > 1 ? JsonArray(query.types) : std::string();
   const std::string ids_json = query.ids.size() > 1 ? JsonArray(query.ids) : std::string();
@@ -414,8 +444,8 @@ absl::StatusOr<Page> SqliteStore::List(const Query& query) {
   if (query.types.size() > 1) {
     sql += fmt::format(" AND {}.type IN (SELECT value FROM json_each(:types))", query.current_only ? "o" : "v");
   }
-  if (query.ids.size() == 1) sql += " AND v.id = :id";
-  if (query.ids.size() > 1) sql += " AND v.id IN (SELECT value FROM json_each(:ids))";
+  if (query.ids.size() == 1) sql += " AND o.id = :id";
+  if (query.ids.size() > 1) sql += " AND o.id IN (SELECT value FROM json_each(:ids))";
   if (query.modified_since) sql += fmt::format(" AND {} >= :since", key);
   if (query.modified_before) sql += fmt::format(" AND {0} <> '' AND {0} < :before", key);
   sql += fmt::format(" ORDER BY {} LIMIT :limit", seq);
@@ -482,5 +512,7 @@ absl::StatusOr<Stats> SqliteStore::GetStats() {
   CONCORD_RETURN_IF_ERROR(read);
   return stats;
 }
+
+#undef CONCORD_STORED_COLUMNS
 
 }  // namespace concord::store

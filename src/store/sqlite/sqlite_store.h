@@ -47,7 +47,8 @@ class SqliteStore final : public Store {
 
   // The prepared statement for `sql`, prepared on first use and kept for the store's lifetime.
   absl::StatusOr<sqlite::Statement*> Prepared(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<PutResult> PutOne(const Row& row, int64_t added,
+  // Stores one item inside the batch's transaction; a new id takes `next_oid` and advances it.
+  absl::StatusOr<PutResult> PutOne(const Row& row, int64_t added, int64_t& next_oid,
                                    std::unordered_map<std::string, TypeDelta>& deltas)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<PutResult>> PutInTransaction(std::span<const Row> rows, int64_t added)
