@@ -60,8 +60,8 @@ std::string Pattern(std::mt19937_64& rng) {
 int64_t WriteWorkload(const WorkloadShape& shape, const std::string& path) {
   std::mt19937_64 rng(shape.seed);
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  std::vector<std::string> recent_ids;  // targets for relationships and report refs
-  recent_ids.reserve(20000);
+  std::vector<std::string> recent_ids;  // targets for relationships and report refs (no SROs: STIX forbids
+  recent_ids.reserve(20000);            // relationships between relationships)
   const std::string identity = "identity--" + Uuid4(rng);
   int64_t bytes = 0;
   std::string line;
@@ -115,7 +115,9 @@ int64_t WriteWorkload(const WorkloadShape& shape, const std::string& path) {
       --i;
       continue;
     }
-    if (recent_ids.size() < 20000) {
+    if (bucket >= 80 && bucket < 95) {
+      // a relationship: not a target for others
+    } else if (recent_ids.size() < 20000) {
       recent_ids.push_back(id);
     } else {
       recent_ids[rng() % recent_ids.size()] = id;

@@ -1,5 +1,7 @@
 # Warnings are errors for our own code only; third-party headers come in as SYSTEM through imported targets.
-set(CONCORD_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Werror)
+# Designated initialisers that leave members at their defaults are idiomatic C++20, hence
+# -Wno-missing-field-initializers.
+set(CONCORD_WARNINGS -Wall -Wextra -Wpedantic -Wshadow -Wconversion -Wno-sign-conversion -Wno-missing-field-initializers -Werror)
 
 if(CONCORD_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)

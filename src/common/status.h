@@ -75,6 +75,7 @@ namespace concord {
 inline constexpr char kFieldPayloadUrl[] = "concord/field";
 
 inline absl::Status FieldError(std::string_view field, std::string_view reason) {
+  if (field.empty()) return absl::InvalidArgumentError(std::string(reason));  // the item as a whole
   std::string msg(field);
   msg += ": ";
   msg += reason;

@@ -199,7 +199,8 @@ TEST_F(SqliteStoreTest, RevokedVersionIsFinal) {
   ASSERT_EQ(later.size(), 1u);
   EXPECT_EQ(later[0].outcome, PutOutcome::kRejected);
   EXPECT_EQ(later[0].seq, 0);
-  EXPECT_EQ(later[0].reason, "object is revoked (since version 2024-01-04T00:00:00.000Z)");
+  EXPECT_EQ(later[0].reason,
+            "object is revoked (since version 2024-01-04T00:00:00.000Z); a later version must stay revoked");
 
   // An older version is still history; the revoked one stays current.
   auto older = MustPut({Indicator(kId, "2024-01-03T00:00:00.000Z")});
@@ -218,6 +219,19 @@ TEST_F(SqliteStoreTest, RevokedVersionIsFinal) {
   EXPECT_EQ(stats->by_type["indicator"].revoked, 1);
   EXPECT_EQ(stats->by_type["indicator"].versions, 3);
   EXPECT_EQ(stats->by_type["indicator"].objects, 1);
+
+  // A later version that restates the revocation is a new version and becomes current.
+  auto restated = MustPut({Indicator(kId, "2024-01-06T00:00:00.000Z", "[ipv4-addr:value = '198.51.100.1']", true)});
+  ASSERT_EQ(restated.size(), 1u);
+  EXPECT_EQ(restated[0].outcome, PutOutcome::kNewVersion);
+  EXPECT_EQ(restated[0].seq, 4);
+  auto now = store_->Get(kId);
+  ASSERT_TRUE(now.ok());
+  EXPECT_EQ(now->modified, "2024-01-06T00:00:00.000Z");
+  EXPECT_TRUE(now->revoked);
+  auto after = store_->GetStats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->by_type["indicator"].revoked, 1);
 }
 
 TEST_F(SqliteStoreTest, UnversionedObjectHasOneVersion) {

@@ -8,8 +8,8 @@
 // Versioning rules (STIX 2.1 §3.6): versions share an id and differ by `modified`; the one with the highest
 // `modified` is current; every version is kept. Re-putting an identical version (same RFC 8785 canonical
 // JSON) changes nothing. A different object under an existing (id, modified) is a producer error: the stored
-// version stays and the put reports a conflict. Once a version with `revoked: true` is stored, later versions
-// are refused. Unversioned objects (SCOs, marking definitions) have one version keyed by their id.
+// version stays and the put reports a conflict. Once a version with `revoked: true` is stored, a later version
+// that is not itself revoked is refused (revocation is final; restating it is allowed). Unversioned objects (SCOs, marking definitions) have one version keyed by their id.
 #pragma once
 
 #include <cstdint>

@@ -311,11 +311,12 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added, int
                                : fmt::format("a different version with modified {} is already stored", same_key->second);
       return PutResult{PutOutcome::kConflict, 0, std::move(reason)};
     }
-    // STIX 2.1 §3.6: a revoked object must not be versioned further. Older versions are still history.
-    if (revoked_since && row.version_key > *revoked_since) {
+    // STIX 2.1 §3.6: revocation is final. A later version may only restate it (ATT&CK re-issues revoked
+    // objects with a new `modified`); one that would un-revoke is refused. Older versions are history.
+    if (revoked_since && row.version_key > *revoked_since && !object.revoked) {
       CONCORD_ASSIGN_OR_RETURN(auto revoked_version, stored_version(*revoked_since));
       return PutResult{PutOutcome::kRejected, 0,
-                       fmt::format("object is revoked (since version {})",
+                       fmt::format("object is revoked (since version {}); a later version must stay revoked",
                                    revoked_version ? revoked_version->second : *revoked_since)};
     }
   }
