@@ -15,6 +15,7 @@
 //   cmp_primary  := '(' cmp_or ')' | EXISTS path | path NOT? op operand
 //   path         := type ':' (ident | string) ('.' (ident | string) | '[' (int | '*') ']')*
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 
 #include "fmt/format.h"
@@ -144,6 +145,12 @@ std::string Describe(const Token& t) {
   return fmt::format("'{}'", s);
 }
 
+// A literal token as written, shortened for messages (t'…', h'…' and b'…' carry their own quotes).
+std::string Raw(const Token& t) {
+  if (t.text.size() > 40) return fmt::format("{}…", t.text.substr(0, 40));
+  return std::string(t.text);
+}
+
 struct Failure {
   size_t offset;
   std::string message;
@@ -242,7 +249,7 @@ Pattern::~Pattern() = default;
 class Parser {
  public:
   Parser(Pattern& out, const ParseOptions& options) : p_(out), options_(options) {
-    src_ = p_.strings_.front();
+    src_ = p_.text();
   }
 
   bool Run() {
@@ -258,6 +265,13 @@ class Parser {
       c.path.steps = std::span<const PathStep>(p_.steps_.data() + ranges_[i].step_begin, ranges_[i].step_count);
       c.literals = std::span<const Literal>(p_.literals_.data() + ranges_[i].literal_begin,
                                             ranges_[i].literal_count);
+    }
+    const uint32_t* ops = p_.operands_.data();
+    for (size_t i = 0; i < p_.comparison_nodes_.size(); ++i) {
+      p_.comparison_nodes_[i].operands = std::span<const uint32_t>(ops + cmp_ranges_[i].first, cmp_ranges_[i].second);
+    }
+    for (size_t i = 0; i < p_.observation_nodes_.size(); ++i) {
+      p_.observation_nodes_[i].operands = std::span<const uint32_t>(ops + obs_ranges_[i].first, obs_ranges_[i].second);
     }
     return true;
   }
@@ -302,7 +316,11 @@ class Parser {
       if (c == '\\') {
         if (i + 1 >= src_.size()) break;
         const char e = src_[i + 1];
-        if (e != '\'' && e != '\\') return Fail(i, fmt::format("invalid escape '\\{}' (only \\' and \\\\)", e));
+        if (e != '\'' && e != '\\') {
+          const auto u = static_cast<unsigned char>(e);
+          const std::string shown = u >= 0x21 && u < 0x7F ? std::string(1, e) : fmt::format("\\x{:02x}", u);
+          return Fail(i, fmt::format("invalid escape '\\{}' (only \\' and \\\\)", shown));
+        }
         has_escape = true;
         i += 2;
         continue;
@@ -442,8 +460,8 @@ class Parser {
 
   // ----- storage
   std::string_view Store(std::string s) {
-    p_.strings_.push_back(std::move(s));
-    return p_.strings_.back();
+    p_.decoded_.push_back(std::make_unique<std::string>(std::move(s)));
+    return *p_.decoded_.back();
   }
 
   // Decodes a single-quoted token body: unescape, check UTF-8, NFC.
@@ -474,43 +492,45 @@ class Parser {
 
   uint32_t AddObs(ObservationNode n) {
     p_.observation_nodes_.push_back(n);
+    obs_ranges_.push_back({0, 0});
     return static_cast<uint32_t>(p_.observation_nodes_.size() - 1);
   }
 
+  // Records an n-ary node's operands; spans are set once the vectors stop growing (Run()).
+  std::pair<uint32_t, uint32_t> AddOperands(const std::vector<uint32_t>& ops) {
+    const auto begin = static_cast<uint32_t>(p_.operands_.size());
+    p_.operands_.insert(p_.operands_.end(), ops.begin(), ops.end());
+    return {begin, static_cast<uint32_t>(ops.size())};
+  }
+
+  using ObsParse = bool (Parser::*)(uint32_t&);
+  bool ParseObsChain(uint32_t& out, Tok op, ObservationNodeKind kind, ObsParse next) {
+    if (!(this->*next)(out)) return false;
+    if (tok_.kind != op) return true;
+    const uint32_t off = tok_.offset;
+    std::vector<uint32_t> ops{out};
+    while (tok_.kind == op) {
+      Advance();
+      uint32_t right;
+      if (failed_ || !(this->*next)(right)) return false;
+      ops.push_back(right);
+    }
+    ObservationNode n;
+    n.kind = kind;
+    n.offset = off;
+    out = AddObs(n);
+    obs_ranges_[out] = AddOperands(ops);
+    return true;
+  }
+
   bool ParseFollowedBy(uint32_t& out) {
-    if (!ParseObsOr(out)) return false;
-    while (tok_.kind == Tok::kFollowedBy) {
-      const uint32_t off = tok_.offset;
-      Advance();
-      uint32_t right;
-      if (failed_ || !ParseObsOr(right)) return false;
-      out = AddObs({ObservationNodeKind::kFollowedBy, out, right, off, 0, 0, {}, {}});
-    }
-    return true;
+    return ParseObsChain(out, Tok::kFollowedBy, ObservationNodeKind::kFollowedBy, &Parser::ParseObsOr);
   }
-
   bool ParseObsOr(uint32_t& out) {
-    if (!ParseObsAnd(out)) return false;
-    while (tok_.kind == Tok::kOr) {
-      const uint32_t off = tok_.offset;
-      Advance();
-      uint32_t right;
-      if (failed_ || !ParseObsAnd(right)) return false;
-      out = AddObs({ObservationNodeKind::kOr, out, right, off, 0, 0, {}, {}});
-    }
-    return true;
+    return ParseObsChain(out, Tok::kOr, ObservationNodeKind::kOr, &Parser::ParseObsAnd);
   }
-
   bool ParseObsAnd(uint32_t& out) {
-    if (!ParseObsQualified(out)) return false;
-    while (tok_.kind == Tok::kAnd) {
-      const uint32_t off = tok_.offset;
-      Advance();
-      uint32_t right;
-      if (failed_ || !ParseObsQualified(right)) return false;
-      out = AddObs({ObservationNodeKind::kAnd, out, right, off, 0, 0, {}, {}});
-    }
-    return true;
+    return ParseObsChain(out, Tok::kAnd, ObservationNodeKind::kAnd, &Parser::ParseObsQualified);
   }
 
   bool ParseTimestampToken(Timestamp& ts) {
@@ -518,7 +538,7 @@ class Parser {
     std::string_view body = tok_.text.substr(2, tok_.text.size() - 3);
     auto parsed = ParseRfc3339(body);
     if (!parsed.ok()) {
-      return Fail(tok_.offset, fmt::format("invalid timestamp literal {}: not RFC 3339 UTC", Describe(tok_)));
+      return Fail(tok_.offset, fmt::format("invalid timestamp literal {}: not RFC 3339 UTC", Raw(tok_)));
     }
     ts = *parsed;
     Advance();
@@ -531,7 +551,7 @@ class Parser {
     for (;;) {
       const uint32_t off = tok_.offset;
       ObservationNode n;
-      n.left = out;
+      n.child = out;
       n.offset = off;
       if (tok_.kind == Tok::kWithin) {
         if (seen_within) return Fail(off, "more than one WITHIN qualifier on one observation expression");
@@ -600,7 +620,11 @@ class Parser {
       if (tok_.kind != Tok::kRBrack) return Expect("']'");
       Advance();
       --depth_;
-      out = AddObs({ObservationNodeKind::kObservation, cmp, 0, off, 0, 0, {}, {}});
+      ObservationNode n;
+      n.kind = ObservationNodeKind::kObservation;
+      n.offset = off;
+      n.expression = cmp;
+      out = AddObs(n);
       return !failed_;
     }
     if (tok_.kind == Tok::kLParen) {
@@ -618,30 +642,31 @@ class Parser {
   // ----- comparison expressions
   uint32_t AddCmpNode(ComparisonNode n) {
     p_.comparison_nodes_.push_back(n);
+    cmp_ranges_.push_back({0, 0});
     return static_cast<uint32_t>(p_.comparison_nodes_.size() - 1);
   }
 
-  bool ParseCmpOr(uint32_t& out) {
-    if (!ParseCmpAnd(out)) return false;
-    while (tok_.kind == Tok::kOr) {
+  using CmpParse = bool (Parser::*)(uint32_t&);
+  bool ParseCmpChain(uint32_t& out, ComparisonNodeKind kind, CmpParse next) {
+    const Tok op = kind == ComparisonNodeKind::kAnd ? Tok::kAnd : Tok::kOr;
+    if (!(this->*next)(out)) return false;
+    if (tok_.kind != op) return true;
+    std::vector<uint32_t> ops{out};
+    while (tok_.kind == op) {
       Advance();
       uint32_t right;
-      if (failed_ || !ParseCmpAnd(right)) return false;
-      out = AddCmpNode({ComparisonNodeKind::kOr, out, right});
+      if (failed_ || !(this->*next)(right)) return false;
+      ops.push_back(right);
     }
+    ComparisonNode n;
+    n.kind = kind;
+    out = AddCmpNode(n);
+    cmp_ranges_[out] = AddOperands(ops);
     return true;
   }
 
-  bool ParseCmpAnd(uint32_t& out) {
-    if (!ParseCmpPrimary(out)) return false;
-    while (tok_.kind == Tok::kAnd) {
-      Advance();
-      uint32_t right;
-      if (failed_ || !ParseCmpPrimary(right)) return false;
-      out = AddCmpNode({ComparisonNodeKind::kAnd, out, right});
-    }
-    return true;
-  }
+  bool ParseCmpOr(uint32_t& out) { return ParseCmpChain(out, ComparisonNodeKind::kOr, &Parser::ParseCmpAnd); }
+  bool ParseCmpAnd(uint32_t& out) { return ParseCmpChain(out, ComparisonNodeKind::kAnd, &Parser::ParseCmpPrimary); }
 
   bool ParseCmpPrimary(uint32_t& out) {
     if (tok_.kind == Tok::kLParen) {
@@ -734,7 +759,10 @@ class Parser {
   bool FinishComparison(Comparison& c, const Ranges& r, uint32_t& out) {
     p_.comparisons_.push_back(c);
     ranges_.push_back(r);
-    out = AddCmpNode({ComparisonNodeKind::kComparison, static_cast<uint32_t>(p_.comparisons_.size() - 1), 0});
+    ComparisonNode n;
+    n.kind = ComparisonNodeKind::kComparison;
+    n.comparison = static_cast<uint32_t>(p_.comparisons_.size() - 1);
+    out = AddCmpNode(n);
     return true;
   }
 
@@ -838,7 +866,7 @@ class Parser {
         lit.kind = LiteralKind::kTimestamp;
         auto ts = ParseRfc3339(tok_.text.substr(2, tok_.text.size() - 3));
         if (!ts.ok()) {
-          return Fail(tok_.offset, fmt::format("invalid timestamp literal {}: not RFC 3339 UTC", Describe(tok_)));
+          return Fail(tok_.offset, fmt::format("invalid timestamp literal {}: not RFC 3339 UTC", Raw(tok_)));
         }
         lit.timestamp = *ts;
         break;
@@ -848,7 +876,7 @@ class Parser {
         auto bytes = detail::DecodeHex(tok_.text.substr(2, tok_.text.size() - 3));
         if (!bytes) {
           return Fail(tok_.offset, fmt::format("invalid hex literal {}: needs an even number of hex digits",
-                                               Describe(tok_)));
+                                               Raw(tok_)));
         }
         lit.value = Store(std::move(*bytes));
         break;
@@ -856,7 +884,7 @@ class Parser {
       case Tok::kBinary: {
         lit.kind = LiteralKind::kBinary;
         auto bytes = detail::DecodeBase64(tok_.text.substr(2, tok_.text.size() - 3));
-        if (!bytes) return Fail(tok_.offset, fmt::format("invalid binary literal {}: not base64", Describe(tok_)));
+        if (!bytes) return Fail(tok_.offset, fmt::format("invalid binary literal {}: not base64", Raw(tok_)));
         lit.value = Store(std::move(*bytes));
         break;
       }
@@ -942,14 +970,19 @@ class Parser {
   bool failed_ = false;
   Failure failure_;
   std::vector<Ranges> ranges_;
+  std::vector<std::pair<uint32_t, uint32_t>> cmp_ranges_, obs_ranges_;
 };
 
 absl::StatusOr<Pattern> Pattern::Parse(std::string_view text, const ParseOptions& options) {
-  if (text.size() > options.max_length) {
+  // Offsets are 32-bit in the AST; longer input is refused whatever the options say.
+  if (text.size() > options.max_length || text.size() > UINT32_MAX - 1) {
     return MakeError(options.max_length, fmt::format("pattern longer than {} bytes", options.max_length));
   }
   Pattern p;
-  p.strings_.emplace_back(text);
+  p.text_ = std::make_unique_for_overwrite<char[]>(text.size() + 1);
+  if (!text.empty()) std::memcpy(p.text_.get(), text.data(), text.size());
+  p.text_[text.size()] = '\0';
+  p.text_size_ = text.size();
   p.observation_nodes_.reserve(2);
   p.comparison_nodes_.reserve(2);
   p.comparisons_.reserve(1);
@@ -979,6 +1012,7 @@ void RenderPath(const ObjectPath& p, std::string& out) {
         if (!first) out += '.';
         bool plain = !s.name.empty() && IsIdentStart(s.name[0]);
         for (char c : s.name) plain = plain && IsIdentChar(c) && c != '-';
+        plain = plain && KeywordOrIdent(s.name) == Tok::kIdent;  // 'TIMES', 'true' stay quoted
         if (plain) {
           out += s.name;
         } else {
@@ -998,10 +1032,10 @@ void RenderPath(const ObjectPath& p, std::string& out) {
   }
 }
 
-void RenderCmp(const Pattern& p, uint32_t idx, std::string& out) {
+void RenderCmp(const Pattern& p, uint32_t idx, std::string& out, bool top) {
   const ComparisonNode& n = p.comparison_nodes()[idx];
   if (n.kind == ComparisonNodeKind::kComparison) {
-    const Comparison& c = p.comparisons()[n.left];
+    const Comparison& c = p.comparisons()[n.comparison];
     if (c.op == Operator::kExists) {
       out += "EXISTS ";
       RenderPath(c.path, out);
@@ -1023,49 +1057,65 @@ void RenderCmp(const Pattern& p, uint32_t idx, std::string& out) {
     }
     return;
   }
-  out += '(';
-  RenderCmp(p, n.left, out);
-  out += n.kind == ComparisonNodeKind::kAnd ? " AND " : " OR ";
-  RenderCmp(p, n.right, out);
-  out += ')';
+  if (!top) out += '(';
+  for (size_t i = 0; i < n.operands.size(); ++i) {
+    if (i) out += n.kind == ComparisonNodeKind::kAnd ? " AND " : " OR ";
+    RenderCmp(p, n.operands[i], out, false);
+  }
+  if (!top) out += ')';
 }
 
-void RenderObs(const Pattern& p, uint32_t idx, std::string& out) {
+void RenderObs(const Pattern& p, uint32_t idx, std::string& out, bool top);
+
+bool IsQualifier(ObservationNodeKind k) {
+  return k == ObservationNodeKind::kWithin || k == ObservationNodeKind::kRepeats ||
+         k == ObservationNodeKind::kStartStop;
+}
+
+// Renders the child of qualifier `n`. A child whose own qualifier chain already holds n's kind needs
+// parentheses, or the rendering would read as two qualifiers of one kind on one expression.
+void RenderQualified(const Pattern& p, const ObservationNode& n, std::string& out) {
+  bool clash = false;
+  for (uint32_t c = n.child; IsQualifier(p.observation_nodes()[c].kind); c = p.observation_nodes()[c].child) {
+    clash = clash || p.observation_nodes()[c].kind == n.kind;
+  }
+  if (clash) out += '(';
+  RenderObs(p, n.child, out, clash);
+  if (clash) out += ')';
+}
+
+void RenderObs(const Pattern& p, uint32_t idx, std::string& out, bool top) {
   const ObservationNode& n = p.observation_nodes()[idx];
   switch (n.kind) {
-    case ObservationNodeKind::kObservation: {
+    case ObservationNodeKind::kObservation:
       out += '[';
-      const ComparisonNode& c = p.comparison_nodes()[n.left];
-      if (c.kind == ComparisonNodeKind::kComparison) {
-        RenderCmp(p, n.left, out);
-      } else {
-        // Drop the outermost parentheses the rendering of a binary node adds.
-        std::string inner;
-        RenderCmp(p, n.left, inner);
-        out.append(inner, 1, inner.size() - 2);
-      }
+      RenderCmp(p, n.expression, out, true);
       out += ']';
       return;
-    }
     case ObservationNodeKind::kAnd:
     case ObservationNodeKind::kOr:
-    case ObservationNodeKind::kFollowedBy:
-      out += '(';
-      RenderObs(p, n.left, out);
-      out += n.kind == ObservationNodeKind::kAnd ? " AND " : n.kind == ObservationNodeKind::kOr ? " OR " : " FOLLOWEDBY ";
-      RenderObs(p, n.right, out);
-      out += ')';
+    case ObservationNodeKind::kFollowedBy: {
+      const char* op = n.kind == ObservationNodeKind::kAnd  ? " AND "
+                       : n.kind == ObservationNodeKind::kOr ? " OR "
+                                                            : " FOLLOWEDBY ";
+      if (!top) out += '(';
+      for (size_t i = 0; i < n.operands.size(); ++i) {
+        if (i) out += op;
+        RenderObs(p, n.operands[i], out, false);
+      }
+      if (!top) out += ')';
       return;
+    }
     case ObservationNodeKind::kWithin:
-      RenderObs(p, n.left, out);
+      RenderQualified(p, n, out);
       out += fmt::format(" WITHIN {} SECONDS", n.within_seconds);
       return;
     case ObservationNodeKind::kRepeats:
-      RenderObs(p, n.left, out);
+      RenderQualified(p, n, out);
       out += fmt::format(" REPEATS {} TIMES", n.repeats);
       return;
     case ObservationNodeKind::kStartStop:
-      RenderObs(p, n.left, out);
+      RenderQualified(p, n, out);
       out += fmt::format(" START t'{}' STOP t'{}'", FormatRfc3339(n.start), FormatRfc3339(n.stop));
       return;
   }
@@ -1075,7 +1125,7 @@ void RenderObs(const Pattern& p, uint32_t idx, std::string& out) {
 
 std::string Pattern::ToString() const {
   std::string out;
-  RenderObs(*this, root_, out);
+  RenderObs(*this, root_, out, true);
   return out;
 }
 

@@ -16,7 +16,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -89,30 +88,33 @@ struct Comparison {
   const pcre2_real_code_8* regex = nullptr;  // kMatches: compiled (UTF) and owned by the Pattern
 };
 
+// Comparison expressions inside one [ ]. AND and OR are n-ary: a chain "a OR b OR c" is one node with
+// three operands, so the tree depth is bounded by the parenthesis nesting (ParseOptions::max_depth).
 enum class ComparisonNodeKind : uint8_t { kComparison, kAnd, kOr };
 struct ComparisonNode {
   ComparisonNodeKind kind = ComparisonNodeKind::kComparison;
-  uint32_t left = 0;   // kComparison: index into comparisons(); otherwise a comparison node
-  uint32_t right = 0;  // kAnd / kOr: a comparison node
+  uint32_t comparison = 0;             // kComparison: index into Pattern::comparisons()
+  std::span<const uint32_t> operands;  // kAnd / kOr: two or more comparison nodes, in source order
 };
 
 enum class ObservationNodeKind : uint8_t {
   kObservation,  // [ comparison expression ]
-  kAnd,
+  kAnd,          // n-ary, like the comparison operators
   kOr,
-  kFollowedBy,
-  kWithin,     // child WITHIN seconds SECONDS
-  kRepeats,    // child REPEATS n TIMES
-  kStartStop,  // child START t'…' STOP t'…'
+  kFollowedBy,   // n-ary: operands[0] FOLLOWEDBY operands[1] FOLLOWEDBY …
+  kWithin,       // child WITHIN seconds SECONDS
+  kRepeats,      // child REPEATS n TIMES
+  kStartStop,    // child START t'…' STOP t'…'
 };
 struct ObservationNode {
   ObservationNodeKind kind = ObservationNodeKind::kObservation;
-  uint32_t left = 0;   // kObservation: root comparison node; binary ops: left; qualifiers: the child
-  uint32_t right = 0;  // binary ops: right
-  uint32_t offset = 0;
-  double within_seconds = 0;  // kWithin (> 0)
-  int64_t repeats = 0;        // kRepeats (> 0)
-  Timestamp start, stop;      // kStartStop (start < stop)
+  uint32_t offset = 0;                 // of '[', the first operator, or the qualifier keyword
+  uint32_t expression = 0;             // kObservation: the root comparison node
+  uint32_t child = 0;                  // qualifiers: the qualified observation node
+  std::span<const uint32_t> operands;  // kAnd / kOr / kFollowedBy: two or more observation nodes
+  double within_seconds = 0;           // kWithin (> 0)
+  int64_t repeats = 0;                 // kRepeats (> 0)
+  Timestamp start, stop;               // kStartStop (start < stop)
 };
 
 // ---------------------------------------------------------------------------------------------------
@@ -146,7 +148,7 @@ class Pattern {
   // Parses and validates `text` (STIX 2.1 §9). Error: InvalidArgument "offset N: …" with a ParseError.
   [[nodiscard]] static absl::StatusOr<Pattern> Parse(std::string_view text, const ParseOptions& options = {});
 
-  std::string_view text() const { return strings_.front(); }
+  std::string_view text() const { return {text_.get(), text_size_}; }
   uint32_t root() const { return root_; }  // index into observation_nodes()
   std::span<const ObservationNode> observation_nodes() const { return observation_nodes_; }
   std::span<const ComparisonNode> comparison_nodes() const { return comparison_nodes_; }
@@ -159,10 +161,15 @@ class Pattern {
   friend class Parser;
   Pattern();
 
-  std::deque<std::string> strings_;  // [0] = text; then decoded strings. Deque: elements never move.
+  // The pattern text and the decoded strings the AST's views point into. Both live on the heap at
+  // addresses that a move of the Pattern does not change (unlike a std::string's inline buffer).
+  std::unique_ptr<char[]> text_;
+  size_t text_size_ = 0;
+  std::vector<std::unique_ptr<std::string>> decoded_;
   std::vector<ObservationNode> observation_nodes_;
   std::vector<ComparisonNode> comparison_nodes_;
   std::vector<Comparison> comparisons_;
+  std::vector<uint32_t> operands_;  // operand lists of the n-ary nodes (both kinds)
   std::vector<PathStep> steps_;
   std::vector<Literal> literals_;
   struct RegexDeleter {
