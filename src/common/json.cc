@@ -15,45 +15,36 @@
 namespace concord {
 namespace {
 
-// Appends the UTF-16 code units of UTF-8 `s` (invalid sequences cannot occur: Boost.JSON validates UTF-8).
-std::u16string Utf16(std::string_view s) {
-  std::u16string out;
-  out.reserve(s.size());
-  for (size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    uint32_t cp;
-    size_t n;
-    if (c < 0x80) {
-      cp = c;
-      n = 1;
-    } else if ((c >> 5) == 0x6) {
-      cp = c & 0x1F;
-      n = 2;
-    } else if ((c >> 4) == 0xE) {
-      cp = c & 0x0F;
-      n = 3;
-    } else {
-      cp = c & 0x07;
-      n = 4;
-    }
-    for (size_t k = 1; k < n && i + k < s.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    i += n;
-    if (cp >= 0x10000) {
-      cp -= 0x10000;
-      out += static_cast<char16_t>(0xD800 + (cp >> 10));
-      out += static_cast<char16_t>(0xDC00 + (cp & 0x3FF));
-    } else {
-      out += static_cast<char16_t>(cp);
-    }
-  }
-  return out;
+// RFC 8785 §3.2.3 orders member names by UTF-16 code units. UTF-8 byte order equals code point order,
+// and the two orders differ only where a supplementary code point (a surrogate pair in UTF-16, lead
+// byte 0xF0-0xF4) meets one in U+E000..U+FFFF (lead byte 0xEE or 0xEF): surrogates sort below U+E000.
+// So compare bytes, and fix up only that case, without converting any name.
+bool Utf16Less(std::string_view a, std::string_view b) {
+  const size_t n = std::min(a.size(), b.size());
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  if (i == n) return a.size() < b.size();
+  // Back up to the lead byte of the code point in which the names differ.
+  size_t lead = i;
+  while (lead > 0 && (static_cast<unsigned char>(a[lead]) & 0xC0) == 0x80) --lead;
+  const auto la = static_cast<unsigned char>(a[lead]);
+  const auto lb = static_cast<unsigned char>(b[lead]);
+  const bool a_supp = la >= 0xF0, b_supp = lb >= 0xF0;
+  const bool a_high_bmp = la == 0xEE || la == 0xEF, b_high_bmp = lb == 0xEE || lb == 0xEF;
+  if (a_supp && b_high_bmp) return true;   // surrogate (D800-DBFF) < E000-FFFF
+  if (b_supp && a_high_bmp) return false;
+  return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
 }
 
 void AppendString(std::string& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  size_t run = 0;  // start of the pending run of characters that need no escape
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -63,15 +54,12 @@ void AppendString(std::string& out, std::string_view s) {
       case '\r': out += "\\r"; break;
       case '\t': out += "\\t"; break;
       default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += kHex[c >> 4];
-          out += kHex[c & 0xF];
-        } else {
-          out += ch;
-        }
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
     }
   }
+  out.append(s.data() + run, s.size() - run);
   out += '"';
 }
 
@@ -143,13 +131,15 @@ void AppendCanonical(std::string& out, const boost::json::value& v) {
     }
     case boost::json::kind::object: {
       const auto& obj = v.get_object();
-      std::vector<std::pair<std::u16string, const boost::json::key_value_pair*>> members;
+      std::vector<const boost::json::key_value_pair*> members;
       members.reserve(obj.size());
-      for (const auto& kv : obj) members.emplace_back(Utf16(kv.key()), &kv);
-      std::sort(members.begin(), members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& kv : obj) members.push_back(&kv);
+      std::sort(members.begin(), members.end(), [](const auto* a, const auto* b) {
+        return Utf16Less(std::string_view(a->key()), std::string_view(b->key()));
+      });
       out += '{';
       bool first = true;
-      for (const auto& [key16, kv] : members) {
+      for (const auto* kv : members) {
         if (!first) out += ',';
         first = false;
         AppendString(out, kv->key());

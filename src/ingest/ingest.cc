@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <future>
 #include <iostream>
 #include <fstream>
 #include <iterator>
+#include <utility>
 #include <sstream>
 
 #include "boost/json/object.hpp"
@@ -61,6 +63,18 @@ absl::StatusOr<stix::Object> ValidateObject(boost::json::object item) {
   return object;
 }
 
+struct Ingestor::InFlight {
+  std::vector<stix::Object> objects;
+  std::vector<Where> where;
+  std::future<absl::StatusOr<std::vector<store::PutResult>>> results;
+};
+
+Ingestor::Ingestor(store::Store& store, Options options) : store_(store), options_(std::move(options)) {}
+
+Ingestor::~Ingestor() {
+  if (in_flight_) in_flight_->results.wait();
+}
+
 absl::Status Ingestor::AddFile(const std::string& path) {
   auto bytes = ReadSource(path);
   if (!bytes.ok()) {
@@ -72,13 +86,14 @@ absl::Status Ingestor::AddFile(const std::string& path) {
 
 absl::Status Ingestor::AddBytes(std::string_view source, std::string_view bytes) {
   report_.bytes_read += static_cast<int64_t>(bytes.size());
-  auto file_error = [&](const absl::Status& s) {
-    report_.file_errors.push_back({.source = std::string(source), .reason = std::string(Sv(s.message()))});
-    return Annotate(s, source);
-  };
-  std::vector<Item> items;
+  // In strict mode a source is validated whole before any of it is stored; otherwise items join the
+  // running batch as they come.
+  std::vector<stix::Object> strict_objects;
+  std::vector<Where> strict_where;
+  std::vector<stix::Object>& objects = options_.strict ? strict_objects : batch_;
+  std::vector<Where>& where = options_.strict ? strict_where : batch_where_;
+
   if (LooksLikeJsonLines(bytes)) {
-    // Each line stands alone: a bad line is rejected and the others are still read (unless strict).
     size_t line_no = 0;
     for (size_t pos = 0; pos < bytes.size();) {
       size_t end = bytes.find('\n', pos);
@@ -94,21 +109,33 @@ absl::Status Ingestor::AddBytes(std::string_view source, std::string_view bytes)
         if (options_.strict) return Annotate(split.status(), fmt::format("{} line {}", source, index + 1));
         continue;
       }
-      for (auto& v : *split) items.push_back({index, std::move(v)});
+      for (auto& item : *split) CONCORD_RETURN_IF_ERROR(AddItem(source, index, item, objects, where));
     }
   } else {
     auto document = ParseJson(bytes);
-    if (!document.ok()) return file_error(document.status());
-    auto split = SplitItems(std::move(*document));
-    if (!split.ok()) return file_error(split.status());
-    items.reserve(split->size());
-    for (size_t i = 0; i < split->size(); ++i) items.push_back({i, std::move((*split)[i])});
+    auto split = document.ok() ? SplitItems(std::move(*document)) : document.status();
+    if (!split.ok()) {
+      report_.file_errors.push_back({.source = std::string(source), .reason = std::string(Sv(split.status().message()))});
+      return Annotate(split.status(), source);
+    }
+    for (size_t i = 0; i < split->size(); ++i) CONCORD_RETURN_IF_ERROR(AddItem(source, i, (*split)[i], objects, where));
   }
-  return AddItems(source, items);
+  if (!options_.strict) return absl::OkStatus();
+  for (size_t start = 0; start < strict_objects.size(); start += options_.batch_size) {
+    const size_t stop = std::min(strict_objects.size(), start + options_.batch_size);
+    CONCORD_RETURN_IF_ERROR(Commit({std::make_move_iterator(strict_objects.begin() + static_cast<ptrdiff_t>(start)),
+                                    std::make_move_iterator(strict_objects.begin() + static_cast<ptrdiff_t>(stop))},
+                                   {strict_where.begin() + static_cast<ptrdiff_t>(start),
+                                    strict_where.begin() + static_cast<ptrdiff_t>(stop)}));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<boost::json::value>> SplitItems(boost::json::value document) {
-  if (document.is_array()) return std::vector<boost::json::value>(document.get_array().begin(), document.get_array().end());
+  if (document.is_array()) {
+    auto& arr = document.get_array();
+    return std::vector<boost::json::value>(std::make_move_iterator(arr.begin()), std::make_move_iterator(arr.end()));
+  }
   if (!document.is_object()) {
     return FieldError("", fmt::format("expected a STIX bundle or object, found a JSON {}", JsonKindName(document)));
   }
@@ -119,10 +146,7 @@ absl::StatusOr<std::vector<boost::json::value>> SplitItems(boost::json::value do
     if (objects == nullptr) return std::vector<boost::json::value>{};  // an empty bundle may omit it
     if (!objects->is_array()) return FieldError("objects", "a bundle's objects must be an array");
     auto& arr = objects->get_array();
-    std::vector<boost::json::value> out;
-    out.reserve(arr.size());
-    for (auto& v : arr) out.push_back(std::move(v));
-    return out;
+    return std::vector<boost::json::value>(std::make_move_iterator(arr.begin()), std::make_move_iterator(arr.end()));
   }
   std::vector<boost::json::value> out;
   out.push_back(std::move(document));
@@ -141,52 +165,54 @@ void Ingestor::Reject(std::string_view source, size_t index, const boost::json::
                               .reason = std::string(ErrorReason(why))});
 }
 
-absl::Status Ingestor::AddItems(std::string_view source, std::vector<Item>& items) {
-  std::vector<Pending> strict_batch;
-  std::vector<Pending>& target = options_.strict ? strict_batch : batch_;
-  for (auto& [index, item] : items) {
-    if (!item.is_object()) {
-      absl::Status why = FieldError("", fmt::format("expected a STIX object, found a JSON {}", JsonKindName(item)));
-      Reject(source, index, item, why);
-      if (options_.strict) return Annotate(why, fmt::format("{} item {}", source, index));
-      continue;
-    }
-    // Validation takes the item by value; keep what identifies it for the report.
-    boost::json::object identity;
-    if (const auto* id = item.get_object().if_contains("id")) identity["id"] = *id;
-    if (const auto* type = item.get_object().if_contains("type")) identity["type"] = *type;
-    auto object = ValidateObject(std::move(item.get_object()));
-    if (!object.ok()) {
-      Reject(source, index, identity, object.status());
-      if (options_.strict) return Annotate(object.status(), fmt::format("{} item {}", source, index));
-      continue;
-    }
-    target.push_back({.object = std::move(*object), .source = std::string(source), .index = index});
-    if (!options_.strict && batch_.size() >= options_.batch_size) CONCORD_RETURN_IF_ERROR(Commit(batch_));
+absl::Status Ingestor::AddItem(std::string_view source, size_t index, boost::json::value& item,
+                               std::vector<stix::Object>& objects, std::vector<Where>& where) {
+  if (!item.is_object()) {
+    absl::Status why = FieldError("", fmt::format("expected a STIX object, found a JSON {}", JsonKindName(item)));
+    Reject(source, index, item, why);
+    return options_.strict ? Annotate(why, fmt::format("{} item {}", source, index)) : absl::OkStatus();
   }
-  if (options_.strict) {
-    for (size_t start = 0; start < strict_batch.size(); start += options_.batch_size) {
-      std::vector<Pending> chunk;
-      for (size_t k = start; k < std::min(strict_batch.size(), start + options_.batch_size); ++k) {
-        chunk.push_back(std::move(strict_batch[k]));
-      }
-      CONCORD_RETURN_IF_ERROR(Commit(chunk));
-    }
+  // Validation takes the item by value; keep what identifies it for the report.
+  boost::json::object identity;
+  if (const auto* id = item.get_object().if_contains("id")) identity["id"] = *id;
+  if (const auto* type = item.get_object().if_contains("type")) identity["type"] = *type;
+  auto object = ValidateObject(std::move(item.get_object()));
+  if (!object.ok()) {
+    Reject(source, index, identity, object.status());
+    return options_.strict ? Annotate(object.status(), fmt::format("{} item {}", source, index)) : absl::OkStatus();
+  }
+  objects.push_back(std::move(*object));
+  where.push_back({std::string(source), index});
+  if (!options_.strict && batch_.size() >= options_.batch_size) {
+    return Commit(std::exchange(batch_, {}), std::exchange(batch_where_, {}));
   }
   return absl::OkStatus();
 }
 
-absl::Status Ingestor::Flush() { return Commit(batch_); }
+absl::Status Ingestor::Flush() {
+  if (!batch_.empty()) CONCORD_RETURN_IF_ERROR(Commit(std::exchange(batch_, {}), std::exchange(batch_where_, {})));
+  return Drain();
+}
 
-absl::Status Ingestor::Commit(std::vector<Pending>& batch) {
-  if (batch.empty()) return absl::OkStatus();
-  std::vector<stix::Object> objects;
-  objects.reserve(batch.size());
-  for (auto& p : batch) objects.push_back(std::move(p.object));
-  CONCORD_ASSIGN_OR_RETURN(std::vector<store::PutResult> results, store_.Put(objects));
+absl::Status Ingestor::Commit(std::vector<stix::Object> objects, std::vector<Where> where) {
+  CONCORD_RETURN_IF_ERROR(Drain());  // one batch in flight at a time keeps batches in order
+  auto flight = std::make_unique<InFlight>();
+  flight->objects = std::move(objects);
+  flight->where = std::move(where);
+  InFlight* f = flight.get();
+  f->results = std::async(std::launch::async, [this, f] { return store_.Put(f->objects); });
+  in_flight_ = std::move(flight);
+  return absl::OkStatus();
+}
+
+absl::Status Ingestor::Drain() {
+  if (!in_flight_) return absl::OkStatus();
+  std::unique_ptr<InFlight> flight = std::move(in_flight_);
+  CONCORD_ASSIGN_OR_RETURN(std::vector<store::PutResult> results, flight->results.get());
   for (size_t i = 0; i < results.size(); ++i) {
     const auto& r = results[i];
-    OutcomeCounts& by_type = report_.by_type[objects[i].type];
+    const stix::Object& object = flight->objects[i];
+    OutcomeCounts& by_type = report_.by_type[object.type];
     switch (r.outcome) {
       case store::PutOutcome::kNew: report_.totals.new_objects++, by_type.new_objects++; break;
       case store::PutOutcome::kNewVersion: report_.totals.new_versions++, by_type.new_versions++; break;
@@ -197,18 +223,17 @@ absl::Status Ingestor::Commit(std::vector<Pending>& batch) {
         (conflict ? report_.totals.conflicts : report_.totals.rejected)++;
         (conflict ? by_type.conflicts : by_type.rejected)++;
         (conflict ? report_.conflicts : report_.rejected)
-            .push_back({.source = batch[i].source,
-                        .index = batch[i].index,
-                        .id = objects[i].id,
-                        .type = objects[i].type,
+            .push_back({.source = flight->where[i].source,
+                        .index = flight->where[i].index,
+                        .id = object.id,
+                        .type = object.type,
                         .field = conflict ? "modified" : "",
                         .reason = r.reason});
         break;
       }
     }
   }
-  handled_ += static_cast<int64_t>(batch.size());
-  batch.clear();
+  handled_ += static_cast<int64_t>(results.size());
   if (options_.on_progress) options_.on_progress(handled_, report_.bytes_read);
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <map>
 #include <string>
 #include <string_view>
@@ -63,37 +64,44 @@ absl::StatusOr<stix::Object> ValidateObject(boost::json::object item);
 
 class Ingestor {
  public:
-  Ingestor(store::Store& store, Options options) : store_(store), options_(std::move(options)) {}
+  Ingestor(store::Store& store, Options options);
+  ~Ingestor();  // waits for a batch still being committed (its outcome is then lost: call Flush first)
+  Ingestor(const Ingestor&) = delete;
+  Ingestor& operator=(const Ingestor&) = delete;
 
   // Reads a file ("-" for standard input): a STIX bundle, a single object, a JSON array of objects, or
-  // JSON lines (one object or bundle per line). Problems with single objects go to the report; a source
-  // that cannot be read or parsed at all is a file error in the report and the returned status.
+  // JSON lines (one object or bundle per line, read line by line so memory stays bounded). Problems with
+  // single objects go to the report; a source that cannot be read or parsed at all is a file error in the
+  // report and the returned status.
   absl::Status AddFile(const std::string& path);
   // The same for bytes already in memory; `source` names them in the report.
   absl::Status AddBytes(std::string_view source, std::string_view bytes);
-  // Writes what is still buffered. Call once at the end.
+  // Writes what is still buffered and waits until it is committed. Call once at the end.
   absl::Status Flush();
 
   const Report& report() const { return report_; }
 
  private:
-  struct Pending {
-    stix::Object object;
+  struct Where {
     std::string source;
     size_t index;
   };
-  struct Item {
-    size_t index;  // position in the source, for the report
-    boost::json::value value;
-  };
-  absl::Status AddItems(std::string_view source, std::vector<Item>& items);
-  absl::Status Commit(std::vector<Pending>& batch);
+  // A batch handed to the store. While the store commits it on another thread, the caller's thread
+  // parses and validates the next one: the two cores of a small node both work.
+  struct InFlight;
+
+  absl::Status AddItem(std::string_view source, size_t index, boost::json::value& item,
+                       std::vector<stix::Object>& objects, std::vector<Where>& where);
+  absl::Status Commit(std::vector<stix::Object> objects, std::vector<Where> where);
+  absl::Status Drain();
   void Reject(std::string_view source, size_t index, const boost::json::value& item, const absl::Status& why);
 
   store::Store& store_;
   Options options_;
   Report report_;
-  std::vector<Pending> batch_;
+  std::vector<stix::Object> batch_;
+  std::vector<Where> batch_where_;
+  std::unique_ptr<InFlight> in_flight_;
   int64_t handled_ = 0;
 };
 

@@ -42,7 +42,8 @@ TEST_F(IngestTest, BatchesCommitAsTheyFillAndProgressIsReported) {
   std::string lines;
   for (int i = 0; i < 5; ++i) lines += Indicator(i) + "\n";
   ASSERT_TRUE(ingestor.AddBytes("five.jsonl", lines).ok());
-  EXPECT_EQ(progress, (std::vector<int64_t>{2, 4}));
+  // One batch is committed on another thread while the next is read: outcomes arrive one batch late.
+  EXPECT_EQ(progress, (std::vector<int64_t>{2}));
   ASSERT_TRUE(ingestor.Flush().ok());
   EXPECT_EQ(progress, (std::vector<int64_t>{2, 4, 5}));
   EXPECT_EQ(ingestor.report().totals.new_objects, 5);
