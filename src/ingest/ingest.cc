@@ -85,6 +85,8 @@ absl::Status Ingestor::AddFile(const std::string& path) {
 }
 
 absl::Status Ingestor::AddBytes(std::string_view source, std::string_view bytes) {
+  const int64_t base = bytes_before_source_;
+  bytes_before_source_ += static_cast<int64_t>(bytes.size());
   report_.bytes_read += static_cast<int64_t>(bytes.size());
   // In strict mode a source is validated whole before any of it is stored; otherwise items join the
   // running batch as they come.
@@ -109,7 +111,9 @@ absl::Status Ingestor::AddBytes(std::string_view source, std::string_view bytes)
         if (options_.strict) return Annotate(split.status(), fmt::format("{} line {}", source, index + 1));
         continue;
       }
-      for (auto& item : *split) CONCORD_RETURN_IF_ERROR(AddItem(source, index, item, objects, where));
+      for (auto& item : *split) {
+        CONCORD_RETURN_IF_ERROR(AddItem(source, index, base + static_cast<int64_t>(end), item, objects, where));
+      }
     }
   } else {
     auto document = ParseJson(bytes);
@@ -118,7 +122,12 @@ absl::Status Ingestor::AddBytes(std::string_view source, std::string_view bytes)
       report_.file_errors.push_back({.source = std::string(source), .reason = std::string(Sv(split.status().message()))});
       return Annotate(split.status(), source);
     }
-    for (size_t i = 0; i < split->size(); ++i) CONCORD_RETURN_IF_ERROR(AddItem(source, i, (*split)[i], objects, where));
+    // A document is parsed whole; its items are placed evenly over its bytes for progress.
+    const auto n = static_cast<int64_t>(split->size());
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t end_byte = base + static_cast<int64_t>(bytes.size()) * (i + 1) / n;
+      CONCORD_RETURN_IF_ERROR(AddItem(source, static_cast<size_t>(i), end_byte, (*split)[static_cast<size_t>(i)], objects, where));
+    }
   }
   if (!options_.strict) return absl::OkStatus();
   for (size_t start = 0; start < strict_objects.size(); start += options_.batch_size) {
@@ -165,7 +174,7 @@ void Ingestor::Reject(std::string_view source, size_t index, const boost::json::
                               .reason = std::string(ErrorReason(why))});
 }
 
-absl::Status Ingestor::AddItem(std::string_view source, size_t index, boost::json::value& item,
+absl::Status Ingestor::AddItem(std::string_view source, size_t index, int64_t end_byte, boost::json::value& item,
                                std::vector<stix::Object>& objects, std::vector<Where>& where) {
   if (!item.is_object()) {
     absl::Status why = FieldError("", fmt::format("expected a STIX object, found a JSON {}", JsonKindName(item)));
@@ -182,7 +191,7 @@ absl::Status Ingestor::AddItem(std::string_view source, size_t index, boost::jso
     return options_.strict ? Annotate(object.status(), fmt::format("{} item {}", source, index)) : absl::OkStatus();
   }
   objects.push_back(std::move(*object));
-  where.push_back({std::string(source), index});
+  where.push_back({std::string(source), index, end_byte});
   if (!options_.strict && batch_.size() >= options_.batch_size) {
     return Commit(std::exchange(batch_, {}), std::exchange(batch_where_, {}));
   }
@@ -234,7 +243,7 @@ absl::Status Ingestor::Drain() {
     }
   }
   handled_ += static_cast<int64_t>(results.size());
-  if (options_.on_progress) options_.on_progress(handled_, report_.bytes_read);
+  if (options_.on_progress && !flight->where.empty()) options_.on_progress(handled_, flight->where.back().end_byte);
   return absl::OkStatus();
 }
 

@@ -54,7 +54,8 @@ struct Options {
   size_t batch_size = 1000;
   // Refuse a whole source on its first invalid object: nothing of that source is stored.
   bool strict = false;
-  // Called after each committed batch with the number of items handled so far and bytes read.
+  // Called after each committed batch with the number of items handled so far and how many bytes of
+  // input those items span (over all sources: for a progress bar against the total input size).
   std::function<void(int64_t items, int64_t bytes)> on_progress;
 };
 
@@ -85,12 +86,13 @@ class Ingestor {
   struct Where {
     std::string source;
     size_t index;
+    int64_t end_byte;  // input bytes consumed up to the end of this item, over all sources
   };
   // A batch handed to the store. While the store commits it on another thread, the caller's thread
   // parses and validates the next one: the two cores of a small node both work.
   struct InFlight;
 
-  absl::Status AddItem(std::string_view source, size_t index, boost::json::value& item,
+  absl::Status AddItem(std::string_view source, size_t index, int64_t end_byte, boost::json::value& item,
                        std::vector<stix::Object>& objects, std::vector<Where>& where);
   absl::Status Commit(std::vector<stix::Object> objects, std::vector<Where> where);
   absl::Status Drain();
@@ -103,6 +105,7 @@ class Ingestor {
   std::vector<Where> batch_where_;
   std::unique_ptr<InFlight> in_flight_;
   int64_t handled_ = 0;
+  int64_t bytes_before_source_ = 0;  // input bytes of the sources finished before the current one
 };
 
 // Splits a JSON document into STIX items: a bundle's objects, an array's elements, or the single object.

@@ -74,18 +74,25 @@ struct ImportArgs {
   size_t show = 20;
 };
 
-// Progress on standard error, only when it is a terminal, redrawn at most ten times a second.
+// A progress bar on standard error, only when it is a terminal, redrawn at most ten times a second:
+// share of the input bytes done, objects handled, rate, and the file being read.
 class ProgressLine {
  public:
-  explicit ProgressLine(bool enabled) : enabled_(enabled && isatty(STDERR_FILENO)) {}
-  void Update(std::string_view file, int64_t items) {
+  ProgressLine(bool enabled, int64_t total_bytes)
+      : enabled_(enabled && isatty(STDERR_FILENO)), total_bytes_(total_bytes) {}
+  void Update(std::string_view file, int64_t items, int64_t bytes) {
     if (!enabled_) return;
     const auto now = std::chrono::steady_clock::now();
     if (now - last_ < std::chrono::milliseconds(100)) return;
     last_ = now;
     const double secs = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(stderr, "\r\033[Kimporting %.*s: %lld objects (%.0f/s)", static_cast<int>(file.size()), file.data(),
-                 static_cast<long long>(items), secs > 0 ? static_cast<double>(items) / secs : 0.0);
+    const double share = total_bytes_ > 0 ? std::min(1.0, static_cast<double>(bytes) / static_cast<double>(total_bytes_)) : 0;
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(share * kWidth);
+    std::fprintf(stderr, "\r\033[K[%s%s] %3.0f%% %lld objects (%.0f/s) %.*s", std::string(static_cast<size_t>(filled), '#').c_str(),
+                 std::string(static_cast<size_t>(kWidth - filled), '.').c_str(), share * 100,
+                 static_cast<long long>(items), secs > 0 ? static_cast<double>(items) / secs : 0.0,
+                 static_cast<int>(file.size()), file.data());
     drawn_ = true;
   }
   void Clear() {
@@ -95,6 +102,7 @@ class ProgressLine {
 
  private:
   bool enabled_;
+  int64_t total_bytes_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
   std::chrono::steady_clock::time_point last_{};
@@ -115,12 +123,18 @@ void PrintProblems(std::ostream& err, std::string_view what, const std::vector<i
 int RunImport(const Globals& g, const ImportArgs& a, std::ostream& out, std::ostream& err) {
   auto db = OpenDb(g, false);
   if (!db.ok()) return Fail(err, db.status());
-  ProgressLine progress(!a.quiet && !g.json);
+  int64_t total_bytes = 0;
+  for (const auto& file : a.files) {
+    std::error_code ec;
+    const auto size = file == "-" ? 0 : std::filesystem::file_size(file, ec);
+    if (!ec) total_bytes += static_cast<int64_t>(size);
+  }
+  ProgressLine progress(!a.quiet && !g.json, total_bytes);
   std::string current_file;
   const auto start = std::chrono::steady_clock::now();
   ingest::Ingestor ingestor(**db, {.batch_size = a.batch_size,
                                    .strict = a.strict,
-                                   .on_progress = [&](int64_t items, int64_t) { progress.Update(current_file, items); }});
+                                   .on_progress = [&](int64_t items, int64_t bytes) { progress.Update(current_file, items, bytes); }});
   bool file_failed = false;
   for (const auto& file : a.files) {
     current_file = file;
