@@ -15,6 +15,7 @@
 #include "common/status.h"
 #include "fmt/format.h"
 #include "pattern/pattern.h"
+#include "stix/bundle.h"
 
 namespace concord::ingest {
 namespace {
@@ -141,25 +142,9 @@ absl::Status Ingestor::AddBytes(std::string_view source, std::string_view bytes)
 }
 
 absl::StatusOr<std::vector<boost::json::value>> SplitItems(boost::json::value document) {
-  if (document.is_array()) {
-    auto& arr = document.get_array();
-    return std::vector<boost::json::value>(std::make_move_iterator(arr.begin()), std::make_move_iterator(arr.end()));
-  }
-  if (!document.is_object()) {
-    return FieldError("", fmt::format("expected a STIX bundle or object, found a JSON {}", JsonKindName(document)));
-  }
-  auto& obj = document.get_object();
-  const auto* type = obj.if_contains("type");
-  if (type && type->is_string() && type->get_string() == "bundle") {
-    auto* objects = obj.if_contains("objects");
-    if (objects == nullptr) return std::vector<boost::json::value>{};  // an empty bundle may omit it
-    if (!objects->is_array()) return FieldError("objects", "a bundle's objects must be an array");
-    auto& arr = objects->get_array();
-    return std::vector<boost::json::value>(std::make_move_iterator(arr.begin()), std::make_move_iterator(arr.end()));
-  }
-  std::vector<boost::json::value> out;
-  out.push_back(std::move(document));
-  return out;
+  if (!document.is_array()) return stix::BundleItems(std::move(document));
+  auto& arr = document.get_array();  // a plain JSON array of objects, as some tools export them
+  return std::vector<boost::json::value>(std::make_move_iterator(arr.begin()), std::make_move_iterator(arr.end()));
 }
 
 void Ingestor::Reject(std::string_view source, size_t index, const boost::json::value& item, const absl::Status& why) {

@@ -9,11 +9,11 @@
 
 namespace concord::stix {
 
-absl::StatusOr<std::vector<boost::json::object>> BundleItems(boost::json::value document) {
+absl::StatusOr<std::vector<boost::json::value>> BundleItems(boost::json::value document) {
   using detail::FieldPath;
   if (!document.is_object()) return detail::WrongKind(FieldPath::Of("document"), "a STIX object or bundle", document);
   boost::json::object& doc = document.get_object();
-  std::vector<boost::json::object> items;
+  std::vector<boost::json::value> items;
   const boost::json::value* type = doc.if_contains("type");
   if (type == nullptr || !type->is_string() || type->get_string() != "bundle") {
     items.push_back(std::move(doc));
@@ -26,12 +26,8 @@ absl::StatusOr<std::vector<boost::json::object>> BundleItems(boost::json::value 
   if (objects == nullptr) return items;
   if (!objects->is_array()) return detail::WrongKind(FieldPath::Of("objects"), "a list", *objects);
   boost::json::array& list = objects->get_array();
-  const FieldPath objects_path = FieldPath::Of("objects");
   items.reserve(list.size());
-  for (size_t i = 0; i < list.size(); ++i) {
-    if (!list[i].is_object()) return detail::WrongKind(objects_path.Index(i), "an object", list[i]);
-    items.push_back(std::move(list[i].get_object()));
-  }
+  for (auto& item : list) items.push_back(std::move(item));
   return items;
 }
 

@@ -14,7 +14,9 @@ namespace concord::stix {
 
 // The items of `document`: the members of a bundle's `objects` (a bundle has type "bundle" and id
 // bundle--UUID; `objects` may be absent), or the document itself when it is a single object. Items are
-// moved out, not copied. Errors are FieldErrors: "objects[3]: must be an object, got string".
-absl::StatusOr<std::vector<boost::json::object>> BundleItems(boost::json::value document);
+// moved out, not copied, and not judged: an item that is not an object is returned as it is, so that the
+// caller rejects that item alone and keeps the others. Errors concern the envelope and are FieldErrors
+// ("objects: must be a list, got object").
+absl::StatusOr<std::vector<boost::json::value>> BundleItems(boost::json::value document);
 
 }  // namespace concord::stix

@@ -32,7 +32,9 @@ size_t CheckFiles(const fs::path& dir) {
     if (!items.ok()) continue;
     for (size_t i = 0; i < items->size(); ++i) {
       boost::json::value original = (*items)[i];
-      auto obj = ParseObject(std::move((*items)[i]));
+      EXPECT_TRUE((*items)[i].is_object()) << "item " << i;
+      if (!(*items)[i].is_object()) continue;
+      auto obj = ParseObject(std::move((*items)[i].as_object()));
       EXPECT_TRUE(obj.ok()) << "item " << i << ": " << obj.status();
       if (!obj.ok()) continue;
       ++objects;

@@ -17,7 +17,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!doc.ok()) return 0;
   auto items = concord::stix::BundleItems(std::move(*doc));
   if (!items.ok()) return 0;
-  for (boost::json::object& item : *items) {
+  for (boost::json::value& value : *items) {
+    if (!value.is_object()) continue;
+    const boost::json::object& item = value.get_object();
     for (const auto& options :
          {concord::stix::ParseOptions{}, concord::stix::ParseOptions{.allow_unknown_types = false}}) {
       auto obj = concord::stix::ParseObject(item, options);
