@@ -47,7 +47,7 @@ std::vector<std::string_view> Lines(const std::string& bytes) {
 
 int main(int argc, char** argv) {
   concord::bench::WorkloadShape shape;
-  size_t batch = 1000;
+  size_t batch = 10000;  // the import default
   std::string dir = std::filesystem::temp_directory_path().string();
   for (int i = 1; i + 1 < argc; i += 2) {
     if (!std::strcmp(argv[i], "--objects")) shape.objects = std::stoll(argv[i + 1]);

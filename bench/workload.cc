@@ -25,8 +25,10 @@ std::string Hex(std::mt19937_64& rng, int digits) {
   return s;
 }
 
-std::string Timestamp(std::mt19937_64& rng) {
-  const int64_t secs = 1'600'000'000 + static_cast<int64_t>(rng() % 150'000'000);
+// A feed's objects are created over time: `position` (0..1) places the object on a two-year timeline,
+// with up to a day of jitter, so timestamps mostly increase as the workload goes on.
+std::string Timestamp(std::mt19937_64& rng, double position) {
+  const int64_t secs = 1'700'000'000 + static_cast<int64_t>(position * 63'000'000) + static_cast<int64_t>(rng() % 86'400);
   const int64_t days = secs / 86400;
   // Civil date from days (Hinnant).
   int64_t z = days + 719468, era = z / 146097;
@@ -70,7 +72,7 @@ int64_t WriteWorkload(const WorkloadShape& shape, const std::string& path) {
     std::string id;
     if (bucket < 60) {
       id = "indicator--" + Uuid4(rng);
-      const std::string t = Timestamp(rng);
+      const std::string t = Timestamp(rng, static_cast<double>(i) / static_cast<double>(shape.objects));
       line = fmt::format(
           R"({{"type":"indicator","spec_version":"2.1","id":"{}","created_by_ref":"{}","created":"{}","modified":"{}","name":"generated indicator {}","indicator_types":["malicious-activity"],"pattern":"{}","pattern_type":"stix","valid_from":"{}","object_marking_refs":["marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb"]}})",
           id, identity, t, t, i, Pattern(rng), t);
@@ -93,13 +95,13 @@ int64_t WriteWorkload(const WorkloadShape& shape, const std::string& path) {
       }
     } else if (bucket < 95 && !recent_ids.empty()) {
       id = "relationship--" + Uuid4(rng);
-      const std::string t = Timestamp(rng);
+      const std::string t = Timestamp(rng, static_cast<double>(i) / static_cast<double>(shape.objects));
       line = fmt::format(
           R"({{"type":"relationship","spec_version":"2.1","id":"{}","created":"{}","modified":"{}","relationship_type":"indicates","source_ref":"{}","target_ref":"{}"}})",
           id, t, t, recent_ids[rng() % recent_ids.size()], recent_ids[rng() % recent_ids.size()]);
     } else if (!recent_ids.empty()) {
       id = "report--" + Uuid4(rng);
-      const std::string t = Timestamp(rng);
+      const std::string t = Timestamp(rng, static_cast<double>(i) / static_cast<double>(shape.objects));
       // Pareto-like: median around 10 refs, capped at 10,000.
       const double u = std::uniform_real_distribution<double>(1e-9, 1.0)(rng);
       const auto n = static_cast<size_t>(std::min(10000.0, 5.0 / std::pow(u, 1.1)));

@@ -66,6 +66,7 @@ absl::StatusOr<stix::Object> ValidateObject(boost::json::object item) {
 
 struct Ingestor::InFlight {
   std::vector<stix::Object> objects;
+  std::vector<store::EncodedObject> encoded;  // point into objects
   std::vector<Where> where;
   std::future<absl::StatusOr<std::vector<store::PutResult>>> results;
 };
@@ -189,12 +190,16 @@ absl::Status Ingestor::Flush() {
 }
 
 absl::Status Ingestor::Commit(std::vector<stix::Object> objects, std::vector<Where> where) {
-  CONCORD_RETURN_IF_ERROR(Drain());  // one batch in flight at a time keeps batches in order
   auto flight = std::make_unique<InFlight>();
   flight->objects = std::move(objects);
   flight->where = std::move(where);
+  // Encoding (serialising, hashing) costs about as much as the database work: done here, while the store
+  // still commits the previous batch, so that the store's thread does only the database part.
+  flight->encoded.reserve(flight->objects.size());
+  for (const stix::Object& object : flight->objects) flight->encoded.push_back(store::Encode(object));
+  CONCORD_RETURN_IF_ERROR(Drain());  // one batch in flight at a time keeps batches in order
   InFlight* f = flight.get();
-  f->results = std::async(std::launch::async, [this, f] { return store_.Put(f->objects); });
+  f->results = std::async(std::launch::async, [this, f] { return store_.PutEncoded(f->encoded); });
   in_flight_ = std::move(flight);
   return absl::OkStatus();
 }

@@ -69,7 +69,7 @@ boost::json::object ProblemJson(const ingest::ItemProblem& p) {
 struct ImportArgs {
   std::vector<std::string> files;
   bool strict = false;
-  size_t batch_size = 1000;
+  size_t batch_size = 10000;
   bool quiet = false;
   size_t show = 20;
 };

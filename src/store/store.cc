@@ -1,5 +1,7 @@
 #include "store/store.h"
 
+#include "boost/json/serialize.hpp"
+#include "common/json.h"
 #include "fmt/format.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -19,6 +21,44 @@ std::string_view PutOutcomeName(PutOutcome outcome) {
       return "rejected";
   }
   return "unknown";
+}
+
+namespace {
+
+// A timestamp property's text exactly as the producer wrote it, or formatted when the JSON lacks it.
+std::string AsWritten(const boost::json::object& json, std::string_view key, const Timestamp& ts) {
+  if (const boost::json::value* value = json.if_contains(key); value != nullptr && value->is_string()) {
+    const boost::json::string& text = value->get_string();
+    return std::string(text.data(), text.size());
+  }
+  return FormatRfc3339(ts);
+}
+
+std::optional<std::string> Sortable(const std::optional<Timestamp>& ts) {
+  if (!ts) return std::nullopt;
+  return FormatSortable(*ts);
+}
+
+}  // namespace
+
+EncodedObject Encode(const stix::Object& object) {
+  EncodedObject row;
+  row.object = &object;
+  row.json = boost::json::serialize(object.json);
+  row.content_hash = Sha256Hex(CanonicalJson(object.json));
+  if (object.created) row.created = AsWritten(object.json, "created", *object.created);
+  if (object.modified) row.modified = AsWritten(object.json, "modified", *object.modified);
+  if (auto key = object.VersionTimestamp()) row.version_key = FormatSortable(*key);
+  row.valid_from = Sortable(object.valid_from);
+  row.valid_until = Sortable(object.valid_until);
+  return row;
+}
+
+absl::StatusOr<std::vector<PutResult>> Store::Put(std::span<const stix::Object> batch) {
+  std::vector<EncodedObject> encoded;
+  encoded.reserve(batch.size());
+  for (const stix::Object& object : batch) encoded.push_back(Encode(object));
+  return PutEncoded(encoded);
 }
 
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view location, const OpenOptions& options) {

@@ -94,6 +94,23 @@ struct Stats {
   int schema_version = 0;
 };
 
+// A version as every backend writes it: the object plus what is computed from it without a database
+// (serialised JSON, content hash, timestamp columns). Encoding costs about as much as the database work,
+// so callers that pipeline (ingest) encode on their own thread and hand encoded batches to the store.
+struct EncodedObject {
+  const stix::Object* object = nullptr;  // borrowed: must outlive the Put
+  std::string json;                      // compact, member order as received
+  std::string content_hash;              // SHA-256 of the RFC 8785 form: identity of a version's content
+  std::string created;                   // RFC 3339 as written, "" when absent
+  std::string modified;
+  std::string version_key;  // FormatSortable(modified, else created), "" for unversioned objects
+  std::optional<std::string> valid_from;  // FormatSortable
+  std::optional<std::string> valid_until;
+};
+
+// Pure and thread-safe.
+EncodedObject Encode(const stix::Object& object);
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -101,7 +118,9 @@ class Store {
   // Stores a batch in one transaction: either every stored version of the batch is committed, or none
   // (on error nothing of the batch is visible). Results are in batch order. Duplicates inside one batch
   // are handled as if they arrived one after the other.
-  [[nodiscard]] virtual absl::StatusOr<std::vector<PutResult>> Put(std::span<const stix::Object> batch) = 0;
+  [[nodiscard]] absl::StatusOr<std::vector<PutResult>> Put(std::span<const stix::Object> batch);
+  // The same for a batch encoded beforehand (Encode).
+  [[nodiscard]] virtual absl::StatusOr<std::vector<PutResult>> PutEncoded(std::span<const EncodedObject> batch) = 0;
 
   // The current version of `id`; NotFound when the id is unknown.
   [[nodiscard]] virtual absl::StatusOr<StoredObject> Get(std::string_view id) = 0;

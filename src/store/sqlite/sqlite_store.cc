@@ -1,6 +1,9 @@
 #include "store/sqlite/sqlite_store.h"
 
+#include <sodium.h>
 #include <sqlite3.h>
+
+#include <cstring>
 
 #include <algorithm>
 #include <filesystem>
@@ -20,18 +23,6 @@ namespace concord::store {
 using sqlite::Connection;
 using sqlite::Statement;
 
-// A batch item with everything that needs no database access computed before the write lock is taken.
-struct SqliteStore::Row {
-  const stix::Object* object = nullptr;
-  std::string json;          // compact, member order as received
-  std::string content_hash;  // SHA-256 of the RFC 8785 form: identity of a version's content
-  std::string created;       // RFC 3339 as written, "" when absent
-  std::string modified;
-  std::string version_key;  // FormatSortable(modified, else created), "" for unversioned objects
-  std::optional<std::string> valid_from;
-  std::optional<std::string> valid_until;
-};
-
 // Per-type counter changes of one batch, applied once per type at the end of the transaction.
 struct SqliteStore::TypeDelta {
   int64_t objects = 0;
@@ -44,7 +35,7 @@ namespace {
 constexpr size_t kMaxLimit = 10000;
 
 constexpr char kSelectObject[] =
-    "SELECT oid, current_seq, version_key, revoked, revoked_since FROM objects WHERE id = ?1";
+    "SELECT oid, current_seq, version_key, revoked, revoked_since FROM objects WHERE id_hash = ?2 AND id = ?1";
 constexpr char kSelectVersion[] =
     "SELECT content_hash, modified, created FROM versions WHERE oid = ?1 AND version_key = ?2";
 constexpr char kSelectMaxOid[] = "SELECT max(oid) FROM objects";
@@ -53,8 +44,8 @@ constexpr char kInsertVersion[] =
     "valid_from, valid_until, tlp, distribution, sharing_group_ref, origin, added, content_hash, json, oid) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, NULL, ?14, ?15, ?16, ?17)";
 constexpr char kInsertObject[] =
-    "INSERT INTO objects (id, type, current_seq, version_key, revoked, revoked_since, oid) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+    "INSERT INTO objects (id, type, current_seq, version_key, revoked, revoked_since, oid, id_hash) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 constexpr char kUpdateObject[] =
     "UPDATE objects SET current_seq = ?2, version_key = ?3, revoked = ?4, revoked_since = ?5 WHERE oid = ?1";
 constexpr char kAddTypeCounts[] =
@@ -68,27 +59,13 @@ constexpr char kAddTypeCounts[] =
   "v.json, o.current_seq = v.seq"
 
 constexpr char kSelectCurrent[] =
-    "SELECT " CONCORD_STORED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq WHERE o.id = ?1";
+    "SELECT " CONCORD_STORED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq WHERE o.id_hash = ?3 AND o.id = ?1";
 constexpr char kSelectOneVersion[] =
     "SELECT " CONCORD_STORED_COLUMNS
-    " FROM objects o JOIN versions v ON v.oid = o.oid WHERE o.id = ?1 AND v.version_key = ?2";
+    " FROM objects o JOIN versions v ON v.oid = o.oid WHERE o.id_hash = ?3 AND o.id = ?1 AND v.version_key = ?2";
 constexpr char kSelectAllVersions[] =
     "SELECT " CONCORD_STORED_COLUMNS
-    " FROM objects o JOIN versions v ON v.oid = o.oid WHERE o.id = ?1 ORDER BY v.version_key";
-
-std::optional<std::string> Sortable(const std::optional<Timestamp>& ts) {
-  if (!ts) return std::nullopt;
-  return FormatSortable(*ts);
-}
-
-// A timestamp property's text exactly as the producer wrote it, or formatted when the JSON lacks it.
-std::string AsWritten(const boost::json::object& json, std::string_view key, const Timestamp& ts) {
-  if (const boost::json::value* value = json.if_contains(key); value != nullptr && value->is_string()) {
-    const boost::json::string& text = value->get_string();
-    return std::string(text.data(), text.size());
-  }
-  return FormatRfc3339(ts);
-}
+    " FROM objects o JOIN versions v ON v.oid = o.oid WHERE o.id_hash = ?3 AND o.id = ?1 ORDER BY v.version_key";
 
 void BindOptionalText(Statement& statement, int index, const std::optional<std::string>& value) {
   if (value) {
@@ -173,6 +150,7 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const std::stri
   if (options.read_only && path != ":memory:" && !std::filesystem::exists(path, ec)) {
     return absl::NotFoundError(fmt::format("store '{}' does not exist", path));
   }
+  if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   auto opened = [&]() -> absl::StatusOr<std::unique_ptr<SqliteStore>> {
     CONCORD_ASSIGN_OR_RETURN(Connection db, Connection::Open(path, options.read_only));
     CONCORD_RETURN_IF_ERROR(ApplyPragmas(db, path, options));
@@ -187,14 +165,34 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const std::stri
     } else {
       CONCORD_ASSIGN_OR_RETURN(version, sqlite::ApplyMigrations(db, clock));
     }
-    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), clock, options.read_only, version));
+    CONCORD_ASSIGN_OR_RETURN(std::string key_hex,
+                             db.QueryText("SELECT hex(value) FROM store_meta WHERE name = 'id_hash_key'"));
+    IdHashKey key{};
+    if (key_hex.size() != 2 * key.size()) return absl::DataLossError("store_meta: id_hash_key is not 16 bytes");
+    for (size_t i = 0; i < key.size(); ++i) {
+      key[i] = static_cast<unsigned char>(std::stoi(key_hex.substr(2 * i, 2), nullptr, 16));
+    }
+    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), clock, options.read_only, version, key));
   }();
   if (!opened.ok()) return Annotate(opened.status(), fmt::format("opening store '{}'", path));
   return opened;
 }
 
-SqliteStore::SqliteStore(Connection db, const Clock& clock, bool read_only, int schema_version)
-    : clock_(clock), read_only_(read_only), schema_version_(schema_version), db_(std::move(db)) {}
+SqliteStore::SqliteStore(Connection db, const Clock& clock, bool read_only, int schema_version,
+                         const IdHashKey& id_hash_key)
+    : clock_(clock),
+      read_only_(read_only),
+      schema_version_(schema_version),
+      id_hash_key_(id_hash_key),
+      db_(std::move(db)) {}
+
+int64_t SqliteStore::IdHash(std::string_view id) const {
+  unsigned char out[crypto_shorthash_BYTES];
+  crypto_shorthash(out, reinterpret_cast<const unsigned char*>(id.data()), id.size(), id_hash_key_.data());
+  uint64_t h = 0;
+  std::memcpy(&h, out, sizeof h);
+  return static_cast<int64_t>(h);
+}
 
 absl::StatusOr<Statement*> SqliteStore::Prepared(const std::string& sql) {
   auto it = statements_.find(sql);
@@ -205,22 +203,8 @@ absl::StatusOr<Statement*> SqliteStore::Prepared(const std::string& sql) {
   return &it->second;
 }
 
-absl::StatusOr<std::vector<PutResult>> SqliteStore::Put(std::span<const stix::Object> batch) {
+absl::StatusOr<std::vector<PutResult>> SqliteStore::PutEncoded(std::span<const EncodedObject> rows) {
   if (read_only_) return absl::FailedPreconditionError("store is open read-only");
-  // Serialising and hashing dominate the per-object cost and need no database: done before locking.
-  std::vector<Row> rows(batch.size());
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const stix::Object& object = batch[i];
-    Row& row = rows[i];
-    row.object = &object;
-    row.json = boost::json::serialize(object.json);
-    row.content_hash = Sha256Hex(CanonicalJson(object.json));
-    if (object.created) row.created = AsWritten(object.json, "created", *object.created);
-    if (object.modified) row.modified = AsWritten(object.json, "modified", *object.modified);
-    if (auto key = object.VersionTimestamp()) row.version_key = FormatSortable(*key);
-    row.valid_from = Sortable(object.valid_from);
-    row.valid_until = Sortable(object.valid_until);
-  }
   const int64_t added = clock_.Now().UnixMicros();
 
   std::lock_guard lock(mu_);
@@ -237,7 +221,7 @@ absl::StatusOr<std::vector<PutResult>> SqliteStore::Put(std::span<const stix::Ob
   return results;
 }
 
-absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<const Row> rows, int64_t added) {
+absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<const EncodedObject> rows, int64_t added) {
   std::vector<PutResult> results;
   results.reserve(rows.size());
   std::unordered_map<std::string, TypeDelta> deltas;
@@ -268,7 +252,7 @@ absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<c
   return results;
 }
 
-absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added, int64_t& next_oid,
+absl::StatusOr<PutResult> SqliteStore::PutOne(const EncodedObject& row, int64_t added, int64_t& next_oid,
                                               std::unordered_map<std::string, TypeDelta>& deltas) {
   const stix::Object& object = *row.object;
 
@@ -283,6 +267,7 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added, int
     CONCORD_ASSIGN_OR_RETURN(Statement * select, Prepared(kSelectObject));
     Statement::Scoped scoped(*select);
     select->BindText(1, object.id);
+    select->BindInt(2, IdHash(object.id));
     CONCORD_ASSIGN_OR_RETURN(known, select->Step());
     if (known) {
       oid = select->ColumnInt(0);
@@ -370,6 +355,7 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const Row& row, int64_t added, int
     insert->BindInt(5, object.revoked ? 1 : 0);
     BindOptionalText(*insert, 6, new_revoked_since);
     insert->BindInt(7, oid);
+    insert->BindInt(8, IdHash(object.id));
     CONCORD_RETURN_IF_ERROR(insert->Step().status());
     ++delta.objects;
     if (object.revoked) ++delta.revoked;
@@ -421,6 +407,7 @@ absl::StatusOr<std::vector<StoredObject>> SqliteStore::ReadObjects(const std::st
   Statement::Scoped scoped(*select);
   select->BindText(1, id);
   if (version_key) select->BindText(2, *version_key);
+  select->BindInt(3, IdHash(id));
   std::vector<StoredObject> out;
   while (true) {
     CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
@@ -444,12 +431,20 @@ absl::StatusOr<Page> SqliteStore::List(const Query& query) {
   sql += fmt::format(" WHERE {} > :after", seq);
   const std::string types_json = query.types.size() > 1 ? JsonArray(query.types) : std::string();
   const std::string ids_json = query.ids.size() > 1 ? JsonArray(query.ids) : std::string();
+  std::string id_hashes_json;
+  if (query.ids.size() > 1) {
+    boost::json::array hashes;
+    for (const std::string& id : query.ids) hashes.emplace_back(IdHash(id));
+    id_hashes_json = boost::json::serialize(hashes);
+  }
   if (query.types.size() == 1) sql += fmt::format(" AND {}.type = :type", query.current_only ? "o" : "v");
   if (query.types.size() > 1) {
     sql += fmt::format(" AND {}.type IN (SELECT value FROM json_each(:types))", query.current_only ? "o" : "v");
   }
-  if (query.ids.size() == 1) sql += " AND o.id = :id";
-  if (query.ids.size() > 1) sql += " AND o.id IN (SELECT value FROM json_each(:ids))";
+  if (query.ids.size() == 1) sql += " AND o.id_hash = :id_hash AND o.id = :id";
+  if (query.ids.size() > 1) {
+    sql += " AND o.id_hash IN (SELECT value FROM json_each(:id_hashes)) AND o.id IN (SELECT value FROM json_each(:ids))";
+  }
   if (query.modified_since) sql += fmt::format(" AND {} >= :since", key);
   if (query.modified_before) sql += fmt::format(" AND {0} <> '' AND {0} < :before", key);
   sql += fmt::format(" ORDER BY {} LIMIT :limit", seq);
@@ -463,8 +458,14 @@ absl::StatusOr<Page> SqliteStore::List(const Query& query) {
   select->BindInt(select->ParameterIndex(":after"), query.after_seq);
   if (query.types.size() == 1) select->BindText(select->ParameterIndex(":type"), query.types.front());
   if (query.types.size() > 1) select->BindText(select->ParameterIndex(":types"), types_json);
-  if (query.ids.size() == 1) select->BindText(select->ParameterIndex(":id"), query.ids.front());
-  if (query.ids.size() > 1) select->BindText(select->ParameterIndex(":ids"), ids_json);
+  if (query.ids.size() == 1) {
+    select->BindText(select->ParameterIndex(":id"), query.ids.front());
+    select->BindInt(select->ParameterIndex(":id_hash"), IdHash(query.ids.front()));
+  }
+  if (query.ids.size() > 1) {
+    select->BindText(select->ParameterIndex(":ids"), ids_json);
+    select->BindText(select->ParameterIndex(":id_hashes"), id_hashes_json);
+  }
   if (query.modified_since) select->BindText(select->ParameterIndex(":since"), since);
   if (query.modified_before) select->BindText(select->ParameterIndex(":before"), before);
   // One row more than the page tells whether another page follows.

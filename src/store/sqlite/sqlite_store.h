@@ -12,6 +12,7 @@
 // not block the writer) is the upgrade path when reads need to run beside imports.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -32,7 +33,7 @@ class SqliteStore final : public Store {
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<SqliteStore>> Create(const std::string& path,
                                                                            const OpenOptions& options = {});
 
-  absl::StatusOr<std::vector<PutResult>> Put(std::span<const stix::Object> batch) override;
+  absl::StatusOr<std::vector<PutResult>> PutEncoded(std::span<const EncodedObject> batch) override;
   absl::StatusOr<StoredObject> Get(std::string_view id) override;
   absl::StatusOr<StoredObject> GetVersion(std::string_view id, const Timestamp& modified) override;
   absl::StatusOr<std::vector<StoredObject>> Versions(std::string_view id) override;
@@ -40,18 +41,22 @@ class SqliteStore final : public Store {
   absl::StatusOr<Stats> GetStats() override;
 
  private:
-  struct Row;
   struct TypeDelta;
 
-  SqliteStore(sqlite::Connection db, const Clock& clock, bool read_only, int schema_version);
+  using IdHashKey = std::array<unsigned char, 16>;
+  SqliteStore(sqlite::Connection db, const Clock& clock, bool read_only, int schema_version,
+              const IdHashKey& id_hash_key);
+
+  // The keyed 64-bit hash (SipHash-2-4) under which objects_id_hash finds an id.
+  int64_t IdHash(std::string_view id) const;
 
   // The prepared statement for `sql`, prepared on first use and kept for the store's lifetime.
   absl::StatusOr<sqlite::Statement*> Prepared(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores one item inside the batch's transaction; a new id takes `next_oid` and advances it.
-  absl::StatusOr<PutResult> PutOne(const Row& row, int64_t added, int64_t& next_oid,
+  absl::StatusOr<PutResult> PutOne(const EncodedObject& row, int64_t added, int64_t& next_oid,
                                    std::unordered_map<std::string, TypeDelta>& deltas)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::vector<PutResult>> PutInTransaction(std::span<const Row> rows, int64_t added)
+  absl::StatusOr<std::vector<PutResult>> PutInTransaction(std::span<const EncodedObject> rows, int64_t added)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Rows of a by-id query: ?1 is the id, ?2 the version key when given.
   absl::StatusOr<std::vector<StoredObject>> ReadObjects(const std::string& sql, std::string_view id,
@@ -61,6 +66,7 @@ class SqliteStore final : public Store {
   const Clock& clock_;
   const bool read_only_;
   const int schema_version_;
+  const IdHashKey id_hash_key_;
   std::mutex mu_;
   sqlite::Connection db_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<std::string, sqlite::Statement> statements_ ABSL_GUARDED_BY(mu_);
