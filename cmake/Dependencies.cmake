@@ -13,6 +13,7 @@ if(CONCORD_TESTS)
 endif()
 if(CONCORD_BENCH)
   find_package(benchmark CONFIG REQUIRED)
+  find_package(simdjson CONFIG REQUIRED)  # the ingest benchmark's parse-only baseline
 endif()
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
