@@ -21,7 +21,9 @@
 #include "common/uuid.h"
 #include "fmt/format.h"
 #include "ingest/ingest.h"
+#include "node/config.h"
 #include "node/pattern_commands.h"
+#include "node/serve.h"
 #include "store/store.h"
 
 namespace concord::node {
@@ -345,7 +347,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   app.require_subcommand(1);
   app.set_version_flag("--version", "concord 0.1.0");
   Globals g;
-  app.add_option("--db", g.db, "Store location: a SQLite file path or sqlite:PATH")->capture_default_str();
+  auto* db_opt = app.add_option("--db", g.db, "Store location: a SQLite file path or sqlite:PATH")->capture_default_str();
   app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error")->capture_default_str();
   app.add_flag("--json", g.json, "Machine-readable output");
 
@@ -380,6 +382,38 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   auto* stats_cmd = app.add_subcommand("stats", "What the store holds: objects and versions by type");
   stats_cmd->fallthrough();
 
+  // serve: every setting of the configuration file also has a flag; flags win over the file.
+  std::string config_path;
+  NodeConfig flags;
+  auto* serve_cmd = app.add_subcommand("serve", "Run the node: REST API, TAXII 2.1, metrics (SIGTERM drains and stops)");
+  serve_cmd->fallthrough();
+  serve_cmd->add_option("--config", config_path, "TOML configuration file");
+  std::vector<std::pair<CLI::Option*, std::function<void(NodeConfig&)>>> overrides;
+  auto flag = [&](auto member, const std::string& name, const std::string& help) {
+    using T = std::remove_reference_t<decltype(flags.*member)>;
+    CLI::Option* opt = nullptr;
+    if constexpr (std::is_same_v<T, bool>) {
+      opt = serve_cmd->add_flag(name, flags.*member, help);
+    } else {
+      opt = serve_cmd->add_option(name, flags.*member, help);
+    }
+    overrides.emplace_back(opt, [member, &flags](NodeConfig& c) { c.*member = flags.*member; });
+  };
+  flag(&NodeConfig::listen, "--listen", "HOST:PORT to listen on (default 127.0.0.1:8443; port 0 picks a free one)");
+  flag(&NodeConfig::insecure_http, "--insecure-http", "Plain HTTP instead of TLS (local demos only)");
+  flag(&NodeConfig::tls_cert, "--tls-cert", "PEM certificate (default: self-signed, generated beside the database)");
+  flag(&NodeConfig::tls_key, "--tls-key", "PEM private key");
+  flag(&NodeConfig::client_ca, "--client-ca", "PEM CA bundle to verify client certificates");
+  flag(&NodeConfig::require_client_cert, "--require-client-cert", "Refuse clients without a valid certificate");
+  flag(&NodeConfig::name, "--name", "The host organisation's name");
+  flag(&NodeConfig::max_body_bytes, "--max-body-bytes", "Largest request body accepted (413 beyond)");
+  flag(&NodeConfig::max_connections, "--max-connections", "Concurrent connections served (503 beyond)");
+  flag(&NodeConfig::read_timeout_ms, "--read-timeout-ms", "Time a client has to send a whole request");
+  flag(&NodeConfig::idle_timeout_ms, "--idle-timeout-ms", "Time an idle keep-alive connection is kept");
+  flag(&NodeConfig::worker_threads, "--worker-threads", "Threads for request handlers (store work)");
+  flag(&NodeConfig::rate_limit_per_second, "--rate-limit", "Requests per second per API key (429 beyond)");
+  flag(&NodeConfig::log_format, "--log-format", "json or text");
+
   PatternArgs pattern_args;
   auto* pattern_cmd = app.add_subcommand("pattern", "STIX patterning: validate a pattern or match it");
   pattern_cmd->require_subcommand(1);
@@ -403,12 +437,26 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     err << "Run 'concord --help' for usage.\n";
     return kUsage;
   }
-  ConfigureLogging(g.log_level, LogFormat::kText);
+  if (!*serve_cmd) ConfigureLogging(g.log_level, LogFormat::kText);
 
   if (*import_cmd) return RunImport(g, import_args, out, err);
   if (*export_cmd) return RunExport(g, export_args, out, err);
   if (*get_cmd) return RunGet(g, get_args, out, err);
   if (*stats_cmd) return RunStats(g, out, err);
+  if (*serve_cmd) {
+    NodeConfig config;
+    if (!config_path.empty()) {
+      auto loaded = LoadConfigFile(config_path);
+      if (!loaded.ok()) return Fail(err, loaded.status());
+      config = std::move(*loaded);
+    }
+    for (const auto& [opt, apply] : overrides) {
+      if (opt->count() > 0) apply(config);
+    }
+    if (db_opt->count() > 0) config.db = g.db;
+    if (app.get_option("--log-level")->count() > 0) config.log_level = g.log_level;
+    return RunServe(config, out, err);
+  }
   if (*validate_cmd) return RunPatternValidate(pattern_args, g.json, out, err);
   if (*match_cmd) return RunPatternMatch(pattern_args, g.json, out, err);
   err << app.help();

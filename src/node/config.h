@@ -1,0 +1,60 @@
+// concord/node/config.h — the node's configuration: defaults, a TOML file, command-line flags.
+//
+// Precedence: built-in defaults < the TOML file (`--config`) < flags. Defaults run a demo node with no
+// file at all: embedded SQLite in ./var, 127.0.0.1:8443 with TLS from a self-signed certificate that is
+// generated on first start. Unknown keys in the file are errors (a typo must not silently fall back to a
+// default). Pure functions; thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace concord::node {
+
+struct NodeConfig {
+  // [node]
+  std::string name = "Concord demo node";  // the host organisation's name (a STIX identity)
+  std::string db = "./var/concord.db";
+  std::string default_distribution = "community";
+  // [server]
+  std::string listen = "127.0.0.1:8443";  // HOST:PORT, IPv6 as [::1]:8443; port 0 picks a free one
+  bool insecure_http = false;
+  std::string tls_cert;  // empty: <db dir>/tls/node.crt, generated when missing
+  std::string tls_key;
+  std::string client_ca;
+  bool require_client_cert = false;
+  int64_t max_body_bytes = 64ll << 20;
+  int64_t max_header_bytes = 16ll << 10;
+  int64_t max_connections = 1024;
+  int64_t read_timeout_ms = 60'000;
+  int64_t idle_timeout_ms = 60'000;
+  int64_t io_threads = 2;
+  int64_t worker_threads = 4;
+  double rate_limit_per_second = 100;  // per API key
+  double rate_limit_burst = 200;
+  int64_t shutdown_grace_ms = 30'000;
+  // [log]
+  std::string log_level = "info";
+  std::string log_format = "json";  // json | text
+};
+
+// Reads a TOML file over the defaults. Errors name the file, the key and what was expected.
+absl::StatusOr<NodeConfig> LoadConfigFile(const std::string& path, NodeConfig base = {});
+// Parses TOML text (for tests and for `--config -`); `source` names it in errors.
+absl::StatusOr<NodeConfig> ParseConfig(std::string_view toml, std::string_view source, NodeConfig base = {});
+
+// Checks values that have to hold whatever their source (ranges, listen address form).
+absl::Status ValidateConfig(const NodeConfig& config);
+
+struct ListenAddress {
+  std::string host;
+  uint16_t port = 0;
+};
+// "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:0".
+absl::StatusOr<ListenAddress> ParseListen(std::string_view listen);
+
+}  // namespace concord::node

@@ -1,0 +1,72 @@
+#include "node/config.h"
+
+#include <gtest/gtest.h>
+
+#include "common/status.h"
+
+namespace concord::node {
+namespace {
+
+TEST(Config, DefaultsAreValidAndServeTlsOnLoopback) {
+  NodeConfig c;
+  EXPECT_TRUE(ValidateConfig(c).ok());
+  EXPECT_EQ(c.listen, "127.0.0.1:8443");
+  EXPECT_FALSE(c.insecure_http);
+  EXPECT_EQ(c.max_body_bytes, 64 << 20);
+}
+
+TEST(Config, FileOverridesDefaults) {
+  auto c = ParseConfig("[node]\nname = \"CERT-EU\"\n[server]\nlisten = \"[::1]:9443\"\nmax_connections = 10\n"
+                       "rate_limit_per_second = 2.5\n",
+                       "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->name, "CERT-EU");
+  EXPECT_EQ(c->listen, "[::1]:9443");
+  EXPECT_EQ(c->max_connections, 10);
+  EXPECT_EQ(c->rate_limit_per_second, 2.5);
+  EXPECT_EQ(c->db, "./var/concord.db");
+}
+
+TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
+  EXPECT_EQ(ParseConfig("[server]\nlisen = \"x\"\n", "t.toml").status().message(), "t.toml: unknown setting 'server.lisen'");
+  EXPECT_EQ(ParseConfig("[server]\nmax_connections = \"ten\"\n", "t.toml").status().message(),
+            "t.toml: server.max_connections: expected an integer");
+  EXPECT_EQ(ParseConfig("name = 1\n", "t.toml").status().message(),
+            "t.toml: 'name' must be a section ([node], [server] or [log])");
+  auto syntax = ParseConfig("[server\n", "t.toml");
+  EXPECT_EQ(syntax.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Sv(syntax.status().message()).starts_with("t.toml:1:")) << syntax.status();
+}
+
+TEST(Config, ListenForms) {
+  auto v4 = ParseListen("0.0.0.0:0");
+  ASSERT_TRUE(v4.ok());
+  EXPECT_EQ(v4->host, "0.0.0.0");
+  EXPECT_EQ(v4->port, 0);
+  auto v6 = ParseListen("[::1]:8443");
+  ASSERT_TRUE(v6.ok());
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 8443);
+  EXPECT_EQ(ParseListen("::1:8443").status().message(), "listen: '::1:8443': expected HOST:PORT (IPv6 as [::1]:PORT)");
+  EXPECT_EQ(ParseListen("host:65536").status().message(), "listen: 'host:65536': expected HOST:PORT with a port 0-65535");
+  EXPECT_FALSE(ParseListen(":80").ok());
+  EXPECT_FALSE(ParseListen("[::1]8443").ok());
+}
+
+TEST(Config, ValidationNamesTheSetting) {
+  NodeConfig c;
+  c.max_connections = 0;
+  EXPECT_EQ(ValidateConfig(c).message(), "server.max_connections: must be between 1 and 1000000, got 0");
+  c = NodeConfig{};
+  c.require_client_cert = true;
+  EXPECT_EQ(ErrorField(ValidateConfig(c)), "server.client_ca");
+  c = NodeConfig{};
+  c.tls_cert = "a.crt";
+  EXPECT_EQ(ErrorField(ValidateConfig(c)), "server.tls_key");
+  c = NodeConfig{};
+  c.log_format = "xml";
+  EXPECT_EQ(ValidateConfig(c).message(), "log.format: expected json or text");
+}
+
+}  // namespace
+}  // namespace concord::node

@@ -1,0 +1,167 @@
+#include "node/serve.h"
+
+#include <chrono>
+#include <filesystem>
+#include <ostream>
+
+#include "boost/json/serialize.hpp"
+#include "common/log.h"
+#include "common/status.h"
+#include "fmt/format.h"
+#include "http/metrics.h"
+#include "http/server.h"
+#include "http/tls_cert.h"
+#include "spdlog/spdlog.h"
+#include "store/store.h"
+
+namespace concord::node {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Without configured TLS material the node makes its own self-signed pair beside the database, once, so
+// that a demo node is encrypted from the first start and keeps its certificate across restarts.
+absl::Status EnsureTls(NodeConfig& config) {
+  if (config.insecure_http || !config.tls_cert.empty()) return absl::OkStatus();
+  const fs::path dir = fs::path(config.db).parent_path() / "tls";
+  config.tls_cert = (dir / "node.crt").string();
+  config.tls_key = (dir / "node.key").string();
+  if (fs::exists(config.tls_cert) && fs::exists(config.tls_key)) return absl::OkStatus();
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return absl::PermissionDeniedError(fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  spdlog::info("generating a self-signed TLS certificate in {}", dir.string());
+  return http::GenerateSelfSignedCertificate({}, config.tls_cert, config.tls_key);
+}
+
+}  // namespace
+
+struct Node::Impl {
+  NodeConfig config;
+  std::unique_ptr<store::Store> store;
+  http::MetricsRegistry metrics;
+  http::Family<http::Counter>* requests = nullptr;
+  http::Family<http::Histogram>* latency = nullptr;
+  std::unique_ptr<http::Server> server;
+
+  absl::StatusOr<http::Router> Routes();
+  std::string Metrics();
+};
+
+absl::StatusOr<http::Router> Node::Impl::Routes() {
+  http::Router router;
+  CONCORD_RETURN_IF_ERROR(router.Add("GET", "/healthz", [](http::Request&) -> absl::StatusOr<http::Response> {
+    return http::Response::Json(200, R"({"status":"ok"})");
+  }));
+  CONCORD_RETURN_IF_ERROR(router.Add("GET", "/readyz", [this](http::Request&) -> absl::StatusOr<http::Response> {
+    // Ready means the store answers: a node whose database is gone must leave the load balancer.
+    auto stats = store->GetStats();
+    if (!stats.ok()) return absl::UnavailableError(fmt::format("store: {}", Sv(stats.status().message())));
+    return http::Response::Json(
+        200, boost::json::serialize(boost::json::object{{"status", "ready"}, {"objects", stats->objects}}));
+  }));
+  CONCORD_RETURN_IF_ERROR(router.Add("GET", "/metrics", [this](http::Request&) -> absl::StatusOr<http::Response> {
+    http::Response r = http::Response::Text(200, Metrics());
+    r.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+    return r;
+  }));
+  return router;
+}
+
+std::string Node::Impl::Metrics() {
+  std::string text = metrics.Expose();
+  // Store figures are read at scrape time: gauges, not counters.
+  if (auto stats = store->GetStats(); stats.ok()) {
+    text += "# HELP concord_store_objects Objects (distinct ids) in the store, by type.\n"
+            "# TYPE concord_store_objects gauge\n";
+    for (const auto& [type, c] : stats->by_type) {
+      text += fmt::format("concord_store_objects{{type=\"{}\"}} {}\n", type, c.objects);
+    }
+    text += fmt::format(
+        "# HELP concord_store_versions Stored versions.\n# TYPE concord_store_versions gauge\n"
+        "concord_store_versions {}\n"
+        "# HELP concord_store_size_bytes On-disk size of the store.\n# TYPE concord_store_size_bytes gauge\n"
+        "concord_store_size_bytes {}\n"
+        "# HELP concord_store_last_seq Last change sequence number.\n# TYPE concord_store_last_seq gauge\n"
+        "concord_store_last_seq {}\n",
+        stats->versions, stats->size_bytes, stats->last_seq);
+  }
+  return text;
+}
+
+Node::Node(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Node::~Node() = default;
+
+absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
+  CONCORD_RETURN_IF_ERROR(ValidateConfig(given));
+  auto impl = std::make_unique<Impl>();
+  impl->config = given;
+  NodeConfig& config = impl->config;
+  CONCORD_ASSIGN_OR_RETURN(ListenAddress listen, ParseListen(config.listen));
+  if (const auto parent = fs::path(config.db).parent_path(); !parent.empty() && config.db.find("://") == std::string::npos) {
+    std::error_code ec;
+    fs::create_directories(parent, ec);
+  }
+  CONCORD_ASSIGN_OR_RETURN(impl->store, store::OpenStore(config.db));
+  CONCORD_RETURN_IF_ERROR(EnsureTls(config));
+
+  impl->requests = &impl->metrics.AddCounter("concord_http_requests_total", "HTTP requests by route, method and status.",
+                                             {"route", "method", "status"});
+  impl->latency = &impl->metrics.AddHistogram("concord_http_request_duration_seconds",
+                                              "Time from the first byte of a request to the last byte of its response.",
+                                              {"route"}, http::DefaultLatencyBuckets());
+  CONCORD_ASSIGN_OR_RETURN(http::Router router, impl->Routes());
+
+  http::ServerOptions options;
+  options.host = listen.host;
+  options.port = listen.port;
+  options.insecure_http = config.insecure_http;
+  options.tls_cert_file = config.tls_cert;
+  options.tls_key_file = config.tls_key;
+  options.client_ca_file = config.client_ca;
+  options.require_client_cert = config.require_client_cert;
+  options.io_threads = static_cast<size_t>(config.io_threads);
+  options.worker_threads = static_cast<size_t>(config.worker_threads);
+  options.max_body_bytes = static_cast<size_t>(config.max_body_bytes);
+  options.max_header_bytes = static_cast<size_t>(config.max_header_bytes);
+  options.max_connections = static_cast<size_t>(config.max_connections);
+  options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
+  options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  Impl* raw = impl.get();
+  options.on_request = [raw](const http::RequestRecord& r) {
+    const std::string route = r.route.empty() ? "(unmatched)" : std::string(r.route);
+    raw->requests->WithLabels({route, std::string(r.method), std::to_string(r.status)}).Inc();
+    raw->latency->WithLabels({route}).Observe(std::chrono::duration<double>(r.duration).count());
+  };
+  CONCORD_ASSIGN_OR_RETURN(impl->server, http::Server::Create(std::move(options), std::move(router)));
+  return std::unique_ptr<Node>(new Node(std::move(impl)));
+}
+
+uint16_t Node::port() const { return impl_->server->bound_port(); }
+
+std::string Node::url() const {
+  auto listen = ParseListen(impl_->config.listen);
+  std::string host = listen.ok() ? listen->host : "127.0.0.1";
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  return fmt::format("{}://{}:{}/", impl_->config.insecure_http ? "http" : "https", host, port());
+}
+
+void Node::HandleSignals() { impl_->server->HandleSignals(); }
+void Node::RequestShutdown() { impl_->server->RequestShutdown(); }
+void Node::Run() { impl_->server->Run(std::chrono::milliseconds(impl_->config.shutdown_grace_ms)); }
+
+int RunServe(const NodeConfig& config, std::ostream& out, std::ostream& err) {
+  ConfigureLogging(config.log_level, config.log_format == "text" ? LogFormat::kText : LogFormat::kJson);
+  auto node = Node::Start(config);
+  if (!node.ok()) {
+    err << "concord: cannot start the node: " << Sv(node.status().message()) << '\n';
+    return 2;
+  }
+  (*node)->HandleSignals();
+  out << "concord: serving " << (*node)->url() << " (store " << config.db << ")" << std::endl;
+  (*node)->Run();
+  spdlog::info("stopped after draining in-flight requests");
+  return 0;
+}
+
+}  // namespace concord::node
