@@ -158,6 +158,10 @@ void Ingestor::Reject(std::string_view source, size_t index, const boost::json::
                               .type = std::move(type),
                               .field = ErrorField(why),
                               .reason = std::string(ErrorReason(why))});
+  if (options_.record_items) {
+    const ItemProblem& p = report_.rejected.back();
+    report_.items.push_back({p.index, p.id, p.type, "rejected", p.field, p.reason});
+  }
 }
 
 absl::Status Ingestor::AddItem(std::string_view source, size_t index, int64_t end_byte, boost::json::value& item,
@@ -230,6 +234,14 @@ absl::Status Ingestor::Drain() {
                         .reason = r.reason});
         break;
       }
+    }
+  }
+  if (options_.record_items) {
+    for (size_t i = 0; i < results.size(); ++i) {
+      const stix::Object& object = flight->objects[i];
+      report_.items.push_back({flight->where[i].index, object.id, object.type,
+                               std::string(store::PutOutcomeName(results[i].outcome)),
+                               results[i].outcome == store::PutOutcome::kConflict ? "modified" : "", results[i].reason});
     }
   }
   handled_ += static_cast<int64_t>(results.size());

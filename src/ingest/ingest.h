@@ -32,6 +32,16 @@ struct ItemProblem {
   std::string reason;
 };
 
+// What happened to one item, for callers that answer per item (REST, TAXII status).
+struct ItemOutcome {
+  size_t index = 0;
+  std::string id;
+  std::string type;
+  std::string outcome;  // store::PutOutcomeName, or "rejected" for invalid items
+  std::string field;
+  std::string reason;
+};
+
 struct OutcomeCounts {
   int64_t new_objects = 0;
   int64_t new_versions = 0;
@@ -47,6 +57,7 @@ struct Report {
   std::vector<ItemProblem> rejected;   // invalid objects and store refusals
   std::vector<ItemProblem> conflicts;  // same (id, modified), different content: the stored one was kept
   std::vector<ItemProblem> file_errors;  // sources that could not be read or parsed at all
+  std::vector<ItemOutcome> items;        // every item, when Options::record_items (order: see Items())
   int64_t bytes_read = 0;
 };
 
@@ -59,6 +70,8 @@ struct Options {
   // Called after each committed batch with the number of items handled so far and how many bytes of
   // input those items span (over all sources: for a progress bar against the total input size).
   std::function<void(int64_t items, int64_t bytes)> on_progress;
+  // Keep one ItemOutcome per item in Report::items (REST and TAXII answer per object; the CLI does not).
+  bool record_items = false;
 };
 
 // Validates one item as Concord will store it: STIX 2.1 object rules, plus pattern syntax and

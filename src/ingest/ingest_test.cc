@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "boost/json/parse.hpp"
@@ -79,6 +80,22 @@ TEST_F(IngestTest, StrictRefusesTheWholeSource) {
   auto stats = store_->GetStats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->objects, 0);
+}
+
+TEST_F(IngestTest, RecordsOneOutcomePerItem) {
+  Ingestor ingestor(*store_, {.record_items = true});
+  const std::string bundle = "[" + Indicator(1) + ",{\"type\":\"indicator\",\"id\":\"indicator--x\"}," + Indicator(1) + "]";
+  ASSERT_TRUE(ingestor.AddBytes("post", bundle).ok());
+  ASSERT_TRUE(ingestor.Flush().ok());
+  auto items = ingestor.report().items;
+  std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+  ASSERT_EQ(items.size(), 3u);
+  EXPECT_EQ(items[0].outcome, "new");
+  EXPECT_EQ(items[0].id, "indicator--00000000-0000-4000-8000-000000000001");
+  EXPECT_EQ(items[1].outcome, "rejected");
+  EXPECT_EQ(items[1].id, "indicator--x");
+  EXPECT_EQ(items[1].field, "id");
+  EXPECT_EQ(items[2].outcome, "unchanged");
 }
 
 }  // namespace

@@ -53,6 +53,8 @@ struct StoredObject {
   std::string created_by_ref;
   bool revoked = false;
   stix::Tlp tlp = stix::Tlp::kNone;
+  std::optional<int> distribution;  // from the policy extension; absent: the node's default applies
+  std::string sharing_group_ref;
   bool current = false;  // is this the current version of its id?
   int64_t seq = 0;       // node-local change sequence, strictly increasing in commit order
   Timestamp added;       // server time when this version was stored

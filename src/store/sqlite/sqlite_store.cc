@@ -56,7 +56,7 @@ constexpr char kAddTypeCounts[] =
 // Columns read back into a StoredObject, in ReadStored's order; `v` is versions, `o` the id's objects row.
 #define CONCORD_STORED_COLUMNS                                                                              \
   "v.seq, v.id, v.type, v.spec_version, v.created, v.modified, v.created_by_ref, v.revoked, v.tlp, v.added, " \
-  "v.json, o.current_seq = v.seq"
+  "v.json, o.current_seq = v.seq, v.distribution, v.sharing_group_ref"
 
 constexpr char kSelectCurrent[] =
     "SELECT " CONCORD_STORED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq WHERE o.id_hash = ?3 AND o.id = ?1";
@@ -104,6 +104,8 @@ StoredObject ReadStored(const Statement& s) {
   out.added = FromUnixMicros(s.ColumnInt(9));
   out.json = s.ColumnText(10);
   out.current = s.ColumnInt(11) != 0;
+  if (!s.ColumnIsNull(12)) out.distribution = static_cast<int>(s.ColumnInt(12));
+  out.sharing_group_ref = s.ColumnText(13);
   return out;
 }
 
