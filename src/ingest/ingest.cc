@@ -176,6 +176,9 @@ absl::Status Ingestor::AddItem(std::string_view source, size_t index, int64_t en
   if (const auto* id = item.get_object().if_contains("id")) identity["id"] = *id;
   if (const auto* type = item.get_object().if_contains("type")) identity["type"] = *type;
   auto object = ValidateObject(std::move(item.get_object()));
+  if (object.ok() && options_.admit) {
+    if (absl::Status admitted = options_.admit(*object); !admitted.ok()) object = admitted;
+  }
   if (!object.ok()) {
     Reject(source, index, identity, object.status());
     return options_.strict ? Annotate(object.status(), fmt::format("{} item {}", source, index)) : absl::OkStatus();

@@ -72,6 +72,9 @@ struct Options {
   std::function<void(int64_t items, int64_t bytes)> on_progress;
   // Keep one ItemOutcome per item in Report::items (REST and TAXII answer per object; the CLI does not).
   bool record_items = false;
+  // An extra rule of the write path, applied to each valid object before it is stored; an error rejects
+  // that object (REST: the creator must be the caller's organisation).
+  std::function<absl::Status(const stix::Object&)> admit;
 };
 
 // Validates one item as Concord will store it: STIX 2.1 object rules, plus pattern syntax and

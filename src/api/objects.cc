@@ -1,0 +1,261 @@
+// /api/v1/objects: write a bundle, read one object or its versions, list with filters, revoke.
+#include <algorithm>
+#include <set>
+
+#include "api/api.h"
+#include "boost/json/parse.hpp"
+#include "boost/json/serialize.hpp"
+#include "common/json.h"
+#include "common/status.h"
+#include "fmt/format.h"
+#include "ingest/ingest.h"
+
+namespace concord::api {
+namespace {
+
+constexpr size_t kDefaultPage = 100;
+constexpr size_t kMaxPage = 1000;
+// A list request scans at most this many stored versions per returned page slot before it answers with
+// what it has and a cursor: a caller who may see little of a large store still gets bounded latency.
+constexpr size_t kScanFactor = 20;
+
+absl::Status NotFound(std::string_view id) { return absl::NotFoundError(fmt::format("object {} not found", id)); }
+
+bool IsVisible(const ApiContext& ctx, const Caller& caller, const store::StoredObject& object,
+               const policy::PolicyContext& groups) {
+  return policy::Visible(policy::Viewer{caller.org_id}, PolicyOf(object, ctx.defaults), groups).visible;
+}
+
+std::string Meta(const store::StoredObject& o) {
+  return boost::json::serialize(boost::json::object{{"seq", o.seq},
+                                                    {"added", FormatRfc3339(o.added, 3)},
+                                                    {"current", o.current},
+                                                    {"revoked", o.revoked},
+                                                    {"tlp", stix::TlpName(o.tlp)}});
+}
+
+http::Response ObjectResponse(const store::StoredObject& o) {
+  http::Response r = http::Response::Json(200, o.json);
+  r.headers.Set("X-Concord-Seq", std::to_string(o.seq));
+  r.headers.Set("X-Concord-Added", FormatRfc3339(o.added, 3));
+  return r;
+}
+
+absl::StatusOr<std::optional<Timestamp>> TimeParam(const http::Request& req, std::string_view name) {
+  auto v = req.query.Get(name);
+  if (!v) return std::nullopt;
+  auto ts = ParseRfc3339(*v);
+  if (!ts.ok()) return FieldError(name, Sv(ts.status().message()));
+  return std::optional<Timestamp>(*ts);
+}
+
+absl::StatusOr<http::Response> PostObjects(const ApiContext& ctx, http::Request& req) {
+  CONCORD_ASSIGN_OR_RETURN(Caller caller, ctx.authenticate(req));
+  if (!caller.MayWrite()) return absl::PermissionDeniedError("this API key may not write");
+  ingest::Options options{.batch_size = 1000, .record_items = true};
+  // Only the creating organisation writes an object (design.md); federation (role sync) relays others'.
+  options.admit = [&caller](const stix::Object& o) -> absl::Status {
+    if (caller.role == "sync" || o.kind == stix::ObjectKind::kSco) return absl::OkStatus();
+    if (o.created_by_ref.empty()) {
+      return FieldError("created_by_ref", fmt::format("required: objects written through the API name their creator ({})",
+                                                      caller.org_id));
+    }
+    if (o.created_by_ref != caller.org_id) {
+      return FieldError("created_by_ref", fmt::format("must be your organisation ({})", caller.org_id));
+    }
+    return absl::OkStatus();
+  };
+  ingest::Ingestor ingestor(*ctx.store, std::move(options));
+  absl::Status added = ingestor.AddBytes("request", req.body);
+  if (!added.ok() && !ingestor.report().file_errors.empty()) {
+    return absl::InvalidArgumentError(ingestor.report().file_errors.front().reason);
+  }
+  CONCORD_RETURN_IF_ERROR(ingestor.Flush());
+  auto items = ingestor.report().items;
+  std::stable_sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.index < b.index; });
+  boost::json::array results;
+  for (const auto& item : items) {
+    boost::json::object r{{"index", item.index}, {"id", item.id}, {"type", item.type}, {"outcome", item.outcome}};
+    if (!item.field.empty()) r["field"] = item.field;
+    if (!item.reason.empty()) r["reason"] = item.reason;
+    results.push_back(std::move(r));
+  }
+  const auto& t = ingestor.report().totals;
+  boost::json::object totals{{"new", t.new_objects},   {"new_version", t.new_versions}, {"unchanged", t.unchanged},
+                             {"conflict", t.conflicts}, {"rejected", t.rejected}};
+  return http::Response::Json(
+      200, boost::json::serialize(boost::json::object{{"totals", std::move(totals)}, {"objects", std::move(results)}}));
+}
+
+absl::StatusOr<http::Response> GetObject(const ApiContext& ctx, http::Request& req) {
+  CONCORD_ASSIGN_OR_RETURN(Caller caller, ctx.authenticate(req));
+  const std::string id(req.Param("id"));
+  CONCORD_ASSIGN_OR_RETURN(std::optional<Timestamp> version, TimeParam(req, "version"));
+  auto found = version ? ctx.store->GetVersion(id, *version) : ctx.store->Get(id);
+  if (!found.ok()) return found.status().code() == absl::StatusCode::kNotFound ? NotFound(id) : found.status();
+  if (!IsVisible(ctx, caller, *found, ctx.sharing_groups())) return NotFound(id);
+  return ObjectResponse(*found);
+}
+
+absl::StatusOr<http::Response> GetVersions(const ApiContext& ctx, http::Request& req) {
+  CONCORD_ASSIGN_OR_RETURN(Caller caller, ctx.authenticate(req));
+  const std::string id(req.Param("id"));
+  auto versions = ctx.store->Versions(id);
+  if (!versions.ok()) return versions.status().code() == absl::StatusCode::kNotFound ? NotFound(id) : versions.status();
+  const policy::PolicyContext groups = ctx.sharing_groups();
+  // Each version carries its own policy: a downgrade may hide old versions, an upgrade new ones.
+  std::string body = R"({"id":)" + boost::json::serialize(boost::json::value(id)) + R"(,"versions":[)";
+  bool any = false;
+  for (const auto& v : *versions) {
+    if (!IsVisible(ctx, caller, v, groups)) continue;
+    body += any ? "," : "";
+    body += R"({"meta":)" + Meta(v) + R"(,"object":)" + v.json + "}";
+    any = true;
+  }
+  if (!any) return NotFound(id);
+  body += "]}";
+  return http::Response::Json(200, std::move(body));
+}
+
+absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request& req) {
+  CONCORD_ASSIGN_OR_RETURN(Caller caller, ctx.authenticate(req));
+  store::Query q;
+  q.types = req.query.GetList("type");
+  q.ids = req.query.GetList("id");
+  CONCORD_ASSIGN_OR_RETURN(q.modified_since, TimeParam(req, "modified_since"));
+  CONCORD_ASSIGN_OR_RETURN(q.modified_before, TimeParam(req, "modified_before"));
+  q.current_only = req.query.Get("all_versions").value_or("false") != "true";
+  size_t limit = kDefaultPage;
+  if (auto l = req.query.Get("limit")) {
+    if (l->empty() || l->size() > 6 || !std::all_of(l->begin(), l->end(), ::isdigit) || std::stoul(std::string(*l)) == 0) {
+      return FieldError("limit", fmt::format("expected an integer 1-{}, got '{}'", kMaxPage, *l));
+    }
+    limit = std::min<size_t>(std::stoul(std::string(*l)), kMaxPage);
+  }
+  if (auto c = req.query.Get("cursor")) {
+    if (c->empty() || c->size() > 19 || !std::all_of(c->begin(), c->end(), ::isdigit)) {
+      return FieldError("cursor", fmt::format("not a cursor of this API: '{}'", *c));
+    }
+    q.after_seq = std::stoll(std::string(*c));
+  }
+  std::set<stix::Tlp> tlps;
+  for (const auto& name : req.query.GetList("tlp")) {
+    auto tlp = stix::ParseTlpName(name);
+    if (!tlp) return FieldError("tlp", fmt::format("unknown TLP level '{}' (clear, green, amber, amber+strict, red, none)", name));
+    tlps.insert(*tlp);
+  }
+  const std::vector<std::string> creators = req.query.GetList("created_by");
+  const std::vector<std::string> labels = req.query.GetList("label");
+  std::optional<bool> revoked;
+  if (auto r = req.query.Get("revoked")) {
+    if (*r != "true" && *r != "false") return FieldError("revoked", "expected true or false");
+    revoked = *r == "true";
+  }
+
+  const policy::PolicyContext groups = ctx.sharing_groups();
+  std::string objects;
+  size_t returned = 0;
+  size_t scanned = 0;
+  bool more = false;
+  int64_t cursor = q.after_seq;
+  q.limit = std::min<size_t>(limit * 2, 1000);
+  while (returned < limit) {
+    CONCORD_ASSIGN_OR_RETURN(store::Page page, ctx.store->List(q));
+    for (const auto& o : page.objects) {
+      ++scanned;
+      cursor = o.seq;
+      if (!IsVisible(ctx, caller, o, groups)) continue;
+      if (!tlps.empty() && !tlps.count(o.tlp)) continue;
+      if (!creators.empty() && std::find(creators.begin(), creators.end(), o.created_by_ref) == creators.end()) continue;
+      if (revoked && o.revoked != *revoked) continue;
+      if (!labels.empty()) {
+        auto parsed = ParseJson(o.json);
+        const boost::json::value* have = parsed.ok() ? parsed->as_object().if_contains("labels") : nullptr;
+        bool hit = false;
+        if (have && have->is_array()) {
+          for (const auto& l : have->get_array()) {
+            hit = hit || (l.is_string() && std::find(labels.begin(), labels.end(), std::string_view(l.get_string())) != labels.end());
+          }
+        }
+        if (!hit) continue;
+      }
+      objects += returned ? "," : "";
+      objects += o.json;
+      if (++returned == limit) break;
+    }
+    if (returned == limit) {
+      more = page.more || cursor < page.next_after_seq;
+      break;
+    }
+    if (!page.more) break;
+    q.after_seq = page.next_after_seq;
+    cursor = page.next_after_seq;
+    if (scanned >= limit * kScanFactor) {
+      more = true;  // bounded work per request: the cursor lets the caller go on
+      break;
+    }
+  }
+  std::string body = R"({"objects":[)" + objects + R"(],"more":)" + (more ? "true" : "false");
+  if (more) body += R"(,"next":")" + std::to_string(cursor) + "\"";
+  body += "}";
+  return http::Response::Json(200, std::move(body));
+}
+
+absl::StatusOr<http::Response> Revoke(const ApiContext& ctx, http::Request& req) {
+  CONCORD_ASSIGN_OR_RETURN(Caller caller, ctx.authenticate(req));
+  const std::string id(req.Param("id"));
+  auto current = ctx.store->Get(id);
+  if (!current.ok()) return current.status().code() == absl::StatusCode::kNotFound ? NotFound(id) : current.status();
+  if (!IsVisible(ctx, caller, *current, ctx.sharing_groups())) return NotFound(id);
+  if (!caller.MayWrite()) return absl::PermissionDeniedError("this API key may not write");
+  if (current->created_by_ref != caller.org_id) {
+    return absl::PermissionDeniedError("only the creating organisation may revoke an object");
+  }
+  if (current->modified.empty()) return absl::InvalidArgumentError(fmt::format("{} is not versioned: it cannot be revoked", id));
+  if (current->revoked) return absl::AlreadyExistsError(fmt::format("{} is already revoked", id));
+  CONCORD_ASSIGN_OR_RETURN(boost::json::value json, ParseJson(current->json));
+  CONCORD_ASSIGN_OR_RETURN(Timestamp previous, ParseRfc3339(current->modified));
+  // The new version must sort after the current one even when clocks disagree.
+  Timestamp modified = ctx.clock->Now();
+  if (modified <= previous) modified = Timestamp::FromUnixMillis(previous.UnixMillis() + 1);
+  json.as_object()["modified"] = FormatRfc3339(modified, 3);
+  json.as_object()["revoked"] = true;
+  ingest::Ingestor ingestor(*ctx.store, {.record_items = true});
+  CONCORD_RETURN_IF_ERROR(ingestor.AddBytes("revoke", boost::json::serialize(json)));
+  CONCORD_RETURN_IF_ERROR(ingestor.Flush());
+  const auto& items = ingestor.report().items;
+  if (items.size() != 1 || items[0].outcome != "new_version") {
+    return absl::AbortedError(fmt::format("revocation of {} was not stored: {}", id,
+                                          items.empty() ? std::string("no outcome") : items[0].reason));
+  }
+  CONCORD_ASSIGN_OR_RETURN(store::StoredObject revoked, ctx.store->Get(id));
+  return ObjectResponse(revoked);
+}
+
+}  // namespace
+
+policy::ObjectPolicy PolicyOf(const store::StoredObject& object, const policy::NodeDefaults& defaults) {
+  policy::ObjectPolicy p;
+  p.tlp = object.tlp;
+  p.distribution = defaults.distribution;
+  if (object.distribution) {
+    if (auto d = policy::DistributionFromInt(*object.distribution)) p.distribution = *d;
+  }
+  p.owner_org = object.created_by_ref;
+  p.sharing_group = object.sharing_group_ref;
+  return p;
+}
+
+absl::Status AddObjectRoutes(http::Router& router, const ApiContext& ctx) {
+  const ApiContext* c = &ctx;
+  CONCORD_RETURN_IF_ERROR(router.Add("POST", "/api/v1/objects", [c](http::Request& r) { return PostObjects(*c, r); }));
+  CONCORD_RETURN_IF_ERROR(router.Add("GET", "/api/v1/objects", [c](http::Request& r) { return ListObjects(*c, r); }));
+  CONCORD_RETURN_IF_ERROR(router.Add("GET", "/api/v1/objects/{id}", [c](http::Request& r) { return GetObject(*c, r); }));
+  CONCORD_RETURN_IF_ERROR(
+      router.Add("GET", "/api/v1/objects/{id}/versions", [c](http::Request& r) { return GetVersions(*c, r); }));
+  CONCORD_RETURN_IF_ERROR(
+      router.Add("POST", "/api/v1/objects/{id}/revoke", [c](http::Request& r) { return Revoke(*c, r); }));
+  return absl::OkStatus();
+}
+
+}  // namespace concord::api
