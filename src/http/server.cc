@@ -741,6 +741,12 @@ void Server::Impl::Shutdown(Clock::duration deadline) {
     if (t.joinable()) t.join();
   }
   {
+    // The close posted above may not have run before ioc.stop(); with the I/O threads gone, close here so
+    // that a drained server refuses connections instead of leaving them in the kernel's backlog.
+    beast::error_code ec;
+    acceptor.close(ec);
+  }
+  {
     std::lock_guard lock(run_mu);
     stopped = true;
     shutdown_requested = true;
