@@ -80,8 +80,49 @@ CREATE TABLE type_counts (
 ) WITHOUT ROWID;
 )sql";
 
+// Migration 2: organisations, users and API keys (store/accounts.h). Names are unique ignoring ASCII case
+// (COLLATE NOCASE) so that "CERT-EU" and "cert-eu" cannot be two organisations. At most one organisation is
+// the host, and it is local. api_keys keeps the SHA-256 of the secret, never the secret. Times are Unix
+// microseconds; NULL where something has not happened (expires, revoked, last_used). allowed_cidrs is a
+// space-separated list of canonical CIDRs, '' for any address: the key is always read whole. The REFERENCES
+// clauses are enforced on the accounts connection (PRAGMA foreign_keys); nothing is ever deleted.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE organisations (
+  id      TEXT PRIMARY KEY,
+  name    TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  kind    TEXT NOT NULL CHECK (kind IN ('local', 'remote')),
+  host    INTEGER NOT NULL DEFAULT 0 CHECK (host IN (0, 1) AND (host = 0 OR kind = 'local')),
+  created INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX organisations_one_host ON organisations (host) WHERE host = 1;
+
+CREATE TABLE users (
+  id       TEXT PRIMARY KEY,
+  name     TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  org_id   TEXT NOT NULL REFERENCES organisations (id),
+  role     TEXT NOT NULL CHECK (role IN ('admin', 'org-admin', 'analyst', 'duty-officer', 'read-only', 'sync')),
+  created  INTEGER NOT NULL,
+  disabled INTEGER NOT NULL DEFAULT 0 CHECK (disabled IN (0, 1))
+) WITHOUT ROWID;
+CREATE INDEX users_org_id ON users (org_id);
+
+CREATE TABLE api_keys (
+  key_id        TEXT PRIMARY KEY CHECK (length(key_id) = 16),
+  user_id       TEXT NOT NULL REFERENCES users (id),
+  secret_sha256 TEXT NOT NULL CHECK (length(secret_sha256) = 64),
+  created       INTEGER NOT NULL,
+  expires       INTEGER,
+  allowed_cidrs TEXT NOT NULL DEFAULT '',
+  read_only     INTEGER NOT NULL CHECK (read_only IN (0, 1)),
+  revoked       INTEGER,
+  last_used     INTEGER
+) WITHOUT ROWID;
+CREATE INDEX api_keys_user_id ON api_keys (user_id, created);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "versions, current objects, per-type counts", kSchemaV1},
+    Migration{2, "organisations, users, API keys", kSchemaV2},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
