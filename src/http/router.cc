@@ -56,6 +56,14 @@ Router::~Router() = default;
 Router::Router(Router&&) noexcept = default;
 Router& Router::operator=(Router&&) noexcept = default;
 
+std::vector<std::pair<std::string, std::string>> Router::Routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& route : impl_->routes) {
+    for (const auto& [method, handler] : route.handlers) out.emplace_back(method, route.pattern);
+  }
+  return out;
+}
+
 absl::Status Router::Add(std::string_view method, std::string_view pattern, Handler handler) {
   if (pattern.empty() || pattern.front() != '/') {
     return absl::InvalidArgumentError(fmt::format("route pattern must start with '/': \"{}\"", pattern));

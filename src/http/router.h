@@ -51,6 +51,9 @@ class Router {
   // so an encoded slash (%2F) stays inside a parameter. A malformed escape is InvalidArgument (400).
   Match Find(std::string_view method, std::string_view raw_path) const;
 
+  // Every (method, pattern) registered, in registration order (HEAD, implied by GET, is not listed).
+  std::vector<std::pair<std::string, std::string>> Routes() const;
+
   // Renders `status` as the error response for `path`.
   Response RenderError(std::string_view path, const absl::Status& status) const;
 

@@ -21,6 +21,7 @@
 #include "common/uuid.h"
 #include "fmt/format.h"
 #include "ingest/ingest.h"
+#include "node/account_commands.h"
 #include "node/config.h"
 #include "node/pattern_commands.h"
 #include "node/serve.h"
@@ -414,6 +415,46 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   flag(&NodeConfig::rate_limit_per_second, "--rate-limit", "Requests per second per API key (429 beyond)");
   flag(&NodeConfig::log_format, "--log-format", "json or text");
 
+  // org / user: organisations, users and API keys.
+  auto* org_cmd = app.add_subcommand("org", "Organisations: the node's host and the others it serves or hears from");
+  org_cmd->require_subcommand(1);
+  org_cmd->fallthrough();
+  OrgAddArgs org_add_args;
+  auto* org_add_cmd = org_cmd->add_subcommand("add", "Add an organisation (prints its id)");
+  org_add_cmd->fallthrough();
+  org_add_cmd->add_option("name", org_add_args.name, "Organisation name")->required();
+  org_add_cmd->add_flag("--remote", org_add_args.remote, "Reached through a peer node; has no users here");
+  auto* org_list_cmd = org_cmd->add_subcommand("list", "List organisations");
+  org_list_cmd->fallthrough();
+
+  auto* user_cmd = app.add_subcommand("user", "Users and their API keys");
+  user_cmd->require_subcommand(1);
+  user_cmd->fallthrough();
+  auto key_options = [](CLI::App* cmd, KeyArgs& key, const std::string& read_only_flag) {
+    cmd->add_option("--expires", key.expires, "Key expiry: RFC 3339 time or a duration such as 90d, 12h");
+    cmd->add_option("--cidr", key.cidrs, "Source addresses allowed to use the key (repeatable; default any)");
+    cmd->add_flag(read_only_flag, key.read_only, "The key may read but not write");
+  };
+  UserAddArgs user_add_args;
+  auto* user_add_cmd = user_cmd->add_subcommand("add", "Add a user and print its first API key (shown once)");
+  user_add_cmd->fallthrough();
+  user_add_cmd->add_option("name", user_add_args.name, "User name")->required();
+  user_add_cmd->add_option("--org", user_add_args.org, "Organisation (name or id)")->required();
+  user_add_cmd->add_option("--role", user_add_args.role, "admin, org-admin, analyst, duty-officer, read-only, sync")
+      ->required();
+  key_options(user_add_cmd, user_add_args.key, "--read-only-key");
+  UserListArgs user_list_args;
+  auto* user_list_cmd = user_cmd->add_subcommand("list", "List users");
+  user_list_cmd->fallthrough();
+  user_list_cmd->add_option("--org", user_list_args.org, "Only this organisation's users");
+  UserKeyArgs user_key_args;
+  auto* user_key_cmd = user_cmd->add_subcommand("key", "Issue another API key, revoke one, or list a user's keys");
+  user_key_cmd->fallthrough();
+  user_key_cmd->add_option("name", user_key_args.name, "User name or id")->required();
+  key_options(user_key_cmd, user_key_args.key, "--read-only");
+  user_key_cmd->add_option("--revoke", user_key_args.revoke, "Revoke this key id");
+  user_key_cmd->add_flag("--list", user_key_args.list, "List the user's keys");
+
   PatternArgs pattern_args;
   auto* pattern_cmd = app.add_subcommand("pattern", "STIX patterning: validate a pattern or match it");
   pattern_cmd->require_subcommand(1);
@@ -443,6 +484,11 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (*export_cmd) return RunExport(g, export_args, out, err);
   if (*get_cmd) return RunGet(g, get_args, out, err);
   if (*stats_cmd) return RunStats(g, out, err);
+  if (*org_add_cmd) return RunOrgAdd(g.db, org_add_args, g.json, out, err);
+  if (*org_list_cmd) return RunOrgList(g.db, g.json, out, err);
+  if (*user_add_cmd) return RunUserAdd(g.db, user_add_args, g.json, out, err);
+  if (*user_list_cmd) return RunUserList(g.db, user_list_args, g.json, out, err);
+  if (*user_key_cmd) return RunUserKey(g.db, user_key_args, g.json, out, err);
   if (*serve_cmd) {
     NodeConfig config;
     if (!config_path.empty()) {

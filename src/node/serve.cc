@@ -4,14 +4,19 @@
 #include <filesystem>
 #include <ostream>
 
+#include "api/api.h"
+#include "api/openapi.h"
 #include "boost/json/serialize.hpp"
 #include "common/log.h"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "http/errors.h"
 #include "http/metrics.h"
+#include "http/rate_limit.h"
 #include "http/server.h"
 #include "http/tls_cert.h"
 #include "spdlog/spdlog.h"
+#include "store/accounts.h"
 #include "store/store.h"
 
 namespace concord::node {
@@ -34,17 +39,28 @@ absl::Status EnsureTls(NodeConfig& config) {
   return http::GenerateSelfSignedCertificate({}, config.tls_cert, config.tls_key);
 }
 
+// "127.0.0.1:51234" → "127.0.0.1"; "[::1]:51234" → "::1".
+std::string_view HostOf(std::string_view remote) {
+  if (remote.starts_with('[')) return remote.substr(1, remote.find(']') - 1);
+  return remote.substr(0, remote.rfind(':'));
+}
+
 }  // namespace
 
 struct Node::Impl {
   NodeConfig config;
   std::unique_ptr<store::Store> store;
+  std::unique_ptr<store::Accounts> accounts;
+  std::unique_ptr<http::RateLimiter> limiter;
+  api::ApiContext api;
   http::MetricsRegistry metrics;
   http::Family<http::Counter>* requests = nullptr;
   http::Family<http::Histogram>* latency = nullptr;
   std::unique_ptr<http::Server> server;
+  std::vector<std::pair<std::string, std::string>> routes;
 
   absl::StatusOr<http::Router> Routes();
+  absl::StatusOr<api::Caller> Authenticate(http::Request& request);
   std::string Metrics();
 };
 
@@ -65,7 +81,28 @@ absl::StatusOr<http::Router> Node::Impl::Routes() {
     r.headers.Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
     return r;
   }));
+  CONCORD_RETURN_IF_ERROR(api::AddOpenApiRoute(router));
+  CONCORD_RETURN_IF_ERROR(api::AddObjectRoutes(router, api));
   return router;
+}
+
+// Every API request: who is calling (401 otherwise), then the per-key rate limit (429 beyond).
+absl::StatusOr<api::Caller> Node::Impl::Authenticate(http::Request& request) {
+  auto authorization = request.headers.Get("Authorization");
+  if (!authorization) {
+    return absl::UnauthenticatedError("missing API key: send Authorization: Bearer <key> (or HTTP Basic)");
+  }
+  CONCORD_ASSIGN_OR_RETURN(store::Principal who,
+                           accounts->AuthenticateHeader(*authorization, HostOf(request.remote_address)));
+  request.principal = who.user.name;
+  const auto decision = limiter->Acquire(who.key_id);
+  if (!decision.allowed) {
+    return http::RateLimitedError(fmt::format("rate limit of key {} exceeded", who.key_id), decision.retry_after);
+  }
+  return api::Caller{.user = who.user.name,
+                     .org_id = who.org.id,
+                     .role = std::string(store::RoleName(who.role)),
+                     .read_only = who.read_only};
 }
 
 std::string Node::Impl::Metrics() {
@@ -103,7 +140,19 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
     fs::create_directories(parent, ec);
   }
   CONCORD_ASSIGN_OR_RETURN(impl->store, store::OpenStore(config.db));
+  CONCORD_ASSIGN_OR_RETURN(impl->accounts, store::OpenAccounts(config.db));
+  CONCORD_ASSIGN_OR_RETURN(store::Organisation host, impl->accounts->EnsureHostOrganisation(config.name));
   CONCORD_RETURN_IF_ERROR(EnsureTls(config));
+  auto distribution = policy::ParseDistribution(config.default_distribution);
+  if (!distribution) {
+    return FieldError("node.default_distribution",
+                      fmt::format("'{}': expected organisation, community, connected, all or group", config.default_distribution));
+  }
+  impl->limiter = std::make_unique<http::RateLimiter>(
+      http::RateLimitOptions{.rate_per_second = config.rate_limit_per_second, .burst = config.rate_limit_burst});
+  impl->api.store = impl->store.get();
+  impl->api.defaults = policy::NodeDefaults{.distribution = *distribution, .host_org = host.id};
+  impl->api.authenticate = [raw = impl.get()](http::Request& r) { return raw->Authenticate(r); };
 
   impl->requests = &impl->metrics.AddCounter("concord_http_requests_total", "HTTP requests by route, method and status.",
                                              {"route", "method", "status"});
@@ -111,6 +160,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
                                               "Time from the first byte of a request to the last byte of its response.",
                                               {"route"}, http::DefaultLatencyBuckets());
   CONCORD_ASSIGN_OR_RETURN(http::Router router, impl->Routes());
+  impl->routes = router.Routes();
 
   http::ServerOptions options;
   options.host = listen.host;
@@ -136,6 +186,8 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
   CONCORD_ASSIGN_OR_RETURN(impl->server, http::Server::Create(std::move(options), std::move(router)));
   return std::unique_ptr<Node>(new Node(std::move(impl)));
 }
+
+const std::vector<std::pair<std::string, std::string>>& Node::routes() const { return impl_->routes; }
 
 uint16_t Node::port() const { return impl_->server->bound_port(); }
 

@@ -10,6 +10,8 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "node/config.h"
@@ -26,6 +28,8 @@ class Node {
   void HandleSignals();
   void Run();  // until a shutdown is requested, then drains
   void RequestShutdown();
+  // Every (method, pattern) the node serves (for the OpenAPI coverage test).
+  const std::vector<std::pair<std::string, std::string>>& routes() const;
 
   struct Impl;
 
