@@ -22,12 +22,10 @@ build-fuzz: setup
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS)
 
-# Until the server exists: import the demo data into $(DB) and show what the store holds.
+# Import the demo data into $(DB), show what the store holds, create a demo administrator and print its
+# API key, then serve on https://127.0.0.1:8443/ (self-signed certificate) until Ctrl-C.
 run: build
-	@mkdir -p $(dir $(DB))
-	@build/release/src/node/concord import --db $(DB) $(DEMO_DATA) || true
-	@echo
-	@build/release/src/node/concord stats --db $(DB)
+	@scripts/run-demo build/release/src/node/concord $(DB) $(DEMO_DATA)
 
 # Unit, golden and integration tests (ASan+UBSan build), short fuzz runs and benchmark smoke runs: all
 # registered with CTest, so its summary is the last word.

@@ -146,7 +146,9 @@ int RunOrgAdd(const std::string& db, const OrgAddArgs& args, bool json, std::ost
               const Clock& clock) {
   auto accounts = Open(db, false, clock);
   if (!accounts.ok()) return Fail(err, accounts.status());
-  auto org = (*accounts)->CreateOrganisation(args.name, args.remote ? store::OrgKind::kRemote : store::OrgKind::kLocal);
+  if (args.host && args.remote) return Fail(err, absl::InvalidArgumentError("--host and --remote exclude each other"));
+  auto org = args.host ? (*accounts)->EnsureHostOrganisation(args.name)
+                       : (*accounts)->CreateOrganisation(args.name, args.remote ? store::OrgKind::kRemote : store::OrgKind::kLocal);
   if (!org.ok()) return Fail(err, org.status());
   if (json) {
     out << boost::json::serialize(OrgJson(*org)) << '\n';

@@ -22,6 +22,7 @@ namespace concord::node {
 struct OrgAddArgs {
   std::string name;     // positional NAME
   bool remote = false;  // --remote: an organisation reached through a peer, without users here
+  bool host = false;    // --host: make it the node's host organisation (idempotent; serve does it too)
 };
 
 struct KeyArgs {

@@ -424,6 +424,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   org_add_cmd->fallthrough();
   org_add_cmd->add_option("name", org_add_args.name, "Organisation name")->required();
   org_add_cmd->add_flag("--remote", org_add_args.remote, "Reached through a peer node; has no users here");
+  org_add_cmd->add_flag("--host", org_add_args.host, "The node's own organisation (idempotent; serve --name does the same)");
   auto* org_list_cmd = org_cmd->add_subcommand("list", "List organisations");
   org_list_cmd->fallthrough();
 

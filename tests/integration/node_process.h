@@ -78,6 +78,35 @@ inline std::optional<HttpReply> Get(uint16_t port, const std::string& target, co
   return RawHttp(port, "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + extra_headers + "\r\n");
 }
 
+// Runs the concord binary to completion: exit code and standard output.
+inline std::pair<int, std::string> RunConcord(const std::vector<std::string>& args) {
+  std::string command = CONCORD_BINARY;
+  for (const auto& a : args) {
+    command += " '";
+    for (char c : a) command += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    command += "'";
+  }
+  command += " 2>/dev/null";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return {-1, ""};
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+inline std::optional<HttpReply> Request(uint16_t port, const std::string& method, const std::string& target,
+                                        const std::string& key, const std::string& body = "") {
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
+  if (!key.empty()) req += "Authorization: Bearer " + key + "\r\n";
+  if (!body.empty() || method == "POST") {
+    req += "Content-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+  }
+  return RawHttp(port, req + "\r\n" + body);
+}
+
 // `concord serve` with the given arguments; the port comes from its "serving URL" line.
 class NodeProcess {
  public:

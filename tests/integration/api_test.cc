@@ -1,0 +1,147 @@
+// End to end: the REST API of a real `concord serve`, with keys made by the real CLI.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "boost/json/parse.hpp"
+#include "node_process.h"
+
+namespace concord::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr char kHost[] = "CERT-Test";
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
+std::string Indicator(int n, const std::string& creator, const std::string& extra = "") {
+  return R"({"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-00000000000)" +
+         std::to_string(n) + R"(","created_by_ref":")" + creator +
+         R"(","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","pattern":"[ipv4-addr:value = '203.0.113.)" +
+         std::to_string(n) + R"(']","pattern_type":"stix","valid_from":"2024-01-01T00:00:00Z")" + extra + "}";
+}
+std::string IndicatorId(int n) { return "indicator--00000000-0000-4000-8000-00000000000" + std::to_string(n); }
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("concord_api_e2e_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = (dir_ / "concord.db").string();
+    node_ = std::make_unique<NodeProcess>(std::vector<std::string>{
+        "serve", "--db", db_, "--listen", "127.0.0.1:0", "--insecure-http", "--name", kHost});
+    ASSERT_NE(node_->port(), 0) << node_->output();
+    auto host = RunConcord({"org", "list", "--db", db_, "--json"});
+    ASSERT_EQ(host.first, 0);
+    host_id_ = std::string(boost::json::parse(host.second).as_array().at(0).at("id").as_string());
+    auto other = RunConcord({"org", "add", "--db", db_, "Other CSIRT"});
+    ASSERT_EQ(other.first, 0);
+    other_id_ = Trim(other.second);
+  }
+  void TearDown() override {
+    if (node_) {
+      EXPECT_EQ(node_->Terminate(), 0);
+    }
+    node_.reset();
+    fs::remove_all(dir_);
+  }
+  std::string User(const std::string& name, const std::string& org, const std::string& role,
+                   const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args{"user", "add", "--db", db_, name, "--org", org, "--role", role};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto [code, out] = RunConcord(args);
+    EXPECT_EQ(code, 0) << name;
+    return Trim(out);
+  }
+  int Status(const std::string& method, const std::string& target, const std::string& key, const std::string& body = "") {
+    auto r = Request(node_->port(), method, target, key, body);
+    return r ? r->status : 0;
+  }
+
+  fs::path dir_;
+  std::string db_;
+  std::string host_id_;
+  std::string other_id_;
+  std::unique_ptr<NodeProcess> node_;
+};
+
+TEST_F(ApiTest, AuthorisationMatrix) {
+  const std::string analyst = User("alice", kHost, "analyst");
+  const std::string reader = User("rita", kHost, "analyst", {"--read-only-key"});
+  const std::string readonly_role = User("ron", kHost, "read-only");
+  const std::string expired = User("eve", kHost, "analyst", {"--expires", "1s"});
+  const std::string far_away = User("fay", kHost, "analyst", {"--cidr", "192.0.2.0/24"});
+  const std::string other = User("bob", "Other CSIRT", "analyst");
+  ASSERT_TRUE(analyst.starts_with("concord_")) << analyst;
+
+  const std::string red = R"(,"object_marking_refs":["marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"])";
+  auto posted = Request(node_->port(), "POST", "/api/v1/objects", analyst, "[" + Indicator(1, host_id_, red) + "]");
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 200) << posted->body;
+  EXPECT_EQ(boost::json::parse(posted->body).at("totals").at("new").as_int64(), 1);
+
+  const std::string one = "/api/v1/objects/" + IndicatorId(1);
+  EXPECT_EQ(Status("GET", one, ""), 401);                     // no key
+  EXPECT_EQ(Status("GET", one, "concord_0000_nonsense"), 401);  // not a key
+  // The key expires a second after it was made: poll with a deadline, never a fixed sleep.
+  int expired_status = 0;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+       std::chrono::steady_clock::now() < until && expired_status != 401;) {
+    expired_status = Status("GET", one, expired);
+  }
+  EXPECT_EQ(expired_status, 401);  // expired key
+  EXPECT_EQ(Status("GET", one, far_away), 401);               // wrong source address
+  EXPECT_EQ(Status("GET", one, analyst), 200);
+  EXPECT_EQ(Status("GET", one, reader), 200);
+  EXPECT_EQ(Status("GET", one, other), 404);                  // TLP:RED of another organisation: not there
+  EXPECT_EQ(Status("POST", "/api/v1/objects", reader, "[" + Indicator(2, host_id_) + "]"), 403);
+  EXPECT_EQ(Status("POST", "/api/v1/objects", readonly_role, "[" + Indicator(2, host_id_) + "]"), 403);
+  EXPECT_EQ(Status("POST", one + "/revoke", other), 404);
+  EXPECT_EQ(Status("POST", one + "/revoke", analyst), 200);
+
+  auto unauth = Request(node_->port(), "GET", "/api/v1/objects", "");
+  ASSERT_TRUE(unauth);
+  EXPECT_EQ(unauth->body,
+            R"x({"error":{"code":"UNAUTHENTICATED","message":"missing API key: send Authorization: Bearer <key> (or HTTP Basic)"}})x");
+}
+
+TEST_F(ApiTest, WriteReadListAndOpenApi) {
+  const std::string analyst = User("alice", kHost, "analyst");
+  const std::string other = User("bob", "Other CSIRT", "analyst");
+  std::string bundle = R"({"type":"bundle","id":"bundle--5d0092c5-5f74-4287-9642-33f4c354e56d","objects":[)";
+  for (int n = 1; n <= 5; ++n) bundle += (n > 1 ? "," : "") + Indicator(n, host_id_);
+  bundle += "]}";
+  auto posted = Request(node_->port(), "POST", "/api/v1/objects", analyst, bundle);
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 200) << posted->body;
+
+  auto list = Request(node_->port(), "GET", "/api/v1/objects?type=indicator&limit=3", other);
+  ASSERT_TRUE(list);
+  ASSERT_EQ(list->status, 200) << list->body;
+  auto page = boost::json::parse(list->body).as_object();
+  EXPECT_EQ(page.at("objects").as_array().size(), 3u);
+  EXPECT_TRUE(page.at("more").as_bool());
+  auto rest = Request(node_->port(), "GET",
+                      "/api/v1/objects?type=indicator&limit=3&cursor=" + std::string(page.at("next").as_string()), other);
+  ASSERT_TRUE(rest);
+  EXPECT_EQ(boost::json::parse(rest->body).at("objects").as_array().size(), 2u);
+
+  auto doc = Request(node_->port(), "GET", "/api/v1/openapi.json", "");
+  ASSERT_TRUE(doc);
+  EXPECT_EQ(doc->status, 200);
+  EXPECT_EQ(boost::json::parse(doc->body).at("openapi").as_string(), "3.0.3");
+
+  auto ready = Get(node_->port(), "/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->body, R"({"status":"ready","objects":5})");
+}
+
+}  // namespace
+}  // namespace concord::testing
