@@ -8,11 +8,16 @@
 #pragma once
 
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "audit/audit.h"
 #include "http/router.h"
 #include "policy/policy.h"
+#include "store/accounts.h"
 #include "store/store.h"
 
 namespace concord::api {
@@ -23,6 +28,7 @@ struct Caller {
   std::string org_id;  // the caller organisation's STIX identity id
   std::string role;    // admin, org-admin, analyst, duty-officer, read-only, sync
   bool read_only = false;  // the key is read-only
+  std::string key_id;      // the API key used (audit entries name it)
 
   bool MayWrite() const { return !read_only && role != "read-only"; }
 };
@@ -37,12 +43,76 @@ struct ApiContext {
   // The sharing groups as they are now; called per request.
   std::function<policy::PolicyContext()> sharing_groups = [] { return policy::PolicyContext{}; };
   const Clock* clock = &SystemClock::Instance();
+  // The audit log (audit/audit.h); null: nothing is audited (unit tests without one). Reads of objects above
+  // TLP:CLEAR, writes and revocations are recorded before the response is sent; when recording fails the
+  // request fails (503): what cannot be audited is not handed out.
+  audit::AuditLog* audit = nullptr;
+  // Reads of TLP:RED and AMBER+STRICT objects need an X-Concord-Justification header (403 without), checked
+  // only once the object is known to be visible to the caller (otherwise 404 as always).
+  bool require_justification_for_red = false;
+  // Organisations, users, keys, sharing groups, communities (the admin routes); null without them.
+  store::Accounts* accounts = nullptr;
+  // Called after this process changed a sharing group, so that sharing_groups() reflects it at once.
+  std::function<void()> sharing_groups_changed = [] {};
+};
+
+// The sharing groups as policy decisions need them, read from the accounts store into an immutable snapshot:
+// reloaded on the first Get after Invalidate (a change made by this process applies to the next request) and
+// when older than `max_age_millis` (a change made by another process applies within that). Get and
+// Invalidate are thread-safe; a reload runs on the calling (worker) thread. When a reload fails the previous
+// snapshot is kept (none yet: no groups, so group-distributed objects stay with their owners) and the next
+// Get tries again.
+class SharingGroupSnapshot {
+ public:
+  SharingGroupSnapshot(store::Accounts& accounts, const Clock& clock, int64_t max_age_millis = 2'000);
+  std::shared_ptr<const policy::PolicyContext> Get();
+  void Invalidate();
+
+ private:
+  store::Accounts& accounts_;
+  const Clock& clock_;
+  const int64_t max_age_micros_;
+  std::mutex reload_mu_;  // one reload at a time
+  std::mutex mu_;         // guards the fields below; never held across database work
+  std::shared_ptr<const policy::PolicyContext> current_;
+  int64_t loaded_micros_ = 0;
+  uint64_t generation_ = 0;  // bumped by Invalidate
+  uint64_t loaded_generation_ = 0;
 };
 
 // The policy of a stored version on this node (owner = created_by_ref; see docs/architecture.md).
 policy::ObjectPolicy PolicyOf(const store::StoredObject& object, const policy::NodeDefaults& defaults);
 
+// The write rule of every API write path (REST POST, TAXII Add Objects): only the creating organisation
+// writes an object (created_by_ref must be the caller's organisation); federation (role sync) relays
+// others' objects; SCOs, which have no creator, are exempt. An error is a FieldError on created_by_ref.
+absl::Status AdmitWrite(const Caller& caller, const stix::Object& object);
+
 // Registers the /api/v1/objects routes. `context` must outlive the router.
 absl::Status AddObjectRoutes(http::Router& router, const ApiContext& context);
+
+// Registers the administrative routes: /api/v1/organisations, /users (with keys), /sharing-groups and
+// /communities (admin.cc states who may do what). Needs context.accounts. `context` must outlive the router.
+absl::Status AddAdminRoutes(http::Router& router, const ApiContext& context);
+
+// ---- audit (audit.cc), for every read and write path (REST, TAXII) -----------------------------------------
+
+// Whether a read of an object at `tlp` is a consultation to audit: everything but TLP:CLEAR (an object
+// without a TLP marking is governed by its distribution and is not public, so it is audited too).
+bool IsAuditedRead(stix::Tlp tlp);
+// Whether ctx requires a justification to read `tlp` (RED and AMBER+STRICT when the setting is on).
+bool NeedsJustification(const ApiContext& ctx, stix::Tlp tlp);
+// The X-Concord-Justification header, trimmed ("" when absent); InvalidArgument beyond 1024 bytes.
+absl::StatusOr<std::string> Justification(const http::Request& req);
+// PermissionDenied "a justification (X-Concord-Justification) is required to read TLP:RED" when
+// NeedsJustification and the request has none. Call it only for objects visible to the caller.
+absl::Status CheckJustification(const ApiContext& ctx, const http::Request& req, stix::Tlp tlp);
+// Appends one entry for this request (caller, key, remote host, justification, route in detail); a no-op
+// when ctx.audit is null. Unavailable when the entry cannot be recorded.
+absl::Status Audit(const ApiContext& ctx, const Caller& caller, const http::Request& req, audit::Action action,
+                   std::vector<std::string> ids, std::string outcome, boost::json::object detail);
+// GET /api/v1/audit: role admin sees every entry, org-admin its organisation's; others 403. Filters since,
+// until (RFC 3339), user, org, action, object; cursor and limit (1-1000, default 100) as in the object list.
+absl::Status AddAuditRoutes(http::Router& router, const ApiContext& context);
 
 }  // namespace concord::api

@@ -53,18 +53,7 @@ absl::StatusOr<http::Response> PostObjects(const ApiContext& ctx, http::Request&
   CONCORD_ASSIGN_OR_RETURN(Caller caller, ctx.authenticate(req));
   if (!caller.MayWrite()) return absl::PermissionDeniedError("this API key may not write");
   ingest::Options options{.batch_size = 1000, .record_items = true};
-  // Only the creating organisation writes an object (design.md); federation (role sync) relays others'.
-  options.admit = [&caller](const stix::Object& o) -> absl::Status {
-    if (caller.role == "sync" || o.kind == stix::ObjectKind::kSco) return absl::OkStatus();
-    if (o.created_by_ref.empty()) {
-      return FieldError("created_by_ref", fmt::format("required: objects written through the API name their creator ({})",
-                                                      caller.org_id));
-    }
-    if (o.created_by_ref != caller.org_id) {
-      return FieldError("created_by_ref", fmt::format("must be your organisation ({})", caller.org_id));
-    }
-    return absl::OkStatus();
-  };
+  options.admit = [&caller](const stix::Object& o) { return AdmitWrite(caller, o); };
   ingest::Ingestor ingestor(*ctx.store, std::move(options));
   absl::Status added = ingestor.AddBytes("request", req.body);
   if (!added.ok() && !ingestor.report().file_errors.empty()) {
@@ -83,6 +72,13 @@ absl::StatusOr<http::Response> PostObjects(const ApiContext& ctx, http::Request&
   const auto& t = ingestor.report().totals;
   boost::json::object totals{{"new", t.new_objects},   {"new_version", t.new_versions}, {"unchanged", t.unchanged},
                              {"conflict", t.conflicts}, {"rejected", t.rejected}};
+  // One audit entry per request: the ids stored (new or new version) and the outcome counts.
+  std::vector<std::string> stored;
+  for (const auto& item : items) {
+    if (item.outcome == "new" || item.outcome == "new_version") stored.push_back(item.id);
+  }
+  CONCORD_RETURN_IF_ERROR(Audit(ctx, caller, req, audit::Action::kWrite, std::move(stored),
+                                t.rejected + t.conflicts > 0 ? "partial" : "ok", boost::json::object{{"totals", totals}}));
   return http::Response::Json(
       200, boost::json::serialize(boost::json::object{{"totals", std::move(totals)}, {"objects", std::move(results)}}));
 }
@@ -94,6 +90,11 @@ absl::StatusOr<http::Response> GetObject(const ApiContext& ctx, http::Request& r
   auto found = version ? ctx.store->GetVersion(id, *version) : ctx.store->Get(id);
   if (!found.ok()) return found.status().code() == absl::StatusCode::kNotFound ? NotFound(id) : found.status();
   if (!IsVisible(ctx, caller, *found, ctx.sharing_groups())) return NotFound(id);
+  CONCORD_RETURN_IF_ERROR(CheckJustification(ctx, req, found->tlp));
+  if (IsAuditedRead(found->tlp)) {
+    CONCORD_RETURN_IF_ERROR(Audit(ctx, caller, req, audit::Action::kRead, {id}, "ok",
+                                  {{"tlp", stix::TlpName(found->tlp)}, {"modified", found->modified}}));
+  }
   return ObjectResponse(*found);
 }
 
@@ -106,13 +107,17 @@ absl::StatusOr<http::Response> GetVersions(const ApiContext& ctx, http::Request&
   // Each version carries its own policy: a downgrade may hide old versions, an upgrade new ones.
   std::string body = R"({"id":)" + boost::json::serialize(boost::json::value(id)) + R"(,"versions":[)";
   bool any = false;
+  bool audited = false;
   for (const auto& v : *versions) {
     if (!IsVisible(ctx, caller, v, groups)) continue;
+    CONCORD_RETURN_IF_ERROR(CheckJustification(ctx, req, v.tlp));
+    audited = audited || IsAuditedRead(v.tlp);
     body += any ? "," : "";
     body += R"({"meta":)" + Meta(v) + R"(,"object":)" + v.json + "}";
     any = true;
   }
   if (!any) return NotFound(id);
+  if (audited) CONCORD_RETURN_IF_ERROR(Audit(ctx, caller, req, audit::Action::kRead, {id}, "ok", {{"versions", true}}));
   body += "]}";
   return http::Response::Json(200, std::move(body));
 }
@@ -156,6 +161,10 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
   std::string objects;
   size_t returned = 0;
   size_t scanned = 0;
+  // Objects that need a justification the request lacks are left out of a list (and counted), rather than
+  // failing a page that happens to contain one: a sweep goes on, and says what it did not get.
+  size_t withheld = 0;
+  std::vector<std::string> audited;
   bool more = false;
   int64_t cursor = q.after_seq;
   q.limit = std::min<size_t>(limit * 2, 1000);
@@ -179,6 +188,11 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
         }
         if (!hit) continue;
       }
+      if (!CheckJustification(ctx, req, o.tlp).ok()) {
+        ++withheld;
+        continue;
+      }
+      if (IsAuditedRead(o.tlp)) audited.push_back(o.id);
       objects += returned ? "," : "";
       objects += o.json;
       if (++returned == limit) break;
@@ -195,7 +209,11 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
       break;
     }
   }
+  if (!audited.empty()) {
+    CONCORD_RETURN_IF_ERROR(Audit(ctx, caller, req, audit::Action::kRead, std::move(audited), "ok", {{"list", true}}));
+  }
   std::string body = R"({"objects":[)" + objects + R"(],"more":)" + (more ? "true" : "false");
+  if (withheld > 0) body += R"(,"withheld":)" + std::to_string(withheld);
   if (more) body += R"(,"next":")" + std::to_string(cursor) + "\"";
   body += "}";
   return http::Response::Json(200, std::move(body));
@@ -229,6 +247,7 @@ absl::StatusOr<http::Response> Revoke(const ApiContext& ctx, http::Request& req)
                                           items.empty() ? std::string("no outcome") : items[0].reason));
   }
   CONCORD_ASSIGN_OR_RETURN(store::StoredObject revoked, ctx.store->Get(id));
+  CONCORD_RETURN_IF_ERROR(Audit(ctx, caller, req, audit::Action::kRevoke, {id}, "ok", {{"modified", revoked.modified}}));
   return ObjectResponse(revoked);
 }
 
@@ -244,6 +263,19 @@ policy::ObjectPolicy PolicyOf(const store::StoredObject& object, const policy::N
   p.owner_org = object.created_by_ref;
   p.sharing_group = object.sharing_group_ref;
   return p;
+}
+
+// Only the creating organisation writes an object (design.md); federation (role sync) relays others'.
+absl::Status AdmitWrite(const Caller& caller, const stix::Object& o) {
+  if (caller.role == "sync" || o.kind == stix::ObjectKind::kSco) return absl::OkStatus();
+  if (o.created_by_ref.empty()) {
+    return FieldError("created_by_ref", fmt::format("required: objects written through the API name their creator ({})",
+                                                    caller.org_id));
+  }
+  if (o.created_by_ref != caller.org_id) {
+    return FieldError("created_by_ref", fmt::format("must be your organisation ({})", caller.org_id));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status AddObjectRoutes(http::Router& router, const ApiContext& ctx) {

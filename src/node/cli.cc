@@ -22,6 +22,7 @@
 #include "fmt/format.h"
 #include "ingest/ingest.h"
 #include "node/account_commands.h"
+#include "node/audit_commands.h"
 #include "node/config.h"
 #include "node/pattern_commands.h"
 #include "node/serve.h"
@@ -414,6 +415,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   flag(&NodeConfig::worker_threads, "--worker-threads", "Threads for request handlers (store work)");
   flag(&NodeConfig::rate_limit_per_second, "--rate-limit", "Requests per second per API key (429 beyond)");
   flag(&NodeConfig::log_format, "--log-format", "json or text");
+  flag(&NodeConfig::require_justification_for_red, "--require-justification-for-red",
+       "Reads of TLP:RED and AMBER+STRICT objects need an X-Concord-Justification header");
 
   // org / user: organisations, users and API keys.
   auto* org_cmd = app.add_subcommand("org", "Organisations: the node's host and the others it serves or hears from");
@@ -455,6 +458,29 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   key_options(user_key_cmd, user_key_args.key, "--read-only");
   user_key_cmd->add_option("--revoke", user_key_args.revoke, "Revoke this key id");
   user_key_cmd->add_flag("--list", user_key_args.list, "List the user's keys");
+
+  // audit: the hash-chained audit log.
+  auto* audit_cmd = app.add_subcommand("audit", "The audit log: verify its hash chain, list entries");
+  audit_cmd->require_subcommand(1);
+  audit_cmd->fallthrough();
+  AuditVerifyArgs audit_verify_args;
+  auto* audit_verify_cmd = audit_cmd->add_subcommand(
+      "verify", "Check the hash chain; exit 1 at the first altered, removed or reordered entry");
+  audit_verify_cmd->fallthrough();
+  audit_verify_cmd->add_option("--anchor", audit_verify_args.anchor,
+                               "SEQ:HASH of a head recorded earlier (finds truncation and rebuilt tails)");
+  AuditListArgs audit_list_args;
+  auto* audit_list_cmd = audit_cmd->add_subcommand("list", "List audit entries, oldest first");
+  audit_list_cmd->fallthrough();
+  audit_list_cmd->add_option("--since", audit_list_args.since, "Entries at or after (RFC 3339)");
+  audit_list_cmd->add_option("--until", audit_list_args.until, "Entries before (RFC 3339)");
+  audit_list_cmd->add_option("--user", audit_list_args.user, "Only this user's entries");
+  audit_list_cmd->add_option("--org", audit_list_args.org, "Only this organisation's entries (identity id)");
+  audit_list_cmd->add_option("--action", audit_list_args.action,
+                             "write, read, export, disclose, revoke, key-use, auth-failure, admin");
+  audit_list_cmd->add_option("--object", audit_list_args.object, "Only entries naming this object id");
+  audit_list_cmd->add_option("--after", audit_list_args.after, "Entries after this seq (paging)");
+  audit_list_cmd->add_option("--limit", audit_list_args.limit, "At most this many entries (0: all)")->capture_default_str();
 
   PatternArgs pattern_args;
   auto* pattern_cmd = app.add_subcommand("pattern", "STIX patterning: validate a pattern or match it");
@@ -504,6 +530,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
     if (app.get_option("--log-level")->count() > 0) config.log_level = g.log_level;
     return RunServe(config, out, err);
   }
+  if (*audit_verify_cmd) return RunAuditVerify(g.db, audit_verify_args, g.json, out, err);
+  if (*audit_list_cmd) return RunAuditList(g.db, audit_list_args, g.json, out, err);
   if (*validate_cmd) return RunPatternValidate(pattern_args, g.json, out, err);
   if (*match_cmd) return RunPatternMatch(pattern_args, g.json, out, err);
   err << app.help();

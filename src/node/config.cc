@@ -68,6 +68,7 @@ const std::map<std::string, Setter, std::less<>>& Keys() {
       {"server.rate_limit_per_second", Set(&NodeConfig::rate_limit_per_second)},
       {"server.rate_limit_burst", Set(&NodeConfig::rate_limit_burst)},
       {"server.shutdown_grace_ms", Set(&NodeConfig::shutdown_grace_ms)},
+      {"server.require_justification_for_red", Set(&NodeConfig::require_justification_for_red)},
       {"log.level", Set(&NodeConfig::log_level)},
       {"log.format", Set(&NodeConfig::log_format)},
   };

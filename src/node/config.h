@@ -37,6 +37,9 @@ struct NodeConfig {
   double rate_limit_per_second = 100;  // per API key
   double rate_limit_burst = 200;
   int64_t shutdown_grace_ms = 30'000;
+  // Reads of TLP:RED and AMBER+STRICT objects need an X-Concord-Justification header (403 without); the
+  // justification is recorded in the audit log either way.
+  bool require_justification_for_red = false;
   // [log]
   std::string log_level = "info";
   std::string log_format = "json";  // json | text

@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "api/openapi.h"
+#include "audit/audit.h"
 #include "boost/json/serialize.hpp"
 #include "common/log.h"
 #include "common/status.h"
@@ -18,6 +19,7 @@
 #include "spdlog/spdlog.h"
 #include "store/accounts.h"
 #include "store/store.h"
+#include "taxii/handlers.h"
 
 namespace concord::node {
 namespace {
@@ -51,8 +53,11 @@ struct Node::Impl {
   NodeConfig config;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<store::Accounts> accounts;
+  std::unique_ptr<audit::AuditLog> audit;  // before `api` and `server`, which use it
+  std::unique_ptr<api::SharingGroupSnapshot> sharing_groups;  // what the policy reads; refreshed on change
   std::unique_ptr<http::RateLimiter> limiter;
   api::ApiContext api;
+  taxii::TaxiiContext taxii;  // after `api`, which it points to
   http::MetricsRegistry metrics;
   http::Family<http::Counter>* requests = nullptr;
   http::Family<http::Histogram>* latency = nullptr;
@@ -83,6 +88,9 @@ absl::StatusOr<http::Router> Node::Impl::Routes() {
   }));
   CONCORD_RETURN_IF_ERROR(api::AddOpenApiRoute(router));
   CONCORD_RETURN_IF_ERROR(api::AddObjectRoutes(router, api));
+  CONCORD_RETURN_IF_ERROR(api::AddAuditRoutes(router, api));
+  CONCORD_RETURN_IF_ERROR(api::AddAdminRoutes(router, api));
+  CONCORD_RETURN_IF_ERROR(taxii::AddRoutes(router, taxii));
   return router;
 }
 
@@ -92,8 +100,21 @@ absl::StatusOr<api::Caller> Node::Impl::Authenticate(http::Request& request) {
   if (!authorization) {
     return absl::UnauthenticatedError("missing API key: send Authorization: Bearer <key> (or HTTP Basic)");
   }
-  CONCORD_ASSIGN_OR_RETURN(store::Principal who,
-                           accounts->AuthenticateHeader(*authorization, HostOf(request.remote_address)));
+  auto authenticated = accounts->AuthenticateHeader(*authorization, HostOf(request.remote_address));
+  if (!authenticated.ok()) {
+    // Presented and refused credentials are audited with the precise reason (accounts.h), never the secret.
+    audit::Event e{.action = audit::Action::kAuthFailure,
+                   .outcome = store::AuthFailureReason(authenticated.status()),
+                   .remote_address = std::string(HostOf(request.remote_address))};
+    if (auto credentials = store::ParseAuthorization(*authorization); credentials.ok()) e.key_id = credentials->key_id;
+    if (e.outcome.empty()) e.outcome = "failed";
+    e.detail = {{"route", request.route}, {"method", request.method}};
+    if (auto logged = audit->Append(std::move(e)); !logged.ok()) {
+      spdlog::error("audit: cannot record an authentication failure: {}", Sv(logged.status().message()));
+    }
+    return authenticated.status();
+  }
+  store::Principal& who = *authenticated;
   request.principal = who.user.name;
   const auto decision = limiter->Acquire(who.key_id);
   if (!decision.allowed) {
@@ -102,7 +123,8 @@ absl::StatusOr<api::Caller> Node::Impl::Authenticate(http::Request& request) {
   return api::Caller{.user = who.user.name,
                      .org_id = who.org.id,
                      .role = std::string(store::RoleName(who.role)),
-                     .read_only = who.read_only};
+                     .read_only = who.read_only,
+                     .key_id = who.key_id};
 }
 
 std::string Node::Impl::Metrics() {
@@ -141,6 +163,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
   }
   CONCORD_ASSIGN_OR_RETURN(impl->store, store::OpenStore(config.db));
   CONCORD_ASSIGN_OR_RETURN(impl->accounts, store::OpenAccounts(config.db));
+  CONCORD_ASSIGN_OR_RETURN(impl->audit, audit::OpenAuditLog(config.db));
   CONCORD_ASSIGN_OR_RETURN(store::Organisation host, impl->accounts->EnsureHostOrganisation(config.name));
   CONCORD_RETURN_IF_ERROR(EnsureTls(config));
   auto distribution = policy::ParseDistribution(config.default_distribution);
@@ -153,6 +176,21 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
   impl->api.store = impl->store.get();
   impl->api.defaults = policy::NodeDefaults{.distribution = *distribution, .host_org = host.id};
   impl->api.authenticate = [raw = impl.get()](http::Request& r) { return raw->Authenticate(r); };
+  impl->api.audit = impl->audit.get();
+  impl->api.require_justification_for_red = config.require_justification_for_red;
+  // Sharing groups from memory: reloaded after a change made here, and every 2 s for changes made by the CLI
+  // or another process (api.h, SharingGroupSnapshot).
+  impl->api.accounts = impl->accounts.get();
+  impl->sharing_groups = std::make_unique<api::SharingGroupSnapshot>(*impl->accounts, SystemClock::Instance());
+  impl->api.sharing_groups = [g = impl->sharing_groups.get()] { return *g->Get(); };
+  impl->api.sharing_groups_changed = [g = impl->sharing_groups.get()] { g->Invalidate(); };
+  // TAXII 2.1: one API root with the default collection (taxii/handlers.h). The cursor key is drawn per
+  // start, so `next` tokens do not survive a restart.
+  impl->taxii.api = &impl->api;
+  impl->taxii.root_title = config.name;
+  impl->taxii.scheme = config.insecure_http ? "http" : "https";
+  impl->taxii.max_content_length = config.max_body_bytes;
+  impl->taxii.cursor_key = taxii::RandomCursorKey();
 
   impl->requests = &impl->metrics.AddCounter("concord_http_requests_total", "HTTP requests by route, method and status.",
                                              {"route", "method", "status"});

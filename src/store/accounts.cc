@@ -252,18 +252,8 @@ absl::StatusOr<Principal> Accounts::AuthenticateHeader(std::string_view authoriz
 }
 
 absl::StatusOr<std::unique_ptr<Accounts>> OpenAccounts(std::string_view location, const OpenOptions& options) {
-  if (location.starts_with("postgresql://") || location.starts_with("postgres://")) {
-    return absl::UnimplementedError(
-        fmt::format("store '{}': the PostgreSQL backend is not available yet; use sqlite:PATH", location));
-  }
-  if (location.find("://") != std::string_view::npos) {
-    return absl::InvalidArgumentError(
-        fmt::format("store '{}': unknown scheme; expected sqlite:PATH, a file path or postgresql://", location));
-  }
-  std::string_view path = location;
-  if (path.starts_with("sqlite:")) path.remove_prefix(7);
-  if (path.empty()) return absl::InvalidArgumentError(fmt::format("store location '{}' names no file", location));
-  auto accounts = SqliteAccounts::Create(std::string(path), options);
+  CONCORD_ASSIGN_OR_RETURN(std::string path, SqlitePathOf(location));
+  auto accounts = SqliteAccounts::Create(path, options);
   if (!accounts.ok()) return accounts.status();
   return std::unique_ptr<Accounts>(std::move(*accounts));
 }

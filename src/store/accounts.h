@@ -102,6 +102,30 @@ struct IssuedKey {
   std::string token;  // the only place the secret ever appears
 };
 
+// A sharing group (design.md, "Sharing policy"): the audience of objects with distribution `group` (4), named
+// by the policy extension's sharing_group_ref. Its id is a STIX-style identifier so that the extension
+// validates it as any other reference. The owning organisation is always a member; membership is read by
+// the policy at decision time, so a change applies to everything decided from then on.
+inline constexpr std::string_view kSharingGroupIdPrefix = "x-concord-sharing-group--";
+
+struct SharingGroup {
+  std::string id;  // x-concord-sharing-group--UUIDv4
+  std::string name;
+  std::string description;
+  std::string owner_org;                 // identity id
+  std::vector<std::string> member_orgs;  // identity ids, sorted; includes owner_org
+  Timestamp created;
+};
+
+// A trust community (le-24-7, csirts-network, eu-nato): a named set of organisations. Nothing crosses from
+// one community to another on its own (design.md); sync stamps and checks them.
+struct Community {
+  std::string name;  // 1..64 of [a-z0-9._-], starting with a letter or digit
+  std::string description;
+  std::vector<std::string> member_orgs;  // identity ids, sorted
+  Timestamp created;
+};
+
 // Who made a request.
 struct Principal {
   User user;
@@ -194,6 +218,31 @@ class Accounts {
   [[nodiscard]] virtual absl::StatusOr<std::vector<ApiKey>> ListKeys(std::string_view user) = 0;
   // Idempotent: a revoked key keeps its first revocation time. NotFound for an unknown key id.
   [[nodiscard]] virtual absl::StatusOr<ApiKey> RevokeKey(std::string_view key_id) = 0;
+
+  // Sharing groups (migration 4). Where a call takes `group` it accepts the id or the name; names follow the
+  // organisation-name rules, must not start with kSharingGroupIdPrefix, and are unique ignoring ASCII case.
+  // Descriptions are at most 2000 bytes. The owner becomes the first member.
+  [[nodiscard]] virtual absl::StatusOr<SharingGroup> CreateSharingGroup(std::string_view name,
+                                                                        std::string_view description,
+                                                                        std::string_view owner_org) = 0;
+  // By name, each with its members.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<SharingGroup>> ListSharingGroups() = 0;
+  [[nodiscard]] virtual absl::StatusOr<SharingGroup> GetSharingGroup(std::string_view group) = 0;
+  // Idempotent; return the group as it is afterwards. Removing the owner is FailedPrecondition.
+  [[nodiscard]] virtual absl::StatusOr<SharingGroup> AddSharingGroupMember(std::string_view group,
+                                                                           std::string_view org) = 0;
+  [[nodiscard]] virtual absl::StatusOr<SharingGroup> RemoveSharingGroupMember(std::string_view group,
+                                                                              std::string_view org) = 0;
+
+  // Trust communities (migration 4), by name (Community::name's syntax).
+  [[nodiscard]] virtual absl::StatusOr<Community> CreateCommunity(std::string_view name,
+                                                                  std::string_view description) = 0;
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Community>> ListCommunities() = 0;  // by name
+  [[nodiscard]] virtual absl::StatusOr<Community> GetCommunity(std::string_view name) = 0;
+  // Idempotent; return the community as it is afterwards.
+  [[nodiscard]] virtual absl::StatusOr<Community> AddCommunityMember(std::string_view name, std::string_view org) = 0;
+  [[nodiscard]] virtual absl::StatusOr<Community> RemoveCommunityMember(std::string_view name,
+                                                                        std::string_view org) = 0;
 
   // Verifies credentials presented from `remote_address` (ParseIpAddress syntax) now. Failures are
   // Unauthenticated with the messages described at the top of this file.

@@ -552,7 +552,7 @@ TEST_F(AccountsTest, ReadOnlyOpenAuthenticatesWithoutWriting) {
 TEST_F(AccountsTest, SharesTheStoreFileAndSchema) {
   auto store = OpenStore(path_);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ((*store)->GetStats()->schema_version, 2);
+  EXPECT_EQ((*store)->GetStats()->schema_version, sqlite::LatestSchemaVersion());
   EXPECT_EQ(RawInt("SELECT count(*) FROM sqlite_master WHERE name IN ('organisations', 'users', 'api_keys')"), 3);
 }
 
@@ -593,7 +593,7 @@ TEST(OpenAccounts, MigratesADatabaseAtSchemaVersionOne) {
   EXPECT_TRUE((*accounts)->CreateOrganisation("CERT-EU", OrgKind::kLocal).ok());
   auto store = OpenStore(path);
   ASSERT_TRUE(store.ok()) << store.status();
-  EXPECT_EQ((*store)->GetStats()->schema_version, 2);
+  EXPECT_EQ((*store)->GetStats()->schema_version, sqlite::LatestSchemaVersion());
   accounts->reset();
   store->reset();
   std::filesystem::remove_all(tmpl);

@@ -456,12 +456,12 @@ TEST_F(SqliteStoreTest, MigrationsAppliedOnce) {
   auto stats = store_->GetStats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->schema_version, sqlite::LatestSchemaVersion());
-  EXPECT_EQ(sqlite::LatestSchemaVersion(), 2);
-  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 2);
+  EXPECT_EQ(sqlite::LatestSchemaVersion(), 4);  // 3: audit log, 4: sharing groups and communities
+  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 4);
   EXPECT_EQ(RawInt("SELECT applied_at FROM schema_migrations WHERE version = 1"), clock_.now.UnixMicros());
   clock_.now = Ts("2025-07-01T00:00:00.000Z");
   Reopen();
-  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 2);
+  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 4);
   EXPECT_EQ(RawInt("SELECT applied_at FROM schema_migrations WHERE version = 1"),
             Ts("2025-06-01T12:00:00.000Z").UnixMicros());
   EXPECT_EQ(RawInt("SELECT count(*) FROM sqlite_master WHERE name = 'versions'"), 1);
@@ -469,14 +469,15 @@ TEST_F(SqliteStoreTest, MigrationsAppliedOnce) {
 
 TEST_F(SqliteStoreTest, NewerSchemaIsRefused) {
   store_.reset();
-  RawExec("INSERT INTO schema_migrations (version, applied_at) VALUES (3, 0)");
+  const int newer = sqlite::LatestSchemaVersion() + 1;
+  RawExec(fmt::format("INSERT INTO schema_migrations (version, applied_at) VALUES ({}, 0)", newer));
   auto opened = OpenStore(path_);
   ASSERT_FALSE(opened.ok());
   EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(opened.status().message(),
-            fmt::format("opening store '{}': store schema version 3 is newer than this binary supports (2); "
+            fmt::format("opening store '{}': store schema version {} is newer than this binary supports ({}); "
                         "upgrade Concord",
-                        path_));
+                        path_, newer, sqlite::LatestSchemaVersion()));
 }
 
 TEST_F(SqliteStoreTest, ReadOnlyReadsButRefusesWrites) {
@@ -507,7 +508,7 @@ TEST_F(SqliteStoreTest, ReadOnlyRefusesUnmigratedStore) {
   options.read_only = true;
   auto opened = OpenStore(empty, options);
   EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_THAT(opened.status().message(), HasSubstr("store schema version is 0, this binary needs 2"));
+  EXPECT_THAT(opened.status().message(), HasSubstr(fmt::format("store schema version is 0, this binary needs {}", sqlite::LatestSchemaVersion())));
 }
 
 TEST_F(SqliteStoreTest, SyncFullStoresAndReadsBack) {
@@ -542,7 +543,7 @@ TEST_F(SqliteStoreTest, StatsFigures) {
   EXPECT_EQ(stats->objects, 3);
   EXPECT_EQ(stats->versions, 4);
   EXPECT_EQ(stats->last_seq, 4);
-  EXPECT_EQ(stats->schema_version, 2);
+  EXPECT_EQ(stats->schema_version, sqlite::LatestSchemaVersion());
   EXPECT_EQ(stats->size_bytes, RawInt("PRAGMA page_count") * RawInt("PRAGMA page_size"));
   EXPECT_GT(stats->size_bytes, 0);
 }

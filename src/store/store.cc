@@ -2,6 +2,7 @@
 
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
+#include "common/status.h"
 #include "fmt/format.h"
 #include "store/sqlite/sqlite_store.h"
 
@@ -61,7 +62,7 @@ absl::StatusOr<std::vector<PutResult>> Store::Put(std::span<const stix::Object> 
   return PutEncoded(encoded);
 }
 
-absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view location, const OpenOptions& options) {
+absl::StatusOr<std::string> SqlitePathOf(std::string_view location) {
   if (location.starts_with("postgresql://") || location.starts_with("postgres://")) {
     return absl::UnimplementedError(
         fmt::format("store '{}': the PostgreSQL backend is not available yet; use sqlite:PATH", location));
@@ -73,7 +74,12 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view location, cons
   std::string_view path = location;
   if (path.starts_with("sqlite:")) path.remove_prefix(7);
   if (path.empty()) return absl::InvalidArgumentError(fmt::format("store location '{}' names no file", location));
-  auto store = SqliteStore::Create(std::string(path), options);
+  return std::string(path);
+}
+
+absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view location, const OpenOptions& options) {
+  CONCORD_ASSIGN_OR_RETURN(std::string path, SqlitePathOf(location));
+  auto store = SqliteStore::Create(path, options);
   if (!store.ok()) return store.status();
   return std::unique_ptr<Store>(std::move(*store));
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -107,6 +108,15 @@ inline std::optional<HttpReply> Request(uint16_t port, const std::string& method
   return RawHttp(port, req + "\r\n" + body);
 }
 
+// A request with exactly the header lines given ("Name: value\r\n" each) besides Host, Connection and,
+// when there is a body or the method is POST, Content-Length.
+inline std::optional<HttpReply> RequestWithHeaders(uint16_t port, const std::string& method, const std::string& target,
+                                                   const std::string& header_lines, const std::string& body = "") {
+  std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + header_lines;
+  if (!body.empty() || method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  return RawHttp(port, req + "\r\n" + body);
+}
+
 // `concord serve` with the given arguments; the port comes from its "serving URL" line.
 class NodeProcess {
  public:
@@ -115,6 +125,9 @@ class NodeProcess {
     if (::pipe(out_pipe) != 0) return;
     pid_ = ::fork();
     if (pid_ == 0) {
+      // If the test process dies (a crash, a sanitizer abort), the node must not outlive it holding
+      // CTest's output pipe open.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
       ::dup2(out_pipe[1], STDOUT_FILENO);
       ::close(out_pipe[0]);
       ::close(out_pipe[1]);

@@ -95,4 +95,10 @@ class Connection {
   sqlite3* db_ = nullptr;
 };
 
+// The settings every connection to a Concord database file uses, whoever opens it first (the object store,
+// the accounts, the audit log): a 10 s busy timeout for another process's batch, then, for writers, 16 KiB
+// pages (effective on a new file only), WAL, and synchronous NORMAL or FULL. Read-only connections are
+// put in query_only mode instead.
+[[nodiscard]] absl::Status ConfigureConnection(Connection& db, const std::string& path, bool read_only, bool sync_full);
+
 }  // namespace concord::store::sqlite

@@ -120,9 +120,79 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_user_id ON api_keys (user_id, created);
 )sql";
 
+// Migration 3: the audit log (audit/audit.h). One row per entry, seq the entry's number (explicit, head + 1
+// read inside the BEGIN IMMEDIATE transaction that inserts it, so the chain never forks and never has
+// gaps). object_ids is the JSON array and detail the canonical JSON object exactly as hashed; every column
+// is part of the hash except hash itself. audit_objects finds the entries naming an object. The triggers
+// stop accidental UPDATE/DELETE through SQL; they are no defence against someone with the file (the hash
+// chain is), which is why they can simply be dropped.
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE audit_log (
+  seq            INTEGER PRIMARY KEY,
+  time_us        INTEGER NOT NULL,
+  action         TEXT NOT NULL,
+  user_name      TEXT NOT NULL,
+  org_id         TEXT NOT NULL,
+  key_id         TEXT NOT NULL,
+  object_ids     TEXT NOT NULL,
+  outcome        TEXT NOT NULL,
+  justification  TEXT NOT NULL,
+  remote_address TEXT NOT NULL,
+  detail         TEXT NOT NULL,
+  prev_hash      TEXT NOT NULL,
+  hash           TEXT NOT NULL
+);
+CREATE INDEX audit_log_time ON audit_log (time_us);
+CREATE INDEX audit_log_org ON audit_log (org_id, seq);
+CREATE INDEX audit_log_user ON audit_log (user_name, seq);
+CREATE TABLE audit_objects (
+  object_id TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  PRIMARY KEY (object_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql";
+
+// Migration 4: sharing groups and trust communities (store/accounts.h). A group's id is
+// x-concord-sharing-group--UUIDv4, the form objects name in sharing_group_ref; its owner is always one of its
+// members. Membership rows are deleted when an organisation leaves: the policy reads membership as it is now.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE sharing_groups (
+  id          TEXT PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  description TEXT NOT NULL DEFAULT '',
+  owner_org   TEXT NOT NULL REFERENCES organisations (id),
+  created     INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE sharing_group_members (
+  group_id TEXT NOT NULL REFERENCES sharing_groups (id),
+  org_id   TEXT NOT NULL REFERENCES organisations (id),
+  added    INTEGER NOT NULL,
+  PRIMARY KEY (group_id, org_id)
+) WITHOUT ROWID;
+CREATE INDEX sharing_group_members_org_id ON sharing_group_members (org_id);
+
+CREATE TABLE communities (
+  name        TEXT PRIMARY KEY,
+  description TEXT NOT NULL DEFAULT '',
+  created     INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE community_members (
+  community TEXT NOT NULL REFERENCES communities (name),
+  org_id    TEXT NOT NULL REFERENCES organisations (id),
+  added     INTEGER NOT NULL,
+  PRIMARY KEY (community, org_id)
+) WITHOUT ROWID;
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "versions, current objects, per-type counts", kSchemaV1},
     Migration{2, "organisations, users, API keys", kSchemaV2},
+    Migration{3, "audit log", kSchemaV3},
+    Migration{4, "sharing groups, trust communities", kSchemaV4},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "common/status.h"
@@ -102,18 +103,31 @@ absl::Status ValidateUserName(std::string_view name) {
 }
 
 absl::Status Pragmas(Connection& db, const std::string& path, const OpenOptions& options) {
-  // Same settings as the object store's connection (sqlite_store.cc), so that whichever opener comes first
-  // creates the same file: 16 KiB pages, WAL.
-  sqlite3_busy_timeout(db.handle(), 10'000);
-  CONCORD_RETURN_IF_ERROR(db.Exec("PRAGMA foreign_keys = ON"));
-  if (options.read_only) return db.Exec("PRAGMA query_only = 1");
-  CONCORD_RETURN_IF_ERROR(db.Exec("PRAGMA page_size = 16384"));
-  CONCORD_ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode = WAL"));
-  if (mode != "wal" && path != ":memory:") {
-    return absl::FailedPreconditionError(
-        fmt::format("sqlite: cannot switch '{}' to WAL mode (journal_mode is '{}')", path, mode));
+  CONCORD_RETURN_IF_ERROR(sqlite::ConfigureConnection(db, path, options.read_only, options.sync_full));
+  return options.read_only ? absl::OkStatus() : db.Exec("PRAGMA foreign_keys = ON");
+}
+
+absl::Status ValidateGroupName(std::string_view name) {
+  CONCORD_RETURN_IF_ERROR(ValidateOrgName(name));
+  if (name.starts_with(kSharingGroupIdPrefix)) return FieldError("name", "must not look like a sharing group id");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateDescription(std::string_view description) {
+  if (description.size() > 2000) return FieldError("description", "must be at most 2000 bytes long");
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCommunityName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return FieldError("name", "must be 1 to 64 characters long");
+  for (size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '-' && c != '.' && c != '_'))) {
+      return FieldError("name", fmt::format("'{}': lower-case letters, digits and . _ - (not first) only", name));
+    }
   }
-  return db.Exec(options.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+  return absl::OkStatus();
 }
 
 absl::Status ReadOnlyError() { return absl::FailedPreconditionError("accounts are open read-only"); }
@@ -524,6 +538,216 @@ absl::StatusOr<Principal> SqliteAccounts::Authenticate(const Credentials& creden
                    .role = key->user.role,
                    .key_id = credentials.key_id,
                    .read_only = key->read_only || key->user.role == Role::kReadOnly};
+}
+
+// ---- sharing groups and communities -------------------------------------------------------------------
+
+absl::StatusOr<std::vector<std::string>> SqliteAccounts::Members(const std::string& sql, std::string_view key) {
+  CONCORD_ASSIGN_OR_RETURN(Statement * s, Bound(sql, {key}));
+  Statement::Scoped reset(*s);
+  std::vector<std::string> out;
+  while (true) {
+    CONCORD_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.emplace_back(s->ColumnText(0));
+  }
+  return out;
+}
+
+absl::StatusOr<SharingGroup> SqliteAccounts::FindSharingGroup(std::string_view group) {
+  // Names never begin with kSharingGroupIdPrefix, so an id and a name cannot be confused.
+  CONCORD_ASSIGN_OR_RETURN(
+      Statement * s,
+      Bound("SELECT id, name, description, owner_org, created FROM sharing_groups WHERE id = ?1 OR name = ?1", {group}));
+  SharingGroup g;
+  {
+    Statement::Scoped reset(*s);
+    CONCORD_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::NotFoundError(fmt::format("sharing group '{}' not found", group));
+    g.id = s->ColumnText(0);
+    g.name = s->ColumnText(1);
+    g.description = s->ColumnText(2);
+    g.owner_org = s->ColumnText(3);
+    g.created = FromMicros(s->ColumnInt(4));
+  }
+  CONCORD_ASSIGN_OR_RETURN(
+      g.member_orgs, Members("SELECT org_id FROM sharing_group_members WHERE group_id = ?1 ORDER BY org_id", g.id));
+  return g;
+}
+
+absl::StatusOr<SharingGroup> SqliteAccounts::CreateSharingGroup(std::string_view name, std::string_view description,
+                                                                std::string_view owner_org) {
+  CONCORD_RETURN_IF_ERROR(ValidateGroupName(name));
+  CONCORD_RETURN_IF_ERROR(ValidateDescription(description));
+  return InTransaction(true, [&]() -> absl::StatusOr<SharingGroup> {
+    auto owner = FindOrganisation(owner_org);
+    if (absl::IsNotFound(owner.status())) return FieldError("owner", Sv(owner.status().message()));
+    if (!owner.ok()) return owner.status();
+    auto existing = FindSharingGroup(name);
+    if (existing.ok()) return absl::AlreadyExistsError(fmt::format("sharing group '{}' already exists", existing->name));
+    if (!absl::IsNotFound(existing.status())) return existing.status();
+    SharingGroup g;
+    g.id = std::string(kSharingGroupIdPrefix) + UuidV4().ToString();
+    g.name = std::string(name);
+    g.description = std::string(description);
+    g.owner_org = owner->id;
+    g.member_orgs = {owner->id};
+    g.created = FromMicros(clock_.Now().UnixMicros());
+    CONCORD_RETURN_IF_ERROR(
+        Run("INSERT INTO sharing_groups (id, name, description, owner_org, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+            {g.id, g.name, g.description, g.owner_org, g.created.UnixMicros()}));
+    CONCORD_RETURN_IF_ERROR(Run("INSERT INTO sharing_group_members (group_id, org_id, added) VALUES (?1, ?2, ?3)",
+                                {g.id, g.owner_org, g.created.UnixMicros()}));
+    return g;
+  });
+}
+
+absl::StatusOr<std::vector<SharingGroup>> SqliteAccounts::ListSharingGroups() {
+  return InTransaction(false, [&]() -> absl::StatusOr<std::vector<SharingGroup>> {
+    // Two ordered scans merged by group id, rather than one query per group: the policy snapshot reads all.
+    std::vector<SharingGroup> groups;
+    {
+      CONCORD_ASSIGN_OR_RETURN(
+          Statement * s, Bound("SELECT id, name, description, owner_org, created FROM sharing_groups ORDER BY id", {}));
+      Statement::Scoped reset(*s);
+      while (true) {
+        CONCORD_ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        SharingGroup g;
+        g.id = s->ColumnText(0);
+        g.name = s->ColumnText(1);
+        g.description = s->ColumnText(2);
+        g.owner_org = s->ColumnText(3);
+        g.created = FromMicros(s->ColumnInt(4));
+        groups.push_back(std::move(g));
+      }
+    }
+    CONCORD_ASSIGN_OR_RETURN(
+        Statement * s, Bound("SELECT group_id, org_id FROM sharing_group_members ORDER BY group_id, org_id", {}));
+    Statement::Scoped reset(*s);
+    size_t at = 0;
+    while (true) {
+      CONCORD_ASSIGN_OR_RETURN(bool row, s->Step());
+      if (!row) break;
+      const std::string group_id(s->ColumnText(0));
+      while (at < groups.size() && groups[at].id < group_id) ++at;
+      if (at < groups.size() && groups[at].id == group_id) groups[at].member_orgs.emplace_back(s->ColumnText(1));
+    }
+    std::sort(groups.begin(), groups.end(), [](const SharingGroup& a, const SharingGroup& b) {
+      return absl::AsciiStrToLower(AbslSv(a.name)) < absl::AsciiStrToLower(AbslSv(b.name));
+    });
+    return groups;
+  });
+}
+
+absl::StatusOr<SharingGroup> SqliteAccounts::GetSharingGroup(std::string_view group) {
+  return InTransaction(false, [&]() { return FindSharingGroup(group); });
+}
+
+absl::StatusOr<SharingGroup> SqliteAccounts::AddSharingGroupMember(std::string_view group, std::string_view org) {
+  const int64_t now = clock_.Now().UnixMicros();
+  return InTransaction(true, [&]() -> absl::StatusOr<SharingGroup> {
+    CONCORD_ASSIGN_OR_RETURN(SharingGroup g, FindSharingGroup(group));
+    CONCORD_ASSIGN_OR_RETURN(Organisation member, FindOrganisation(org));
+    CONCORD_RETURN_IF_ERROR(
+        Run("INSERT OR IGNORE INTO sharing_group_members (group_id, org_id, added) VALUES (?1, ?2, ?3)",
+            {g.id, member.id, now}));
+    return FindSharingGroup(g.id);
+  });
+}
+
+absl::StatusOr<SharingGroup> SqliteAccounts::RemoveSharingGroupMember(std::string_view group, std::string_view org) {
+  return InTransaction(true, [&]() -> absl::StatusOr<SharingGroup> {
+    CONCORD_ASSIGN_OR_RETURN(SharingGroup g, FindSharingGroup(group));
+    CONCORD_ASSIGN_OR_RETURN(Organisation member, FindOrganisation(org));
+    if (member.id == g.owner_org) {
+      return absl::FailedPreconditionError(
+          fmt::format("organisation '{}' owns sharing group '{}' and stays a member", member.name, g.name));
+    }
+    CONCORD_RETURN_IF_ERROR(
+        Run("DELETE FROM sharing_group_members WHERE group_id = ?1 AND org_id = ?2", {g.id, member.id}));
+    return FindSharingGroup(g.id);
+  });
+}
+
+absl::StatusOr<Community> SqliteAccounts::FindCommunity(std::string_view name) {
+  CONCORD_ASSIGN_OR_RETURN(Statement * s,
+                           Bound("SELECT name, description, created FROM communities WHERE name = ?1", {name}));
+  Community c;
+  {
+    Statement::Scoped reset(*s);
+    CONCORD_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) return absl::NotFoundError(fmt::format("community '{}' not found", name));
+    c.name = s->ColumnText(0);
+    c.description = s->ColumnText(1);
+    c.created = FromMicros(s->ColumnInt(2));
+  }
+  CONCORD_ASSIGN_OR_RETURN(c.member_orgs,
+                           Members("SELECT org_id FROM community_members WHERE community = ?1 ORDER BY org_id", c.name));
+  return c;
+}
+
+absl::StatusOr<Community> SqliteAccounts::CreateCommunity(std::string_view name, std::string_view description) {
+  CONCORD_RETURN_IF_ERROR(ValidateCommunityName(name));
+  CONCORD_RETURN_IF_ERROR(ValidateDescription(description));
+  return InTransaction(true, [&]() -> absl::StatusOr<Community> {
+    auto existing = FindCommunity(name);
+    if (existing.ok()) return absl::AlreadyExistsError(fmt::format("community '{}' already exists", name));
+    if (!absl::IsNotFound(existing.status())) return existing.status();
+    Community c;
+    c.name = std::string(name);
+    c.description = std::string(description);
+    c.created = FromMicros(clock_.Now().UnixMicros());
+    CONCORD_RETURN_IF_ERROR(Run("INSERT INTO communities (name, description, created) VALUES (?1, ?2, ?3)",
+                                {c.name, c.description, c.created.UnixMicros()}));
+    return c;
+  });
+}
+
+absl::StatusOr<std::vector<Community>> SqliteAccounts::ListCommunities() {
+  return InTransaction(false, [&]() -> absl::StatusOr<std::vector<Community>> {
+    std::vector<std::string> names;
+    {
+      CONCORD_ASSIGN_OR_RETURN(Statement * s, Bound("SELECT name FROM communities ORDER BY name", {}));
+      Statement::Scoped reset(*s);
+      while (true) {
+        CONCORD_ASSIGN_OR_RETURN(bool row, s->Step());
+        if (!row) break;
+        names.emplace_back(s->ColumnText(0));
+      }
+    }
+    std::vector<Community> out;
+    for (const std::string& name : names) {  // a handful of communities per node
+      CONCORD_ASSIGN_OR_RETURN(Community c, FindCommunity(name));
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<Community> SqliteAccounts::GetCommunity(std::string_view name) {
+  return InTransaction(false, [&]() { return FindCommunity(name); });
+}
+
+absl::StatusOr<Community> SqliteAccounts::AddCommunityMember(std::string_view name, std::string_view org) {
+  const int64_t now = clock_.Now().UnixMicros();
+  return InTransaction(true, [&]() -> absl::StatusOr<Community> {
+    CONCORD_ASSIGN_OR_RETURN(Community c, FindCommunity(name));
+    CONCORD_ASSIGN_OR_RETURN(Organisation member, FindOrganisation(org));
+    CONCORD_RETURN_IF_ERROR(Run("INSERT OR IGNORE INTO community_members (community, org_id, added) VALUES (?1, ?2, ?3)",
+                                {c.name, member.id, now}));
+    return FindCommunity(c.name);
+  });
+}
+
+absl::StatusOr<Community> SqliteAccounts::RemoveCommunityMember(std::string_view name, std::string_view org) {
+  return InTransaction(true, [&]() -> absl::StatusOr<Community> {
+    CONCORD_ASSIGN_OR_RETURN(Community c, FindCommunity(name));
+    CONCORD_ASSIGN_OR_RETURN(Organisation member, FindOrganisation(org));
+    CONCORD_RETURN_IF_ERROR(
+        Run("DELETE FROM community_members WHERE community = ?1 AND org_id = ?2", {c.name, member.id}));
+    return FindCommunity(c.name);
+  });
 }
 
 }  // namespace concord::store

@@ -44,6 +44,17 @@ class SqliteAccounts final : public Accounts {
   absl::StatusOr<std::vector<ApiKey>> ListKeys(std::string_view user) override;
   absl::StatusOr<ApiKey> RevokeKey(std::string_view key_id) override;
   absl::StatusOr<Principal> Authenticate(const Credentials& credentials, std::string_view remote_address) override;
+  absl::StatusOr<SharingGroup> CreateSharingGroup(std::string_view name, std::string_view description,
+                                                  std::string_view owner_org) override;
+  absl::StatusOr<std::vector<SharingGroup>> ListSharingGroups() override;
+  absl::StatusOr<SharingGroup> GetSharingGroup(std::string_view group) override;
+  absl::StatusOr<SharingGroup> AddSharingGroupMember(std::string_view group, std::string_view org) override;
+  absl::StatusOr<SharingGroup> RemoveSharingGroupMember(std::string_view group, std::string_view org) override;
+  absl::StatusOr<Community> CreateCommunity(std::string_view name, std::string_view description) override;
+  absl::StatusOr<std::vector<Community>> ListCommunities() override;
+  absl::StatusOr<Community> GetCommunity(std::string_view name) override;
+  absl::StatusOr<Community> AddCommunityMember(std::string_view name, std::string_view org) override;
+  absl::StatusOr<Community> RemoveCommunityMember(std::string_view name, std::string_view org) override;
 
  private:
   // A key as authentication needs it, immutable once cached (last_used_micros aside).
@@ -76,6 +87,11 @@ class SqliteAccounts final : public Accounts {
   absl::StatusOr<Organisation> FindOrganisation(std::string_view org) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<User> FindUser(std::string_view user) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<ApiKey> FindKey(std::string_view key_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<SharingGroup> FindSharingGroup(std::string_view group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Community> FindCommunity(std::string_view name) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The member identity ids of `sql` (?1 = `key`), in order.
+  absl::StatusOr<std::vector<std::string>> Members(const std::string& sql, std::string_view key)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<Organisation> InsertOrganisation(std::string_view name, OrgKind kind, bool host)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs `sql` (?1 the user's id, ?2 `value`) on one user and drops that user's keys from the cache.

@@ -122,20 +122,11 @@ std::string JsonArray(const std::vector<std::string>& values) {
 }
 
 absl::Status ApplyPragmas(Connection& db, const std::string& path, const OpenOptions& options) {
-  sqlite3_busy_timeout(db.handle(), 10'000);  // another process's batch; longer waits surface as Unavailable
   // A 64 MiB page cache and a 256 MiB memory map keep the id and seq indexes of a large store in memory.
   CONCORD_RETURN_IF_ERROR(db.Exec("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; "
                                   "PRAGMA mmap_size = 268435456"));
-  if (options.read_only) return db.Exec("PRAGMA query_only = 1");
-  // Pages of 16 KiB hold several objects' JSON each (most are 0.3-2 KiB) and keep the b-trees shallow;
-  // the size only takes effect on a new database, before the first table exists.
-  CONCORD_RETURN_IF_ERROR(db.Exec("PRAGMA page_size = 16384"));
-  CONCORD_ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode = WAL"));
-  if (mode != "wal" && path != ":memory:") {
-    return absl::FailedPreconditionError(
-        fmt::format("sqlite: cannot switch '{}' to WAL mode (journal_mode is '{}')", path, mode));
-  }
-  CONCORD_RETURN_IF_ERROR(db.Exec(options.sync_full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL"));
+  CONCORD_RETURN_IF_ERROR(sqlite::ConfigureConnection(db, path, options.read_only, options.sync_full));
+  if (options.read_only) return absl::OkStatus();
   // Checkpoint every 64 MiB of WAL instead of SQLite's 4 MiB: a batch of 1000 new objects dirties pages all
   // over the id index (STIX ids end in random UUIDs), so small checkpoints rewrite and fsync the same pages
   // after nearly every batch. Measured on the development VM: about twice the import rate. The WAL file is

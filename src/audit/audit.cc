@@ -1,0 +1,98 @@
+#include "audit/audit.h"
+
+#include <array>
+#include <utility>
+
+#include "boost/json/array.hpp"
+#include "boost/json/value.hpp"
+#include "common/json.h"
+#include "common/status.h"
+#include "fmt/format.h"
+
+namespace concord::audit {
+namespace {
+
+constexpr std::array<std::pair<Action, std::string_view>, 8> kActionNames = {{
+    {Action::kWrite, "write"},
+    {Action::kRead, "read"},
+    {Action::kExport, "export"},
+    {Action::kDisclose, "disclose"},
+    {Action::kRevoke, "revoke"},
+    {Action::kKeyUse, "key-use"},
+    {Action::kAuthFailure, "auth-failure"},
+    {Action::kAdmin, "admin"},
+}};
+
+boost::json::object HashedMembers(const Entry& e) {
+  boost::json::array ids;
+  ids.reserve(e.event.object_ids.size());
+  for (const auto& id : e.event.object_ids) ids.emplace_back(id);
+  return boost::json::object{
+      {"action", ActionName(e.event.action)},
+      {"detail", e.event.detail},
+      {"justification", e.event.justification},
+      {"key_id", e.event.key_id},
+      {"object_ids", std::move(ids)},
+      {"org", e.event.org},
+      {"outcome", e.event.outcome},
+      {"prev_hash", e.prev_hash},
+      {"remote_address", e.event.remote_address},
+      {"seq", e.seq},
+      {"time_us", e.time_micros},
+      {"user", e.event.user},
+  };
+}
+
+}  // namespace
+
+std::string_view ActionName(Action action) {
+  for (const auto& [a, name] : kActionNames) {
+    if (a == action) return name;
+  }
+  return "unknown";
+}
+
+std::optional<Action> ParseAction(std::string_view name) {
+  for (const auto& [a, n] : kActionNames) {
+    if (n == name) return a;
+  }
+  return std::nullopt;
+}
+
+std::string_view ProblemName(Problem problem) {
+  switch (problem) {
+    case Problem::kNone: return "none";
+    case Problem::kAltered: return "altered";
+    case Problem::kRemoved: return "removed";
+    case Problem::kReordered: return "reordered";
+  }
+  return "none";
+}
+
+std::string CanonicalEntry(const Entry& entry) { return CanonicalJson(HashedMembers(entry)); }
+
+std::string EntryHash(const Entry& entry) { return Sha256Hex(CanonicalEntry(entry)); }
+
+boost::json::object EntryJson(const Entry& entry) {
+  boost::json::object o = HashedMembers(entry);
+  const int64_t micros = entry.time_micros;
+  int64_t seconds = micros / 1'000'000;
+  int64_t rest = micros % 1'000'000;
+  if (rest < 0) {
+    rest += 1'000'000;
+    --seconds;
+  }
+  o["time"] = FormatRfc3339(Timestamp{seconds, static_cast<int32_t>(rest * 1000), 6}, 6);
+  o["hash"] = entry.hash;
+  return o;
+}
+
+absl::StatusOr<Entry> AuditLog::Append(Event event) {
+  std::vector<Event> one;
+  one.push_back(std::move(event));
+  CONCORD_ASSIGN_OR_RETURN(std::vector<Entry> entries, AppendBatch(std::move(one)));
+  if (entries.size() != 1) return absl::InternalError(fmt::format("audit: append returned {} entries", entries.size()));
+  return std::move(entries.front());
+}
+
+}  // namespace concord::audit

@@ -1,0 +1,440 @@
+#include "audit/sqlite_audit_log.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <utility>
+
+#include "boost/json/array.hpp"
+#include "boost/json/serialize.hpp"
+#include "common/json.h"
+#include "common/status.h"
+#include "fmt/format.h"
+#include "store/store.h"
+#include "store/sqlite/migrations.h"
+
+namespace concord::audit {
+namespace {
+
+using store::sqlite::Connection;
+using store::sqlite::Statement;
+
+constexpr char kColumns[] =
+    "seq, time_us, action, user_name, org_id, key_id, object_ids, outcome, justification, remote_address, detail, "
+    "prev_hash, hash";
+
+// How far from its position Verify looks for the seq an out-of-place entry was hashed with.
+constexpr int64_t kReorderWindow = 10'000;
+
+
+// JSON without floating-point numbers: the canonical form is then the same in every JSON library.
+absl::Status CheckNoFloats(const boost::json::value& v, std::string_view path) {
+  switch (v.kind()) {
+    case boost::json::kind::double_:
+      return FieldError(path, "floating-point numbers are not allowed in audit details (use a string)");
+    case boost::json::kind::uint64:
+      if (v.get_uint64() > (uint64_t{1} << 53)) return FieldError(path, "integers above 2^53 are not allowed");
+      return absl::OkStatus();
+    case boost::json::kind::int64:
+      if (v.get_int64() > (int64_t{1} << 53) || v.get_int64() < -(int64_t{1} << 53)) {
+        return FieldError(path, "integers beyond ±2^53 are not allowed");
+      }
+      return absl::OkStatus();
+    case boost::json::kind::array: {
+      size_t i = 0;
+      for (const auto& item : v.get_array()) {
+        CONCORD_RETURN_IF_ERROR(CheckNoFloats(item, fmt::format("{}[{}]", path, i++)));
+      }
+      return absl::OkStatus();
+    }
+    case boost::json::kind::object:
+      for (const auto& [key, item] : v.get_object()) {
+        CONCORD_RETURN_IF_ERROR(CheckNoFloats(item, fmt::format("{}.{}", path, std::string_view(key.data(), key.size()))));
+      }
+      return absl::OkStatus();
+    default:
+      return absl::OkStatus();
+  }
+}
+
+std::string IdsJson(const std::vector<std::string>& ids) {
+  boost::json::array a;
+  for (const auto& id : ids) a.emplace_back(id);
+  return boost::json::serialize(a);
+}
+
+// An entry from a row of kColumns; InvalidArgument naming the column when the stored JSON does not parse
+// back into the shape that was hashed (which Verify reports as an alteration).
+absl::StatusOr<Entry> ReadEntry(const Statement& s) {
+  Entry e;
+  e.seq = s.ColumnInt(0);
+  e.time_micros = s.ColumnInt(1);
+  const std::string_view action = s.ColumnText(2);
+  auto parsed_action = ParseAction(action);
+  if (!parsed_action) return FieldError("action", fmt::format("unknown action '{}'", action));
+  e.event.action = *parsed_action;
+  e.event.user = s.ColumnText(3);
+  e.event.org = s.ColumnText(4);
+  e.event.key_id = s.ColumnText(5);
+  auto ids = ParseJson(s.ColumnText(6));
+  if (!ids.ok() || !ids->is_array()) return FieldError("object_ids", "not a JSON array");
+  for (const auto& id : ids->get_array()) {
+    if (!id.is_string()) return FieldError("object_ids", "not an array of strings");
+    e.event.object_ids.emplace_back(id.get_string().data(), id.get_string().size());
+  }
+  e.event.outcome = s.ColumnText(7);
+  e.event.justification = s.ColumnText(8);
+  e.event.remote_address = s.ColumnText(9);
+  auto detail = ParseJson(s.ColumnText(10));
+  if (!detail.ok() || !detail->is_object()) return FieldError("detail", "not a JSON object");
+  e.event.detail = std::move(detail->get_object());
+  e.prev_hash = s.ColumnText(11);
+  e.hash = s.ColumnText(12);
+  return e;
+}
+
+// The seq within kReorderWindow of `entry.seq` with which the entry's content hashes to its stored hash.
+std::optional<int64_t> HashedSeq(Entry entry) {
+  const int64_t at = entry.seq;
+  for (int64_t d = 1; d <= kReorderWindow; ++d) {
+    for (int64_t candidate : {at + d, at - d}) {
+      if (candidate < 1) continue;
+      entry.seq = candidate;
+      if (EntryHash(entry) == entry.hash) return candidate;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+struct SqliteAuditLog::Pending {
+  std::vector<Event> events;
+  std::vector<Entry> entries;
+  absl::Status status;
+  bool done = false;
+  // Each waiter sleeps on its own condition: a commit wakes the callers it served and the next leader,
+  // not every waiting thread (a broadcast to 64 threads per commit cost more than the commit).
+  std::condition_variable wake;
+};
+
+absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std::string& path,
+                                                                      const Options& options) {
+  const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Instance();
+  std::error_code ec;
+  if (options.read_only && path != ":memory:" && !std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(fmt::format("store '{}' does not exist", path));
+  }
+  auto opened = [&]() -> absl::StatusOr<std::unique_ptr<SqliteAuditLog>> {
+    Connection writer;
+    if (!options.read_only) {
+      CONCORD_ASSIGN_OR_RETURN(writer, Connection::Open(path, false));
+      CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(writer, path, false, options.sync_full));
+      CONCORD_RETURN_IF_ERROR(store::sqlite::ApplyMigrations(writer, clock).status());
+    }
+    CONCORD_ASSIGN_OR_RETURN(Connection reader, Connection::Open(path, true));
+    CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(reader, path, true, false));
+    CONCORD_ASSIGN_OR_RETURN(int version, store::sqlite::SchemaVersion(reader));
+    if (version < 3) {
+      return absl::FailedPreconditionError(
+          fmt::format("store schema version is {}, the audit log needs 3; open it read-write once to migrate", version));
+    }
+    auto log = std::unique_ptr<SqliteAuditLog>(new SqliteAuditLog(std::move(writer), std::move(reader), options));
+    if (!options.read_only) {
+      std::lock_guard lock(log->write_mu_);
+      CONCORD_ASSIGN_OR_RETURN(log->head_,
+                               log->writer_.Prepare("SELECT seq, time_us, hash FROM audit_log ORDER BY seq DESC LIMIT 1", true));
+      CONCORD_ASSIGN_OR_RETURN(log->insert_, log->writer_.Prepare(
+                                                 fmt::format("INSERT INTO audit_log ({}) VALUES "
+                                                             "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                                                             kColumns),
+                                                 true));
+      CONCORD_ASSIGN_OR_RETURN(
+          log->insert_object_,
+          log->writer_.Prepare("INSERT OR IGNORE INTO audit_objects (object_id, seq) VALUES (?1, ?2)", true));
+    }
+    return log;
+  }();
+  if (!opened.ok()) return Annotate(opened.status(), fmt::format("opening the audit log in '{}'", path));
+  return opened;
+}
+
+SqliteAuditLog::SqliteAuditLog(Connection writer, Connection reader, const Options& options)
+    : clock_(options.clock != nullptr ? *options.clock : SystemClock::Instance()),
+      options_(options),
+      writer_(std::move(writer)),
+      reader_(std::move(reader)) {}
+
+SqliteAuditLog::~SqliteAuditLog() {
+  // Statements before their connection.
+  std::lock_guard lock(write_mu_);
+  head_ = Statement();
+  insert_ = Statement();
+  insert_object_ = Statement();
+}
+
+absl::StatusOr<std::vector<Entry>> SqliteAuditLog::AppendBatch(std::vector<Event> events) {
+  if (options_.read_only) return absl::FailedPreconditionError("the audit log is open read-only");
+  if (events.empty()) return std::vector<Entry>{};
+  for (size_t i = 0; i < events.size(); ++i) {
+    // Checked before queueing, so that a bad event fails alone and never the batch it would share.
+    absl::Status s = CheckNoFloats(events[i].detail, "detail");
+    if (!s.ok()) return Annotate(s, fmt::format("audit event {} ({})", i, ActionName(events[i].action)));
+  }
+  Pending mine;
+  mine.events = std::move(events);
+  std::unique_lock lock(queue_mu_);
+  queue_.push_back(&mine);
+  while (!mine.done) {
+    if (committing_) {
+      mine.wake.wait(lock);
+      continue;
+    }
+    // Lead: take what is queued (ours among it, since ours is not done and nobody else is committing).
+    committing_ = true;
+    std::vector<Pending*> batch;
+    size_t events_taken = 0;
+    while (!queue_.empty() && (batch.empty() || events_taken + queue_.front()->events.size() <= options_.max_batch)) {
+      events_taken += queue_.front()->events.size();
+      batch.push_back(queue_.front());
+      queue_.pop_front();
+    }
+    lock.unlock();
+    absl::Status status = Commit(batch);
+    lock.lock();
+    for (Pending* p : batch) {
+      if (!status.ok()) {
+        p->status = status;
+        p->entries.clear();
+      }
+      p->done = true;
+      if (p != &mine) p->wake.notify_one();
+    }
+    committing_ = false;
+    if (!queue_.empty()) queue_.front()->wake.notify_one();  // the next leader
+  }
+  if (!mine.status.ok()) return mine.status;
+  return std::move(mine.entries);
+}
+
+absl::Status SqliteAuditLog::Commit(std::vector<Pending*>& batch) {
+  std::lock_guard lock(write_mu_);
+  CONCORD_RETURN_IF_ERROR(Annotate(writer_.Exec("BEGIN IMMEDIATE"), "audit log"));
+  absl::Status status = CommitInTransaction(batch);
+  if (status.ok()) status = writer_.Exec("COMMIT");
+  if (!status.ok()) {
+    (void)writer_.Exec("ROLLBACK");  // the first error is the one to report
+    return Annotate(status, "audit log");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending*>& batch) {
+  // The head as committed by anyone (another process included), read under the write lock.
+  Head head;
+  int64_t head_time = 0;
+  {
+    Statement::Scoped reset(head_);
+    CONCORD_ASSIGN_OR_RETURN(bool row, head_.Step());
+    if (row) {
+      head.seq = head_.ColumnInt(0);
+      head_time = head_.ColumnInt(1);
+      head.hash = std::string(head_.ColumnText(2));
+    }
+  }
+  // Time never runs backwards along the chain, so that time ranges and seq ranges agree.
+  const int64_t now = std::max(clock_.Now().UnixMicros(), head_time);
+  for (Pending* p : batch) {
+    p->entries.clear();
+    p->entries.reserve(p->events.size());
+    for (Event& event : p->events) {
+      Entry e;
+      e.seq = head.seq + 1;
+      e.time_micros = now;
+      e.event = std::move(event);
+      e.prev_hash = head.hash;
+      e.hash = EntryHash(e);
+      const std::string ids = IdsJson(e.event.object_ids);
+      const std::string detail = CanonicalJson(e.event.detail);
+      const std::string_view action = ActionName(e.event.action);
+      {
+        Statement::Scoped reset(insert_);
+        insert_.BindInt(1, e.seq);
+        insert_.BindInt(2, e.time_micros);
+        insert_.BindText(3, action);
+        insert_.BindText(4, e.event.user);
+        insert_.BindText(5, e.event.org);
+        insert_.BindText(6, e.event.key_id);
+        insert_.BindText(7, ids);
+        insert_.BindText(8, e.event.outcome);
+        insert_.BindText(9, e.event.justification);
+        insert_.BindText(10, e.event.remote_address);
+        insert_.BindText(11, detail);
+        insert_.BindText(12, e.prev_hash);
+        insert_.BindText(13, e.hash);
+        CONCORD_RETURN_IF_ERROR(insert_.Step().status());
+      }
+      for (const auto& id : e.event.object_ids) {
+        Statement::Scoped reset(insert_object_);
+        insert_object_.BindText(1, id);
+        insert_object_.BindInt(2, e.seq);
+        CONCORD_RETURN_IF_ERROR(insert_object_.Step().status());
+      }
+      head.seq = e.seq;
+      head.hash = e.hash;
+      p->entries.push_back(std::move(e));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Head> SqliteAuditLog::GetHead() {
+  std::lock_guard lock(read_mu_);
+  CONCORD_ASSIGN_OR_RETURN(Statement s, reader_.Prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
+  Statement::Scoped reset(s);
+  Head head;
+  CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (row) {
+    head.seq = s.ColumnInt(0);
+    head.hash = std::string(s.ColumnText(1));
+  }
+  return head;
+}
+
+absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
+  if (filter.limit < 1 || filter.limit > 1000) return FieldError("limit", "must be 1 to 1000");
+  std::string sql = fmt::format("SELECT {} FROM audit_log WHERE seq > :after", kColumns);
+  if (filter.since) sql += " AND time_us >= :since";
+  if (filter.until) sql += " AND time_us < :until";
+  if (!filter.user.empty()) sql += " AND user_name = :user";
+  if (!filter.org.empty()) sql += " AND org_id = :org";
+  if (filter.action) sql += " AND action = :action";
+  if (!filter.object_id.empty()) sql += " AND seq IN (SELECT seq FROM audit_objects WHERE object_id = :object AND seq > :after)";
+  sql += " ORDER BY seq LIMIT :limit";
+  const std::string action(filter.action ? ActionName(*filter.action) : "");
+  std::lock_guard lock(read_mu_);
+  CONCORD_ASSIGN_OR_RETURN(Statement s, reader_.Prepare(sql));
+  Statement::Scoped reset(s);
+  auto bind_int = [&s](const char* name, int64_t v) {
+    if (int i = s.ParameterIndex(name); i > 0) s.BindInt(i, v);
+  };
+  auto bind_text = [&s](const char* name, std::string_view v) {
+    if (int i = s.ParameterIndex(name); i > 0) s.BindText(i, v);
+  };
+  bind_int(":after", filter.after_seq);
+  if (filter.since) bind_int(":since", filter.since->UnixMicros());
+  if (filter.until) bind_int(":until", filter.until->UnixMicros());
+  bind_text(":user", filter.user);
+  bind_text(":org", filter.org);
+  bind_text(":action", action);
+  bind_text(":object", filter.object_id);
+  bind_int(":limit", static_cast<int64_t>(filter.limit) + 1);
+  Page page;
+  page.next_after_seq = filter.after_seq;
+  for (;;) {
+    CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    if (page.entries.size() == filter.limit) {
+      page.more = true;
+      break;
+    }
+    auto entry = ReadEntry(s);
+    if (!entry.ok()) return Annotate(entry.status(), fmt::format("audit entry {}", s.ColumnInt(0)));
+    page.next_after_seq = entry->seq;
+    page.entries.push_back(std::move(*entry));
+  }
+  return page;
+}
+
+absl::StatusOr<Verification> SqliteAuditLog::Verify(const VerifyOptions& options) {
+  std::lock_guard lock(read_mu_);
+  // One read transaction: a consistent snapshot while appends go on.
+  CONCORD_RETURN_IF_ERROR(reader_.Exec("BEGIN"));
+  struct EndRead {
+    Connection& db;
+    ~EndRead() { (void)db.Exec("COMMIT"); }
+  } end_read{reader_};
+  CONCORD_ASSIGN_OR_RETURN(Statement s, reader_.Prepare(fmt::format("SELECT {} FROM audit_log ORDER BY seq", kColumns)));
+  Statement::Scoped reset(s);
+  Verification v;
+  auto broken = [&v](int64_t seq, Problem problem, std::string detail) {
+    v.intact = false;
+    v.bad_seq = seq;
+    v.problem = problem;
+    v.detail = std::move(detail);
+    return v;
+  };
+  // The original seq of the entry stored at `seq`, from its own content; nullopt when it hashes with none.
+  auto original_seq = [this](int64_t seq) -> absl::StatusOr<std::optional<int64_t>> {
+    CONCORD_ASSIGN_OR_RETURN(Statement one,
+                             reader_.Prepare(fmt::format("SELECT {} FROM audit_log WHERE seq = ?1", kColumns)));
+    Statement::Scoped reset_one(one);
+    one.BindInt(1, seq);
+    CONCORD_ASSIGN_OR_RETURN(bool row, one.Step());
+    if (!row) return std::optional<int64_t>();
+    auto e = ReadEntry(one);
+    if (!e.ok()) return std::optional<int64_t>();
+    if (EntryHash(*e) == e->hash) return std::optional<int64_t>(seq);
+    return HashedSeq(*e);
+  };
+  int64_t expected = 1;
+  std::string prev_hash(kGenesisHash);
+  for (;;) {
+    CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    const int64_t seq = s.ColumnInt(0);
+    if (seq != expected) {
+      return broken(expected, Problem::kRemoved,
+                    seq == expected + 1 ? fmt::format("entry {} is missing", expected)
+                                        : fmt::format("entries {} to {} are missing", expected, seq - 1));
+    }
+    auto entry = ReadEntry(s);
+    if (!entry.ok()) return broken(seq, Problem::kAltered, std::string(Sv(entry.status().message())));
+    if (EntryHash(*entry) != entry->hash) {
+      if (std::optional<int64_t> original = HashedSeq(*entry)) {
+        // Renumbered after a removal: the following entries are shifted by the same amount.
+        CONCORD_ASSIGN_OR_RETURN(std::optional<int64_t> next, original_seq(seq + 1));
+        if (*original > seq && next && *next == *original + 1) {
+          return broken(seq, Problem::kRemoved,
+                        fmt::format("entries from {} on were renumbered: entry {} holds entry {}, so {} entr{} "
+                                    "removed before it",
+                                    seq, seq, *original, *original - seq, *original - seq == 1 ? "y was" : "ies were"));
+        }
+        return broken(seq, Problem::kReordered, fmt::format("entry {} holds the content of entry {}", seq, *original));
+      }
+      return broken(seq, Problem::kAltered,
+                    fmt::format("its content does not match its hash {}", entry->hash.substr(0, 16)));
+    }
+    if (entry->prev_hash != prev_hash) {
+      // The entry itself is consistent, so its predecessor was rewritten and re-hashed (or replaced).
+      return broken(seq - 1, Problem::kAltered,
+                    seq == 1 ? std::string("entry 1 does not chain from the genesis value")
+                             : fmt::format("entry {} was rewritten: its hash is not the prev_hash of entry {}", seq - 1, seq));
+    }
+    if (options.anchor && options.anchor->seq == seq && options.anchor->hash != entry->hash) {
+      return broken(seq, Problem::kAltered,
+                    fmt::format("entry {} differs from the anchor (hash {}, anchor {})", seq, entry->hash.substr(0, 16),
+                                options.anchor->hash.substr(0, 16)));
+    }
+    prev_hash = entry->hash;
+    v.head = Head{seq, entry->hash};
+    ++v.entries;
+    ++expected;
+  }
+  if (options.anchor && options.anchor->seq > v.head.seq) {
+    return broken(v.head.seq + 1, Problem::kRemoved,
+                  fmt::format("the log ends at entry {} but the anchor names entry {}: the tail was truncated",
+                              v.head.seq, options.anchor->seq));
+  }
+  return v;
+}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(std::string_view location, const Options& options) {
+  CONCORD_ASSIGN_OR_RETURN(std::string path, store::SqlitePathOf(location));
+  auto log = SqliteAuditLog::Create(path, options);
+  if (!log.ok()) return log.status();
+  return std::unique_ptr<AuditLog>(std::move(*log));
+}
+
+}  // namespace concord::audit
