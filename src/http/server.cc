@@ -385,6 +385,9 @@ class Session final : public SessionBase {
                                      "request header exceeds the limit of {} bytes", options().max_header_bytes)),
                                  431));
     } else if (ec == bhttp::error::body_limit) {
+      // Beast refuses a too-large Content-Length while it reads the header fields; the request line, and so
+      // the target that picks the error's shape (TAXII routes answer a TAXII error message), came before.
+      if (parser_ && request_.target.empty()) request_.target = std::string(parser_->get().target());
       FailRequest(BodyTooLargeError(
           fmt::format("request body exceeds the limit of {} bytes", options().max_body_bytes)));
     } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
