@@ -83,6 +83,10 @@ class SharingGroupSnapshot {
 // The policy of a stored version on this node (owner = created_by_ref; see docs/architecture.md).
 policy::ObjectPolicy PolicyOf(const store::StoredObject& object, const policy::NodeDefaults& defaults);
 
+// Stores a new version of `current` with `revoked: true`, modified after it; the caller checked the rights.
+// Returns the object as it is afterwards (revoked, possibly by a concurrent request).
+absl::StatusOr<store::StoredObject> RevokeVersion(const ApiContext& ctx, const store::StoredObject& current);
+
 // The write rule of every API write path (REST POST, TAXII Add Objects): only the creating organisation
 // writes an object (created_by_ref must be the caller's organisation); federation (role sync) relays
 // others' objects; SCOs, which have no creator, are exempt. An error is a FieldError on created_by_ref.

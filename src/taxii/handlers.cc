@@ -128,6 +128,18 @@ absl::StatusOr<Listed> ListPage(const TaxiiContext& ctx, const Call& call, const
   return out;
 }
 
+// Content of objects above TLP:CLEAR is a consultation: each needs the justification the node may require
+// (refused whole, as the REST GET of one object is) and goes to the audit log.
+absl::Status AuditRead(const TaxiiContext& ctx, const Call& call, const http::Request& req, const Listed& listed) {
+  std::vector<std::string> ids;
+  for (const auto& o : listed.page.objects) {
+    CONCORD_RETURN_IF_ERROR(api::CheckJustification(*ctx.api, req, o.tlp));
+    if (api::IsAuditedRead(o.tlp)) ids.push_back(o.id);
+  }
+  if (ids.empty()) return absl::OkStatus();
+  return api::Audit(*ctx.api, call.caller, req, audit::Action::kRead, std::move(ids), "ok", {{"taxii", true}});
+}
+
 http::Response PageResponse(std::string body, const CollectedPage& page) {
   http::Response r = TaxiiResponse(200, std::move(body));
   SetDateAddedHeaders(r.headers, page.objects);
@@ -187,6 +199,8 @@ absl::StatusOr<http::Response> GetObjectsOrManifest(const TaxiiContext& ctx, htt
   CONCORD_ASSIGN_OR_RETURN(const Collection* c, ReadableCollection(ctx, req, call));
   call.groups = ctx.api->sharing_groups();
   CONCORD_ASSIGN_OR_RETURN(Listed listed, ListPage(ctx, call, req, endpoint, c->id, ""));
+  // The manifest names ids and versions only; the objects endpoint hands out content, and is audited.
+  if (endpoint == Endpoint::kObjects) CONCORD_RETURN_IF_ERROR(AuditRead(ctx, call, req, listed));
   std::string body = endpoint == Endpoint::kManifest ? RenderManifest(listed.page.objects, listed.info)
                                                      : RenderEnvelope(listed.page.objects, listed.info);
   return PageResponse(std::move(body), listed.page);
@@ -204,6 +218,7 @@ absl::StatusOr<http::Response> GetObjectOrVersions(const TaxiiContext& ctx, http
     CONCORD_ASSIGN_OR_RETURN(bool any, AnyVisibleVersion(ctx, call, id));
     if (!any) return ObjectNotFound(id);
   }
+  if (endpoint == Endpoint::kObject) CONCORD_RETURN_IF_ERROR(AuditRead(ctx, call, req, listed));
   std::string body = endpoint == Endpoint::kVersions ? RenderVersions(listed.page.objects, listed.info)
                                                      : RenderEnvelope(listed.page.objects, listed.info);
   return PageResponse(std::move(body), listed.page);
@@ -263,6 +278,14 @@ absl::StatusOr<http::Response> PostObjects(TaxiiContext& ctx, http::Request& req
     }
     (success ? status.successes : status.failures).push_back(std::move(d));
   }
+  std::vector<std::string> stored;
+  for (const auto& o : outcomes) {
+    if (o.outcome == "new" || o.outcome == "new_version") stored.push_back(o.id);
+  }
+  const auto& t = ingestor.report().totals;
+  CONCORD_RETURN_IF_ERROR(api::Audit(*ctx.api, call.caller, req, audit::Action::kWrite, std::move(stored),
+                                     t.rejected + t.conflicts > 0 ? "partial" : "ok",
+                                     {{"taxii", true}, {"status", status.id}}));
   std::string body = RenderStatus(status);
   ctx.statuses.Put(call.caller.org_id, std::move(status));
   return TaxiiResponse(202, std::move(body));
@@ -295,23 +318,8 @@ absl::StatusOr<http::Response> DeleteObject(const TaxiiContext& ctx, http::Reque
   http::Response done;
   done.status = 200;
   if (current->revoked) return done;
-  CONCORD_ASSIGN_OR_RETURN(boost::json::value json, ParseJson(current->json));
-  CONCORD_ASSIGN_OR_RETURN(Timestamp previous, ParseRfc3339(current->modified));
-  // The revoking version must sort after the current one even when clocks disagree.
-  Timestamp modified = ctx.api->clock->Now();
-  if (modified <= previous) modified = Timestamp::FromUnixMillis(previous.UnixMillis() + 1);
-  json.as_object()["modified"] = FormatRfc3339(modified, 3);
-  json.as_object()["revoked"] = true;
-  ingest::Ingestor ingestor(store, {.record_items = true});
-  CONCORD_RETURN_IF_ERROR(ingestor.AddBytes("delete", boost::json::serialize(json)));
-  CONCORD_RETURN_IF_ERROR(ingestor.Flush());
-  // A concurrent DELETE may have revoked it first: what counts is that the object is revoked now.
-  CONCORD_ASSIGN_OR_RETURN(store::StoredObject after, store.Get(id));
-  if (!after.revoked) {
-    const auto& items = ingestor.report().items;
-    return absl::AbortedError(fmt::format("revocation of {} was not stored: {}", id,
-                                          items.empty() ? std::string("no outcome") : items[0].reason));
-  }
+  CONCORD_RETURN_IF_ERROR(api::RevokeVersion(*ctx.api, *current).status());
+  CONCORD_RETURN_IF_ERROR(api::Audit(*ctx.api, call.caller, req, audit::Action::kRevoke, {id}, "ok", {{"taxii", true}}));
   return done;
 }
 

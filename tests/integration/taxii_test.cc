@@ -373,6 +373,22 @@ TEST_F(TaxiiTest, AnotherOrganisationDoesNotSeeRed) {
   hidden_body.replace(hidden_body.find(IndicatorId(1)), IndicatorId(1).size(), IndicatorId(7));
   EXPECT_EQ(hidden_body, unknown.body);
   EXPECT_EQ(Taxii("GET", objects + IndicatorId(1) + "/", analyst).status, 200);
+
+  // TAXII reads of content are consultations in the audit log: bob read indicator 2, never indicator 1.
+  auto [code, lines] = RunConcord({"audit", "list", "--db", db_, "--json", "--action", "read", "--user", "bob"});
+  ASSERT_EQ(code, 0);
+  bool read_two = false;
+  for (size_t pos = 0; pos < lines.size();) {
+    const size_t end = lines.find('\n', pos);
+    const auto entry = boost::json::parse(lines.substr(pos, end - pos)).as_object();
+    pos = end == std::string::npos ? lines.size() : end + 1;
+    for (const auto& id : entry.at("object_ids").as_array()) {
+      EXPECT_NE(id.as_string(), IndicatorId(1)) << boost::json::serialize(entry);
+      read_two = read_two || id.as_string() == IndicatorId(2);
+    }
+  }
+  EXPECT_TRUE(read_two) << lines;
+  EXPECT_EQ(RunConcord({"audit", "verify", "--db", db_}).first, 0);
 }
 
 TEST_F(TaxiiTest, DeleteRevokesAndOnlyTheCreatorMay) {
