@@ -122,10 +122,6 @@ struct SqliteAuditLog::Pending {
 absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std::string& path,
                                                                       const Options& options) {
   const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Instance();
-  std::error_code ec;
-  if (options.read_only && path != ":memory:" && !std::filesystem::exists(path, ec)) {
-    return absl::NotFoundError(fmt::format("store '{}' does not exist", path));
-  }
   auto opened = [&]() -> absl::StatusOr<std::unique_ptr<SqliteAuditLog>> {
     Connection writer;
     if (!options.read_only) {

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "common/status.h"
@@ -79,6 +81,10 @@ std::string_view Statement::ColumnText(int column) const {
 bool Statement::ColumnIsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
 
 absl::StatusOr<Connection> Connection::Open(const std::string& path, bool read_only) {
+  std::error_code ec;
+  if (read_only && path != ":memory:" && !std::filesystem::exists(path, ec)) {
+    return absl::NotFoundError(fmt::format("store '{}' does not exist", path));
+  }
   sqlite3* db = nullptr;
   const int flags = (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                     SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE;

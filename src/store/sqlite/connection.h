@@ -71,6 +71,7 @@ class Statement {
 class Connection {
  public:
   // Opens (read-write creating the file, or read-only) with extended result codes on.
+  // A read-only open of a file that does not exist is NotFound ("store 'PATH' does not exist").
   [[nodiscard]] static absl::StatusOr<Connection> Open(const std::string& path, bool read_only);
 
   Connection() = default;

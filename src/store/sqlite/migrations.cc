@@ -256,4 +256,15 @@ absl::StatusOr<int> ApplyMigrations(Connection& db, const Clock& clock) {
   return SchemaVersion(db);
 }
 
+absl::StatusOr<int> EnsureSchema(Connection& db, bool read_only, const Clock& clock) {
+  if (!read_only) return ApplyMigrations(db, clock);
+  CONCORD_ASSIGN_OR_RETURN(int version, SchemaVersion(db));
+  if (version != LatestSchemaVersion()) {
+    return absl::FailedPreconditionError(
+        fmt::format("store schema version is {}, this binary needs {}; open it read-write once to migrate", version,
+                    LatestSchemaVersion()));
+  }
+  return version;
+}
+
 }  // namespace concord::store::sqlite

@@ -32,4 +32,8 @@ int LatestSchemaVersion();
 // Safe against another process migrating the same file concurrently.
 [[nodiscard]] absl::StatusOr<int> ApplyMigrations(Connection& db, const Clock& clock);
 
+// What every opener of a database does: a writer applies the migrations; a read-only opener needs the
+// schema to be current already (FailedPrecondition otherwise). Returns the schema version.
+[[nodiscard]] absl::StatusOr<int> EnsureSchema(Connection& db, bool read_only, const Clock& clock);
+
 }  // namespace concord::store::sqlite

@@ -137,24 +137,11 @@ absl::Status ReadOnlyError() { return absl::FailedPreconditionError("accounts ar
 absl::StatusOr<std::unique_ptr<SqliteAccounts>> SqliteAccounts::Create(const std::string& path,
                                                                       const OpenOptions& options) {
   const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Instance();
-  std::error_code ec;
-  if (options.read_only && path != ":memory:" && !std::filesystem::exists(path, ec)) {
-    return absl::NotFoundError(fmt::format("store '{}' does not exist", path));
-  }
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   auto opened = [&]() -> absl::StatusOr<std::unique_ptr<SqliteAccounts>> {
     CONCORD_ASSIGN_OR_RETURN(Connection db, Connection::Open(path, options.read_only));
     CONCORD_RETURN_IF_ERROR(Pragmas(db, path, options));
-    if (options.read_only) {
-      CONCORD_ASSIGN_OR_RETURN(int version, sqlite::SchemaVersion(db));
-      if (version != sqlite::LatestSchemaVersion()) {
-        return absl::FailedPreconditionError(
-            fmt::format("store schema version is {}, this binary needs {}; open it read-write once to migrate",
-                        version, sqlite::LatestSchemaVersion()));
-      }
-    } else {
-      CONCORD_RETURN_IF_ERROR(sqlite::ApplyMigrations(db, clock).status());
-    }
+    CONCORD_RETURN_IF_ERROR(sqlite::EnsureSchema(db, options.read_only, clock).status());
     return std::unique_ptr<SqliteAccounts>(new SqliteAccounts(std::move(db), clock, options.read_only));
   }();
   if (!opened.ok()) return Annotate(opened.status(), fmt::format("opening accounts in '{}'", path));

@@ -139,25 +139,11 @@ absl::Status ApplyPragmas(Connection& db, const std::string& path, const OpenOpt
 absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const std::string& path,
                                                                  const OpenOptions& options) {
   const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Instance();
-  std::error_code ec;
-  if (options.read_only && path != ":memory:" && !std::filesystem::exists(path, ec)) {
-    return absl::NotFoundError(fmt::format("store '{}' does not exist", path));
-  }
   if (sodium_init() < 0) return absl::InternalError("libsodium failed to initialise");
   auto opened = [&]() -> absl::StatusOr<std::unique_ptr<SqliteStore>> {
     CONCORD_ASSIGN_OR_RETURN(Connection db, Connection::Open(path, options.read_only));
     CONCORD_RETURN_IF_ERROR(ApplyPragmas(db, path, options));
-    int version = 0;
-    if (options.read_only) {
-      CONCORD_ASSIGN_OR_RETURN(version, sqlite::SchemaVersion(db));
-      if (version != sqlite::LatestSchemaVersion()) {
-        return absl::FailedPreconditionError(
-            fmt::format("store schema version is {}, this binary needs {}; open it read-write once to migrate",
-                        version, sqlite::LatestSchemaVersion()));
-      }
-    } else {
-      CONCORD_ASSIGN_OR_RETURN(version, sqlite::ApplyMigrations(db, clock));
-    }
+    CONCORD_ASSIGN_OR_RETURN(const int version, sqlite::EnsureSchema(db, options.read_only, clock));
     CONCORD_ASSIGN_OR_RETURN(std::string key_hex,
                              db.QueryText("SELECT hex(value) FROM store_meta WHERE name = 'id_hash_key'"));
     IdHashKey key{};
