@@ -1,5 +1,6 @@
 // /api/v1/objects: write a bundle, read one object or its versions, list with filters, revoke.
 #include <algorithm>
+#include <charconv>
 #include <set>
 
 #include "api/api.h"
@@ -39,6 +40,15 @@ http::Response ObjectResponse(const store::StoredObject& o) {
   r.headers.Set("X-Concord-Seq", std::to_string(o.seq));
   r.headers.Set("X-Concord-Added", FormatRfc3339(o.added, 3));
   return r;
+}
+
+// A non-negative decimal integer that fits in int64 (query parameters are untrusted: no exceptions, no
+// locale-dependent character classes).
+std::optional<int64_t> Digits(std::string_view text) {
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || text.front() == '-' || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
 }
 
 absl::StatusOr<std::optional<Timestamp>> TimeParam(const http::Request& req, std::string_view name) {
@@ -132,16 +142,14 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
   q.current_only = req.query.Get("all_versions").value_or("false") != "true";
   size_t limit = kDefaultPage;
   if (auto l = req.query.Get("limit")) {
-    if (l->empty() || l->size() > 6 || !std::all_of(l->begin(), l->end(), ::isdigit) || std::stoul(std::string(*l)) == 0) {
-      return FieldError("limit", fmt::format("expected an integer 1-{}, got '{}'", kMaxPage, *l));
-    }
-    limit = std::min<size_t>(std::stoul(std::string(*l)), kMaxPage);
+    auto n = Digits(*l);
+    if (!n || *n == 0) return FieldError("limit", fmt::format("expected an integer 1-{}, got '{}'", kMaxPage, *l));
+    limit = static_cast<size_t>(std::min<int64_t>(*n, kMaxPage));  // more than the maximum is clamped
   }
   if (auto c = req.query.Get("cursor")) {
-    if (c->empty() || c->size() > 19 || !std::all_of(c->begin(), c->end(), ::isdigit)) {
-      return FieldError("cursor", fmt::format("not a cursor of this API: '{}'", *c));
-    }
-    q.after_seq = std::stoll(std::string(*c));
+    auto seq = Digits(*c);
+    if (!seq) return FieldError("cursor", fmt::format("not a cursor of this API: '{}'", *c));
+    q.after_seq = *seq;
   }
   std::set<stix::Tlp> tlps;
   for (const auto& name : req.query.GetList("tlp")) {

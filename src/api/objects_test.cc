@@ -178,6 +178,10 @@ TEST_F(ObjectsApiTest, ListFiltersAndCursorPaging) {
   EXPECT_EQ(ListIds(kA, "&revoked=false").size(), 9u);
   EXPECT_EQ(Call("GET", "/api/v1/objects?limit=0", kA).status, 400);
   EXPECT_EQ(Call("GET", "/api/v1/objects?cursor=abc", kA).status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/objects?cursor=99999999999999999999", kA).status, 400);  // past int64
+  EXPECT_EQ(Call("GET", "/api/v1/objects?cursor=-1", kA).status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/objects?limit=%C3%A9", kA).status, 400);
+  EXPECT_EQ(Call("GET", "/api/v1/objects?limit=99999999999999", kA).status, 200);  // clamped to the maximum
   Reply bad_tlp = Call("GET", "/api/v1/objects?tlp=purple", kA);
   EXPECT_EQ(bad_tlp.status, 400);
   EXPECT_EQ(bad_tlp.Json().at("error").at("field").as_string(), "tlp");
