@@ -84,4 +84,9 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view location, cons
   return std::unique_ptr<Store>(std::move(*store));
 }
 
+absl::StatusOr<int64_t> Store::LastSeq() {
+  CONCORD_ASSIGN_OR_RETURN(Stats stats, GetStats());
+  return stats.last_seq;
+}
+
 }  // namespace concord::store

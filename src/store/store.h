@@ -133,6 +133,9 @@ class Store {
 
   [[nodiscard]] virtual absl::StatusOr<Page> List(const Query& query) = 0;
   [[nodiscard]] virtual absl::StatusOr<Stats> GetStats() = 0;
+  // The last change sequence number committed (0 for an empty store): what change feeds poll, so it must
+  // be cheap. Defaults to GetStats().last_seq.
+  [[nodiscard]] virtual absl::StatusOr<int64_t> LastSeq();
 };
 
 struct OpenOptions {

@@ -33,6 +33,8 @@ struct SqliteStore::TypeDelta {
 namespace {
 
 constexpr size_t kMaxLimit = 10000;
+// The writer's memory map: it remaps once per committed batch at most (readers have none, see OpenReader).
+constexpr int64_t kMmapBytes = int64_t{256} << 20;
 
 constexpr char kSelectObject[] =
     "SELECT oid, current_seq, version_key, revoked, revoked_since FROM objects WHERE id_hash = ?2 AND id = ?1";
@@ -123,8 +125,9 @@ std::string JsonArray(const std::vector<std::string>& values) {
 
 absl::Status ApplyPragmas(Connection& db, const std::string& path, const OpenOptions& options) {
   // A 64 MiB page cache and a 256 MiB memory map keep the id and seq indexes of a large store in memory.
-  CONCORD_RETURN_IF_ERROR(db.Exec("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; "
-                                  "PRAGMA mmap_size = 268435456"));
+  CONCORD_RETURN_IF_ERROR(db.Exec(fmt::format("PRAGMA cache_size = -65536; PRAGMA temp_store = MEMORY; "
+                                              "PRAGMA mmap_size = {}",
+                                              kMmapBytes)));
   CONCORD_RETURN_IF_ERROR(sqlite::ConfigureConnection(db, path, options.read_only, options.sync_full));
   if (options.read_only) return absl::OkStatus();
   // Checkpoint every 64 MiB of WAL instead of SQLite's 4 MiB: a batch of 1000 new objects dirties pages all
@@ -151,19 +154,24 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Create(const std::stri
     for (size_t i = 0; i < key.size(); ++i) {
       key[i] = static_cast<unsigned char>(std::stoi(key_hex.substr(2 * i, 2), nullptr, 16));
     }
-    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), clock, options.read_only, version, key));
+    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(db), path, options, clock, version, key));
   }();
   if (!opened.ok()) return Annotate(opened.status(), fmt::format("opening store '{}'", path));
   return opened;
 }
 
-SqliteStore::SqliteStore(Connection db, const Clock& clock, bool read_only, int schema_version,
-                         const IdHashKey& id_hash_key)
-    : clock_(clock),
-      read_only_(read_only),
+SqliteStore::SqliteStore(Connection db, std::string path, const OpenOptions& options, const Clock& clock,
+                         int schema_version, const IdHashKey& id_hash_key)
+    : path_(std::move(path)),
+      options_(options),
+      shared_reader_(path_ == ":memory:" || path_.empty()),
+      clock_(clock),
+      read_only_(options.read_only),
       schema_version_(schema_version),
-      id_hash_key_(id_hash_key),
-      db_(std::move(db)) {}
+      id_hash_key_(id_hash_key) {
+  std::lock_guard lock(mu_);
+  writer_.db = std::move(db);
+}
 
 int64_t SqliteStore::IdHash(std::string_view id) const {
   unsigned char out[crypto_shorthash_BYTES];
@@ -173,13 +181,52 @@ int64_t SqliteStore::IdHash(std::string_view id) const {
   return static_cast<int64_t>(h);
 }
 
-absl::StatusOr<Statement*> SqliteStore::Prepared(const std::string& sql) {
-  auto it = statements_.find(sql);
-  if (it == statements_.end()) {
-    CONCORD_ASSIGN_OR_RETURN(Statement statement, db_.Prepare(sql, /*persistent=*/true));
-    it = statements_.emplace(sql, std::move(statement)).first;
+absl::StatusOr<Statement*> SqliteStore::Handle::Prepared(const std::string& sql) {
+  auto it = statements.find(sql);
+  if (it == statements.end()) {
+    CONCORD_ASSIGN_OR_RETURN(Statement statement, db.Prepare(sql, /*persistent=*/true));
+    it = statements.emplace(sql, std::move(statement)).first;
   }
   return &it->second;
+}
+
+absl::StatusOr<Statement*> SqliteStore::Prepared(const std::string& sql) { return writer_.Prepared(sql); }
+
+absl::StatusOr<std::unique_ptr<SqliteStore::Handle>> SqliteStore::OpenReader() {
+  auto reader = std::make_unique<Handle>();
+  CONCORD_ASSIGN_OR_RETURN(reader->db, Connection::Open(path_, /*read_only=*/true));
+  // No memory map for readers: SQLite remaps a connection's whole mapping whenever the file has grown since
+  // its last read, and the file grows with every audited read (the audit log shares it), so each read paid a
+  // munmap of the database plus a TLB shootdown on every core. Reads go through pread and the kernel's page
+  // cache instead, with a private cache for the hot index pages.
+  CONCORD_RETURN_IF_ERROR(reader->db.Exec("PRAGMA cache_size = -32768; PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 0"));
+  CONCORD_RETURN_IF_ERROR(sqlite::ConfigureConnection(reader->db, path_, /*read_only=*/true, options_.sync_full));
+  return reader;
+}
+
+template <typename Fn>
+auto SqliteStore::WithReader(Fn&& read) -> decltype(read(std::declval<Handle&>())) {
+  if (shared_reader_) {
+    std::lock_guard lock(mu_);
+    return read(writer_);
+  }
+  std::unique_ptr<Handle> reader;
+  {
+    std::lock_guard lock(readers_mu_);
+    if (!idle_readers_.empty()) {
+      reader = std::move(idle_readers_.back());
+      idle_readers_.pop_back();
+    }
+  }
+  if (reader == nullptr) {
+    auto opened = OpenReader();
+    if (!opened.ok()) return Annotate(opened.status(), fmt::format("opening a read connection to '{}'", path_));
+    reader = std::move(*opened);
+  }
+  auto result = read(*reader);
+  std::lock_guard lock(readers_mu_);
+  if (idle_readers_.size() < kMaxIdleReaders) idle_readers_.push_back(std::move(reader));
+  return result;
 }
 
 absl::StatusOr<std::vector<PutResult>> SqliteStore::PutEncoded(std::span<const EncodedObject> rows) {
@@ -187,16 +234,16 @@ absl::StatusOr<std::vector<PutResult>> SqliteStore::PutEncoded(std::span<const E
   const int64_t added = clock_.Now().UnixMicros();
 
   std::lock_guard lock(mu_);
-  CONCORD_RETURN_IF_ERROR(db_.Exec("BEGIN IMMEDIATE"));
+  CONCORD_RETURN_IF_ERROR(writer_.db.Exec("BEGIN IMMEDIATE"));
   auto results = PutInTransaction(rows, added);
   if (results.ok()) {
-    absl::Status committed = db_.Exec("COMMIT");
+    absl::Status committed = writer_.db.Exec("COMMIT");
     if (committed.ok()) return results;
     results = committed;
   }
   // Nothing of the batch may stay visible: roll back whatever the failed statement left open. The
   // original error is the one to report; a failing ROLLBACK means SQLite already ended the transaction.
-  (void)db_.Exec("ROLLBACK");
+  (void)writer_.db.Exec("ROLLBACK");
   return results;
 }
 
@@ -315,7 +362,7 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const EncodedObject& row, int64_t 
     insert->BindText(16, row.json);
     insert->BindInt(17, oid);
     CONCORD_RETURN_IF_ERROR(insert->Step().status());
-    seq = db_.LastInsertRowid();
+    seq = writer_.db.LastInsertRowid();
   }
 
   TypeDelta& delta = deltas[object.type];
@@ -357,16 +404,14 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const EncodedObject& row, int64_t 
 }
 
 absl::StatusOr<StoredObject> SqliteStore::Get(std::string_view id) {
-  std::lock_guard lock(mu_);
-  CONCORD_ASSIGN_OR_RETURN(auto found, ReadObjects(kSelectCurrent, id, std::nullopt));
+  CONCORD_ASSIGN_OR_RETURN(auto found, WithReader([&](Handle& r) { return ReadObjects(r, kSelectCurrent, id, std::nullopt); }));
   if (found.empty()) return absl::NotFoundError(fmt::format("object {} not found", id));
   return std::move(found.front());
 }
 
 absl::StatusOr<StoredObject> SqliteStore::GetVersion(std::string_view id, const Timestamp& modified) {
   const std::string key = FormatSortable(modified);
-  std::lock_guard lock(mu_);
-  CONCORD_ASSIGN_OR_RETURN(auto found, ReadObjects(kSelectOneVersion, id, key));
+  CONCORD_ASSIGN_OR_RETURN(auto found, WithReader([&](Handle& r) { return ReadObjects(r, kSelectOneVersion, id, key); }));
   if (found.empty()) {
     return absl::NotFoundError(fmt::format("object {} has no version modified {}", id, FormatRfc3339(modified)));
   }
@@ -374,15 +419,16 @@ absl::StatusOr<StoredObject> SqliteStore::GetVersion(std::string_view id, const 
 }
 
 absl::StatusOr<std::vector<StoredObject>> SqliteStore::Versions(std::string_view id) {
-  std::lock_guard lock(mu_);
-  CONCORD_ASSIGN_OR_RETURN(auto found, ReadObjects(kSelectAllVersions, id, std::nullopt));
+  CONCORD_ASSIGN_OR_RETURN(auto found,
+                           WithReader([&](Handle& r) { return ReadObjects(r, kSelectAllVersions, id, std::nullopt); }));
   if (found.empty()) return absl::NotFoundError(fmt::format("object {} not found", id));
   return found;
 }
 
-absl::StatusOr<std::vector<StoredObject>> SqliteStore::ReadObjects(const std::string& sql, std::string_view id,
+absl::StatusOr<std::vector<StoredObject>> SqliteStore::ReadObjects(Handle& reader, const std::string& sql,
+                                                                   std::string_view id,
                                                                    std::optional<std::string_view> version_key) {
-  CONCORD_ASSIGN_OR_RETURN(Statement * select, Prepared(sql));
+  CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(sql));
   Statement::Scoped scoped(*select);
   select->BindText(1, id);
   if (version_key) select->BindText(2, *version_key);
@@ -431,70 +477,77 @@ absl::StatusOr<Page> SqliteStore::List(const Query& query) {
   const std::string since = query.modified_since ? FormatSortable(*query.modified_since) : std::string();
   const std::string before = query.modified_before ? FormatSortable(*query.modified_before) : std::string();
 
-  std::lock_guard lock(mu_);
-  CONCORD_ASSIGN_OR_RETURN(Statement * select, Prepared(sql));
-  Statement::Scoped scoped(*select);
-  select->BindInt(select->ParameterIndex(":after"), query.after_seq);
-  if (query.types.size() == 1) select->BindText(select->ParameterIndex(":type"), query.types.front());
-  if (query.types.size() > 1) select->BindText(select->ParameterIndex(":types"), types_json);
-  if (query.ids.size() == 1) {
-    select->BindText(select->ParameterIndex(":id"), query.ids.front());
-    select->BindInt(select->ParameterIndex(":id_hash"), IdHash(query.ids.front()));
-  }
-  if (query.ids.size() > 1) {
-    select->BindText(select->ParameterIndex(":ids"), ids_json);
-    select->BindText(select->ParameterIndex(":id_hashes"), id_hashes_json);
-  }
-  if (query.modified_since) select->BindText(select->ParameterIndex(":since"), since);
-  if (query.modified_before) select->BindText(select->ParameterIndex(":before"), before);
-  // One row more than the page tells whether another page follows.
-  select->BindInt(select->ParameterIndex(":limit"), static_cast<int64_t>(limit) + 1);
-
-  Page page;
-  page.next_after_seq = query.after_seq;
-  page.objects.reserve(std::min<size_t>(limit, 256));
-  while (true) {
-    CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
-    if (!row) break;
-    if (page.objects.size() == limit) {
-      page.more = true;
-      break;
+  return WithReader([&](Handle& reader) -> absl::StatusOr<Page> {
+    CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(sql));
+    Statement::Scoped scoped(*select);
+    select->BindInt(select->ParameterIndex(":after"), query.after_seq);
+    if (query.types.size() == 1) select->BindText(select->ParameterIndex(":type"), query.types.front());
+    if (query.types.size() > 1) select->BindText(select->ParameterIndex(":types"), types_json);
+    if (query.ids.size() == 1) {
+      select->BindText(select->ParameterIndex(":id"), query.ids.front());
+      select->BindInt(select->ParameterIndex(":id_hash"), IdHash(query.ids.front()));
     }
-    page.objects.push_back(ReadStored(*select));
-    page.next_after_seq = page.objects.back().seq;
-  }
-  return page;
+    if (query.ids.size() > 1) {
+      select->BindText(select->ParameterIndex(":ids"), ids_json);
+      select->BindText(select->ParameterIndex(":id_hashes"), id_hashes_json);
+    }
+    if (query.modified_since) select->BindText(select->ParameterIndex(":since"), since);
+    if (query.modified_before) select->BindText(select->ParameterIndex(":before"), before);
+    // One row more than the page tells whether another page follows.
+    select->BindInt(select->ParameterIndex(":limit"), static_cast<int64_t>(limit) + 1);
+
+    Page page;
+    page.next_after_seq = query.after_seq;
+    page.objects.reserve(std::min<size_t>(limit, 256));
+    while (true) {
+      CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      if (page.objects.size() == limit) {
+        page.more = true;
+        break;
+      }
+      page.objects.push_back(ReadStored(*select));
+      page.next_after_seq = page.objects.back().seq;
+    }
+    return page;
+  });
 }
 
 absl::StatusOr<Stats> SqliteStore::GetStats() {
   Stats stats;
   stats.schema_version = schema_version_;
-  std::lock_guard lock(mu_);
-  // One read transaction, so the figures agree with each other even while another process writes.
-  CONCORD_RETURN_IF_ERROR(db_.Exec("BEGIN"));
-  auto read = [&]() -> absl::Status {
-    CONCORD_ASSIGN_OR_RETURN(Statement * counts,
-                             Prepared("SELECT type, objects, versions, revoked FROM type_counts ORDER BY type"));
-    Statement::Scoped scoped(*counts);
-    while (true) {
-      CONCORD_ASSIGN_OR_RETURN(bool row, counts->Step());
-      if (!row) break;
-      TypeCount& count = stats.by_type[std::string(counts->ColumnText(0))];
-      count.objects = counts->ColumnInt(1);
-      count.versions = counts->ColumnInt(2);
-      count.revoked = counts->ColumnInt(3);
-      stats.objects += count.objects;
-      stats.versions += count.versions;
-    }
-    CONCORD_ASSIGN_OR_RETURN(stats.last_seq, db_.QueryInt("SELECT max(seq) FROM versions"));
-    CONCORD_ASSIGN_OR_RETURN(int64_t pages, db_.QueryInt("PRAGMA page_count"));
-    CONCORD_ASSIGN_OR_RETURN(int64_t page_size, db_.QueryInt("PRAGMA page_size"));
-    stats.size_bytes = pages * page_size;
-    return absl::OkStatus();
-  }();
-  (void)db_.Exec("COMMIT");  // a read transaction: ending it cannot lose anything
-  CONCORD_RETURN_IF_ERROR(read);
-  return stats;
+  return WithReader([&](Handle& reader) -> absl::StatusOr<Stats> {
+    // One read transaction, so the figures agree with each other even while another process writes.
+    CONCORD_RETURN_IF_ERROR(reader.db.Exec("BEGIN"));
+    auto read = [&]() -> absl::Status {
+      CONCORD_ASSIGN_OR_RETURN(Statement * counts,
+                               reader.Prepared("SELECT type, objects, versions, revoked FROM type_counts ORDER BY type"));
+      Statement::Scoped scoped(*counts);
+      while (true) {
+        CONCORD_ASSIGN_OR_RETURN(bool row, counts->Step());
+        if (!row) break;
+        TypeCount& count = stats.by_type[std::string(counts->ColumnText(0))];
+        count.objects = counts->ColumnInt(1);
+        count.versions = counts->ColumnInt(2);
+        count.revoked = counts->ColumnInt(3);
+        stats.objects += count.objects;
+        stats.versions += count.versions;
+      }
+      CONCORD_ASSIGN_OR_RETURN(stats.last_seq, reader.db.QueryInt("SELECT max(seq) FROM versions"));
+      CONCORD_ASSIGN_OR_RETURN(int64_t pages, reader.db.QueryInt("PRAGMA page_count"));
+      CONCORD_ASSIGN_OR_RETURN(int64_t page_size, reader.db.QueryInt("PRAGMA page_size"));
+      stats.size_bytes = pages * page_size;
+      return absl::OkStatus();
+    }();
+    (void)reader.db.Exec("COMMIT");  // a read transaction: ending it cannot lose anything
+    CONCORD_RETURN_IF_ERROR(read);
+    return stats;
+  });
+}
+
+absl::StatusOr<int64_t> SqliteStore::LastSeq() {
+  // seq is the rowid: its maximum is one step down the table's b-tree.
+  return WithReader([](Handle& reader) { return reader.db.QueryInt("SELECT max(seq) FROM versions"); });
 }
 
 #undef CONCORD_STORED_COLUMNS

@@ -7,9 +7,12 @@
 // survives the process being killed at any point (the WAL is written before COMMIT returns; recovery
 // replays whole transactions only) but not a power loss; OpenOptions::sync_full selects synchronous=FULL.
 //
-// Thread-safety: all calls are safe from several threads. One connection serves writes and reads under one
-// mutex: simple and correct; readers wait for a running batch. A pool of read connections (WAL readers do
-// not block the writer) is the upgrade path when reads need to run beside imports.
+// Thread-safety: all calls are safe from several threads. Writes go through one connection under one mutex
+// (SQLite admits one writer at a time anyway). Reads take a connection of their own from a pool (WAL readers
+// neither block the writer nor wait for it), opened on demand and kept while idle (at most
+// kMaxIdleReaders); each read call is its own read transaction, so it sees every batch committed before it
+// started, by this process or another. An in-memory database (":memory:") is private to its connection:
+// there reads share the writer's connection and mutex.
 #pragma once
 
 #include <array>
@@ -39,19 +42,32 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<StoredObject>> Versions(std::string_view id) override;
   absl::StatusOr<Page> List(const Query& query) override;
   absl::StatusOr<Stats> GetStats() override;
+  absl::StatusOr<int64_t> LastSeq() override;
 
  private:
   struct TypeDelta;
+  // A connection and the statements prepared on it.
+  struct Handle {
+    sqlite::Connection db;
+    std::unordered_map<std::string, sqlite::Statement> statements;
+    // The prepared statement for `sql`, prepared on first use and kept for the handle's lifetime.
+    absl::StatusOr<sqlite::Statement*> Prepared(const std::string& sql);
+  };
+  class ReadLease;
 
   using IdHashKey = std::array<unsigned char, 16>;
-  SqliteStore(sqlite::Connection db, const Clock& clock, bool read_only, int schema_version,
-              const IdHashKey& id_hash_key);
+  SqliteStore(sqlite::Connection db, std::string path, const OpenOptions& options, const Clock& clock,
+              int schema_version, const IdHashKey& id_hash_key);
 
   // The keyed 64-bit hash (SipHash-2-4) under which objects_id_hash finds an id.
   int64_t IdHash(std::string_view id) const;
 
-  // The prepared statement for `sql`, prepared on first use and kept for the store's lifetime.
+  // The writer's prepared statement for `sql`.
   absl::StatusOr<sqlite::Statement*> Prepared(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A read connection for one call: from the pool, or newly opened. Calls `read` with it and gives it back.
+  template <typename Fn>
+  auto WithReader(Fn&& read) -> decltype(read(std::declval<Handle&>()));
+  absl::StatusOr<std::unique_ptr<Handle>> OpenReader();
   // Stores one item inside the batch's transaction; a new id takes `next_oid` and advances it.
   absl::StatusOr<PutResult> PutOne(const EncodedObject& row, int64_t added, int64_t& next_oid,
                                    std::unordered_map<std::string, TypeDelta>& deltas)
@@ -59,17 +75,22 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::vector<PutResult>> PutInTransaction(std::span<const EncodedObject> rows, int64_t added)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Rows of a by-id query: ?1 is the id, ?2 the version key when given.
-  absl::StatusOr<std::vector<StoredObject>> ReadObjects(const std::string& sql, std::string_view id,
-                                                        std::optional<std::string_view> version_key)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<std::vector<StoredObject>> ReadObjects(Handle& reader, const std::string& sql, std::string_view id,
+                                                        std::optional<std::string_view> version_key);
 
+  static constexpr size_t kMaxIdleReaders = 64;
+
+  const std::string path_;
+  const OpenOptions options_;
+  const bool shared_reader_;  // ":memory:": reads use the writer's connection
   const Clock& clock_;
   const bool read_only_;
   const int schema_version_;
   const IdHashKey id_hash_key_;
   std::mutex mu_;
-  sqlite::Connection db_ ABSL_GUARDED_BY(mu_);
-  std::unordered_map<std::string, sqlite::Statement> statements_ ABSL_GUARDED_BY(mu_);
+  Handle writer_ ABSL_GUARDED_BY(mu_);
+  std::mutex readers_mu_;
+  std::vector<std::unique_ptr<Handle>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
 };
 
 }  // namespace concord::store
