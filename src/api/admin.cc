@@ -19,6 +19,8 @@
 //                  (owned by its organisation). Membership: admin, and the org-admin of the owning
 //                  organisation; an org-admin may also take its own organisation out of a group.
 //   communities    read: everyone (objects name them in the policy extension); create and membership: admin.
+//
+// Every change is audited (action admin; api.h "administrative changes" states the order of entry and change).
 #include <algorithm>
 
 #include "absl/strings/match.h"
@@ -194,6 +196,52 @@ object CommunityJson(const store::Community& c) {
           {"created", FormatRfc3339(c.created)}};
 }
 
+// ---- audit -------------------------------------------------------------------------------------------
+
+const absl::Status& StatusOf(const absl::Status& s) { return s; }
+template <typename T>
+const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+
+// Records an administrative change before it is made; Unavailable (503) when it cannot be recorded.
+absl::Status RecordChange(const ApiContext& ctx, const Caller& caller, const http::Request& req, object detail) {
+  return Audit(ctx, caller, req, audit::Action::kAdmin, {}, "ok", std::move(detail));
+}
+
+// Passes `result` through; when the change failed after RecordChange, records that it did not happen.
+template <typename Result>
+Result Completed(const ApiContext& ctx, const Caller& caller, const http::Request& req, object detail,
+                 Result result) {
+  const absl::Status& s = StatusOf(result);
+  if (!s.ok()) {
+    detail["error"] = std::string(Sv(s.message()));
+    absl::Status recorded = Audit(ctx, caller, req, audit::Action::kAdmin, {}, "failed", std::move(detail));
+    if (!recorded.ok()) spdlog::warn("admin change failed and the failure was not audited: {}", Sv(recorded.message()));
+  }
+  return result;
+}
+
+array OrgIds(const std::vector<store::Organisation>& orgs) {
+  array out;
+  for (const auto& o : orgs) out.emplace_back(o.id);
+  return out;
+}
+
+// The organisations named by ids or names, for member_orgs; a FieldError on `field` for an unknown one, so that
+// a typo creates nothing.
+absl::StatusOr<std::vector<store::Organisation>> ResolveOrgs(const ApiContext& ctx, const std::vector<std::string>& names,
+                                                             std::string_view field) {
+  std::vector<store::Organisation> out;
+  for (const std::string& m : names) {
+    auto org = ctx.accounts->GetOrganisation(m);
+    if (absl::IsNotFound(org.status())) return FieldError(field, Sv(org.status().message()));
+    if (!org.ok()) return org.status();
+    out.push_back(*std::move(org));
+  }
+  return out;
+}
+
 // ---- organisations -----------------------------------------------------------------------------------
 
 absl::StatusOr<http::Response> ListOrganisations(const ApiContext& ctx, http::Request& req) {
@@ -223,7 +271,9 @@ absl::StatusOr<http::Response> CreateOrganisation(const ApiContext& ctx, http::R
   } else if (kind_name && *kind_name != "local") {
     return FieldError("kind", fmt::format("expected local or remote, got '{}'", *kind_name));
   }
-  CONCORD_ASSIGN_OR_RETURN(store::Organisation o, ctx.accounts->CreateOrganisation(name, kind));
+  const object detail = admin_audit::OrgCreate(name, kind);
+  CONCORD_RETURN_IF_ERROR(RecordChange(ctx, caller, req, detail));
+  CONCORD_ASSIGN_OR_RETURN(store::Organisation o, Completed(ctx, caller, req, detail, ctx.accounts->CreateOrganisation(name, kind)));
   return Reply(201, OrgJson(o));
 }
 
@@ -275,8 +325,8 @@ absl::StatusOr<http::Response> CreateUser(const ApiContext& ctx, http::Request& 
   CONCORD_ASSIGN_OR_RETURN(store::Role role, RoleField(role_name));
   CONCORD_ASSIGN_OR_RETURN(std::optional<std::string> org, OptString(body, "org"));
   if (!org) org = caller.org_id;
+  auto named = ctx.accounts->GetOrganisation(*org);
   if (IsOrgAdmin(caller)) {
-    auto named = ctx.accounts->GetOrganisation(*org);
     if (!named.ok() || named->id != caller.org_id) {
       return absl::PermissionDeniedError("an org-admin creates users in its own organisation only");
     }
@@ -284,10 +334,12 @@ absl::StatusOr<http::Response> CreateUser(const ApiContext& ctx, http::Request& 
       return absl::PermissionDeniedError(fmt::format("only an admin may give the role {}", role_name));
     }
   }
-  auto u = ctx.accounts->CreateUser(name, *org, role);
-  if (absl::IsNotFound(u.status())) return FieldError("org", Sv(u.status().message()));
-  if (!u.ok()) return u.status();
-  return Reply(201, UserJson(*u));
+  if (absl::IsNotFound(named.status())) return FieldError("org", Sv(named.status().message()));
+  if (!named.ok()) return named.status();
+  const object detail = admin_audit::UserCreate(name, named->id, role);
+  CONCORD_RETURN_IF_ERROR(RecordChange(ctx, caller, req, detail));
+  CONCORD_ASSIGN_OR_RETURN(store::User u, Completed(ctx, caller, req, detail, ctx.accounts->CreateUser(name, named->id, role)));
+  return Reply(201, UserJson(u));
 }
 
 absl::StatusOr<http::Response> UpdateUser(const ApiContext& ctx, http::Request& req) {
@@ -312,9 +364,21 @@ absl::StatusOr<http::Response> UpdateUser(const ApiContext& ctx, http::Request& 
   if (IsSelf(caller, u) && disabled.value_or(false)) {
     return absl::FailedPreconditionError("you cannot disable yourself");
   }
-  if (role && *role != u.role) CONCORD_RETURN_IF_ERROR(ctx.accounts->SetRole(u.id, *role));
-  if (disabled && *disabled != u.disabled) {
-    CONCORD_RETURN_IF_ERROR(*disabled ? ctx.accounts->DisableUser(u.id) : ctx.accounts->EnableUser(u.id));
+  const bool new_role = role && *role != u.role;
+  const bool new_disabled = disabled && *disabled != u.disabled;
+  if (new_role || new_disabled) {  // a request that changes nothing is not an administrative change
+    object detail{{"op", "user.update"}, {"user", u.name}, {"org", u.org_id}};
+    if (new_role) {
+      detail["role"] = store::RoleName(*role);
+      detail["previous_role"] = store::RoleName(u.role);
+    }
+    if (new_disabled) detail["disabled"] = *disabled;
+    CONCORD_RETURN_IF_ERROR(RecordChange(ctx, caller, req, detail));
+    if (new_role) CONCORD_RETURN_IF_ERROR(Completed(ctx, caller, req, detail, ctx.accounts->SetRole(u.id, *role)));
+    if (new_disabled) {
+      CONCORD_RETURN_IF_ERROR(Completed(ctx, caller, req, detail,
+                                        *disabled ? ctx.accounts->DisableUser(u.id) : ctx.accounts->EnableUser(u.id)));
+    }
   }
   CONCORD_ASSIGN_OR_RETURN(store::User updated, ctx.accounts->GetUser(u.id));
   return Reply(200, UserJson(updated));
@@ -351,6 +415,17 @@ absl::StatusOr<http::Response> IssueKey(const ApiContext& ctx, http::Request& re
     options.read_only = read_only.value_or(false);
   }
   CONCORD_ASSIGN_OR_RETURN(store::IssuedKey issued, ctx.accounts->IssueKey(u.id, options));
+  // Recorded after the fact because the entry names the new key. Unrecorded, the key must not exist: it is
+  // revoked before anyone has seen its token (should the revocation fail too, nobody ever holds the secret).
+  if (absl::Status recorded = Audit(ctx, caller, req, audit::Action::kAdmin, {}, "ok",
+                                    admin_audit::KeyIssue(u, issued.key));
+      !recorded.ok()) {
+    if (auto revoked = ctx.accounts->RevokeKey(issued.key.key_id); !revoked.ok()) {
+      spdlog::error("API key {} issued without an audit entry could not be revoked: {}", issued.key.key_id,
+                    Sv(revoked.status().message()));
+    }
+    return recorded;
+  }
   // The token appears here and nowhere else, ever.
   http::Response r = Reply(201, object{{"key", KeyJson(issued.key, ctx.clock->Now())}, {"token", issued.token}});
   r.headers.Set("Cache-Control", "no-store");
@@ -368,10 +443,12 @@ absl::StatusOr<http::Response> RevokeKey(const ApiContext& ctx, http::Request& r
   }
   const std::string key_id(req.Param("key_id"));
   CONCORD_ASSIGN_OR_RETURN(std::vector<store::ApiKey> keys, ctx.accounts->ListKeys(u.id));
-  if (std::none_of(keys.begin(), keys.end(), [&](const store::ApiKey& k) { return k.key_id == key_id; })) {
-    return absl::NotFoundError(fmt::format("API key '{}' of user '{}' not found", key_id, u.name));
-  }
-  CONCORD_ASSIGN_OR_RETURN(store::ApiKey revoked, ctx.accounts->RevokeKey(key_id));
+  auto key = std::find_if(keys.begin(), keys.end(), [&](const store::ApiKey& k) { return k.key_id == key_id; });
+  if (key == keys.end()) return absl::NotFoundError(fmt::format("API key '{}' of user '{}' not found", key_id, u.name));
+  if (key->revoked) return Reply(200, KeyJson(*key, ctx.clock->Now()));  // already: nothing changes
+  const object detail = admin_audit::KeyRevoke(u, key_id);
+  CONCORD_RETURN_IF_ERROR(RecordChange(ctx, caller, req, detail));
+  CONCORD_ASSIGN_OR_RETURN(store::ApiKey revoked, Completed(ctx, caller, req, detail, ctx.accounts->RevokeKey(key_id)));
   return Reply(200, KeyJson(revoked, ctx.clock->Now()));
 }
 
@@ -417,25 +494,31 @@ absl::StatusOr<http::Response> CreateGroup(const ApiContext& ctx, http::Request&
   CONCORD_ASSIGN_OR_RETURN(std::optional<std::string> owner, OptString(body, "owner_org"));
   CONCORD_ASSIGN_OR_RETURN(std::vector<std::string> members, OptStrings(body, "member_orgs"));
   if (!owner) owner = caller.org_id;
+  auto owner_org = ctx.accounts->GetOrganisation(*owner);
   if (!IsAdmin(caller)) {
-    auto named = ctx.accounts->GetOrganisation(*owner);
-    if (!named.ok() || named->id != caller.org_id) {
+    if (!owner_org.ok() || owner_org->id != caller.org_id) {
       return absl::PermissionDeniedError("an org-admin creates sharing groups owned by its own organisation only");
     }
   }
+  if (absl::IsNotFound(owner_org.status())) return FieldError("owner_org", Sv(owner_org.status().message()));
+  if (!owner_org.ok()) return owner_org.status();
   // Every member must exist before anything is written, so that a typo creates nothing.
-  for (const std::string& m : members) {
-    auto org = ctx.accounts->GetOrganisation(m);
-    if (absl::IsNotFound(org.status())) return FieldError("member_orgs", Sv(org.status().message()));
-    if (!org.ok()) return org.status();
-  }
-  CONCORD_ASSIGN_OR_RETURN(store::SharingGroup g,
-                           ctx.accounts->CreateSharingGroup(name, description.value_or(""), *owner));
-  for (const std::string& m : members) {
-    auto added = ctx.accounts->AddSharingGroupMember(g.id, m);
+  CONCORD_ASSIGN_OR_RETURN(std::vector<store::Organisation> member_orgs, ResolveOrgs(ctx, members, "member_orgs"));
+  const object detail{{"op", "group.create"},
+                      {"name", name},
+                      {"owner_org", owner_org->id},
+                      {"member_orgs", OrgIds(member_orgs)}};
+  CONCORD_RETURN_IF_ERROR(RecordChange(ctx, caller, req, detail));
+  CONCORD_ASSIGN_OR_RETURN(
+      store::SharingGroup g,
+      Completed(ctx, caller, req, detail,
+                ctx.accounts->CreateSharingGroup(name, description.value_or(""), owner_org->id)));
+  for (const store::Organisation& m : member_orgs) {
+    auto added = ctx.accounts->AddSharingGroupMember(g.id, m.id);
     if (!added.ok()) {
       ctx.sharing_groups_changed();
-      return Annotate(added.status(), fmt::format("sharing group {} was created, adding member '{}'", g.id, m));
+      return Completed(ctx, caller, req, detail,
+                       Annotate(added.status(), fmt::format("sharing group {} was created, adding member '{}'", g.id, m.name)));
     }
     g = *std::move(added);
   }
@@ -457,7 +540,12 @@ absl::StatusOr<http::Response> ChangeGroupMember(const ApiContext& ctx, http::Re
     return absl::PermissionDeniedError("only an admin or an org-admin of the owning organisation may change members");
   }
   CONCORD_RETURN_IF_ERROR(RequireWrite(caller));
-  auto changed = add ? ctx.accounts->AddSharingGroupMember(g.id, org) : ctx.accounts->RemoveSharingGroupMember(g.id, org);
+  CONCORD_ASSIGN_OR_RETURN(store::Organisation member, ctx.accounts->GetOrganisation(org));
+  const object detail{{"op", add ? "group.member.add" : "group.member.remove"}, {"group", g.id}, {"org", member.id}};
+  CONCORD_RETURN_IF_ERROR(RecordChange(ctx, caller, req, detail));
+  auto changed = Completed(ctx, caller, req, detail,
+                           add ? ctx.accounts->AddSharingGroupMember(g.id, member.id)
+                               : ctx.accounts->RemoveSharingGroupMember(g.id, member.id));
   if (!changed.ok()) return changed.status();
   ctx.sharing_groups_changed();
   return Reply(200, GroupJson(*changed));
@@ -487,15 +575,17 @@ absl::StatusOr<http::Response> CreateCommunity(const ApiContext& ctx, http::Requ
   CONCORD_ASSIGN_OR_RETURN(std::string name, ReqString(body, "name"));
   CONCORD_ASSIGN_OR_RETURN(std::optional<std::string> description, OptString(body, "description"));
   CONCORD_ASSIGN_OR_RETURN(std::vector<std::string> members, OptStrings(body, "member_orgs"));
-  for (const std::string& m : members) {
-    auto org = ctx.accounts->GetOrganisation(m);
-    if (absl::IsNotFound(org.status())) return FieldError("member_orgs", Sv(org.status().message()));
-    if (!org.ok()) return org.status();
-  }
-  CONCORD_ASSIGN_OR_RETURN(store::Community c, ctx.accounts->CreateCommunity(name, description.value_or("")));
-  for (const std::string& m : members) {
-    auto added = ctx.accounts->AddCommunityMember(c.name, m);
-    if (!added.ok()) return Annotate(added.status(), fmt::format("community {} was created, adding member '{}'", c.name, m));
+  CONCORD_ASSIGN_OR_RETURN(std::vector<store::Organisation> member_orgs, ResolveOrgs(ctx, members, "member_orgs"));
+  const object detail{{"op", "community.create"}, {"name", name}, {"member_orgs", OrgIds(member_orgs)}};
+  CONCORD_RETURN_IF_ERROR(RecordChange(ctx, caller, req, detail));
+  CONCORD_ASSIGN_OR_RETURN(store::Community c, Completed(ctx, caller, req, detail,
+                                                         ctx.accounts->CreateCommunity(name, description.value_or(""))));
+  for (const store::Organisation& m : member_orgs) {
+    auto added = ctx.accounts->AddCommunityMember(c.name, m.id);
+    if (!added.ok()) {
+      return Completed(ctx, caller, req, detail,
+                       Annotate(added.status(), fmt::format("community {} was created, adding member '{}'", c.name, m.name)));
+    }
     c = *std::move(added);
   }
   return Reply(201, CommunityJson(c));
@@ -506,13 +596,47 @@ absl::StatusOr<http::Response> ChangeCommunityMember(const ApiContext& ctx, http
   if (!IsAdmin(caller)) return absl::PermissionDeniedError("only an admin may change community members");
   CONCORD_RETURN_IF_ERROR(RequireWrite(caller));
   const std::string_view name = req.Param("name");
-  const std::string_view org = req.Param("org");
+  CONCORD_ASSIGN_OR_RETURN(store::Community community, ctx.accounts->GetCommunity(name));
+  CONCORD_ASSIGN_OR_RETURN(store::Organisation member, ctx.accounts->GetOrganisation(req.Param("org")));
+  const object detail{
+      {"op", add ? "community.member.add" : "community.member.remove"}, {"community", community.name}, {"org", member.id}};
+  CONCORD_RETURN_IF_ERROR(RecordChange(ctx, caller, req, detail));
   CONCORD_ASSIGN_OR_RETURN(store::Community c,
-                           add ? ctx.accounts->AddCommunityMember(name, org) : ctx.accounts->RemoveCommunityMember(name, org));
+                           Completed(ctx, caller, req, detail,
+                                     add ? ctx.accounts->AddCommunityMember(community.name, member.id)
+                                         : ctx.accounts->RemoveCommunityMember(community.name, member.id)));
   return Reply(200, CommunityJson(c));
 }
 
 }  // namespace
+
+// ---- audit entry shapes, shared with the CLI -------------------------------------------------------------
+
+namespace admin_audit {
+
+object OrgCreate(std::string_view name, store::OrgKind kind) {
+  return {{"op", "org.create"}, {"name", name}, {"kind", store::OrgKindName(kind)}};
+}
+
+object UserCreate(std::string_view user, std::string_view org_id, store::Role role) {
+  return {{"op", "user.create"}, {"user", user}, {"org", org_id}, {"role", store::RoleName(role)}};
+}
+
+object KeyIssue(const store::User& user, const store::ApiKey& key) {
+  return {{"op", "key.issue"},
+          {"user", user.name},
+          {"org", user.org_id},
+          {"key_id", key.key_id},
+          {"expires", OptionalTime(key.expires)},
+          {"allowed_cidrs", Strings(key.allowed_cidrs)},
+          {"read_only", key.read_only}};
+}
+
+object KeyRevoke(const store::User& user, std::string_view key_id) {
+  return {{"op", "key.revoke"}, {"user", user.name}, {"org", user.org_id}, {"key_id", key_id}};
+}
+
+}  // namespace admin_audit
 
 // ---- the snapshot ------------------------------------------------------------------------------------
 

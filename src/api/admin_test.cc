@@ -6,7 +6,10 @@
 #include <filesystem>
 
 #include "api/api.h"
+#include "audit/audit.h"
 #include "boost/json/parse.hpp"
+#include "boost/json/serialize.hpp"
+#include "common/json.h"
 #include "common/status.h"
 #include "fmt/format.h"
 
@@ -52,7 +55,7 @@ class AdminApiTest : public ::testing::Test {
       if (!header) return absl::UnauthenticatedError("missing API key");
       CONCORD_ASSIGN_OR_RETURN(store::Principal p, accounts_->AuthenticateHeader(*header, "127.0.0.1"));
       return Caller{.user = p.user.name, .org_id = p.org.id, .role = std::string(store::RoleName(p.role)),
-                    .read_only = p.read_only};
+                    .read_only = p.read_only, .key_id = p.key_id};
     };
     ASSERT_TRUE(AddObjectRoutes(router_, ctx_).ok());
     ASSERT_TRUE(AddAdminRoutes(router_, ctx_).ok());
@@ -90,6 +93,7 @@ class AdminApiTest : public ::testing::Test {
     http::Request req;
     req.method = method;
     req.target = target;
+    req.remote_address = "192.0.2.7:40000";
     const size_t q = target.find('?');
     req.path = target.substr(0, q);
     if (q != std::string::npos) req.query = http::QueryParams::Parse(target.substr(q + 1));
@@ -100,6 +104,7 @@ class AdminApiTest : public ::testing::Test {
       auto r = router_.RenderError(req.path, match.error);
       return {r.status, r.body};
     }
+    req.route = match.route;
     for (auto& [k, v] : match.params) req.path_params[k] = v;
     auto r = (*match.handler)(req);
     if (!r.ok()) {
@@ -359,6 +364,162 @@ TEST_F(AdminApiTest, CommunitiesAreManagedByAdminsAndReadByEveryone) {
   EXPECT_EQ(removed.Json().at("member_orgs").as_array().size(), 1u);
   EXPECT_EQ(Call("PUT", "/api/v1/communities/csirts-network/members/CERT-B", admin_).Json().at("member_orgs").as_array().size(),
             2u);
+}
+
+// ---- audit of administrative changes -------------------------------------------------------------------
+
+class AdminAuditTest : public AdminApiTest {
+ protected:
+  void SetUp() override {
+    AdminApiTest::SetUp();
+    auto a = audit::OpenAuditLog(path_.string());
+    ASSERT_TRUE(a.ok()) << a.status();
+    audit_ = std::move(*a);
+    ctx_.audit = audit_.get();
+  }
+  void TearDown() override {
+    ctx_.audit = nullptr;
+    audit_.reset();
+    AdminApiTest::TearDown();
+  }
+  std::vector<audit::Entry> Entries() {
+    auto page = audit_->List({.limit = 1000});
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? page->entries : std::vector<audit::Entry>{};
+  }
+  static std::string KeyIdOf(const std::string& token) { return token.substr(8, 16); }  // concord_<key_id>_<secret>
+  // The stored detail comes back with its members sorted: compare canonical forms (RFC 8785).
+  static std::string Detail(const audit::Entry& e) { return CanonicalJson(e.event.detail); }
+  static std::string Json(const std::string& text) { return CanonicalJson(boost::json::parse(text)); }
+
+  std::unique_ptr<audit::AuditLog> audit_;
+};
+
+TEST_F(AdminAuditTest, EveryChangeIsOneEntryNamingItsTargetAndNoSecret) {
+  const std::string partner =
+      Call("POST", "/api/v1/organisations", admin_, R"({"name":"Partner CERT","kind":"remote"})").Str("id");
+  ASSERT_EQ(Call("POST", "/api/v1/users", admin_, R"({"name":"carol","org":"CERT-B","role":"duty-officer"})").status, 201);
+  Reply issued = Call("POST", "/api/v1/users/carol/keys", admin_,
+                      R"({"expires":"2025-07-01T00:00:00Z","allowed_cidrs":["10.1.2.3/8"],"read_only":true})");
+  ASSERT_EQ(issued.status, 201) << issued.body;
+  const std::string token = issued.Str("token");
+  const std::string key_id = KeyIdOf(token);
+  ASSERT_EQ(Call("PATCH", "/api/v1/users/carol", admin_, R"({"role":"analyst","disabled":true})").status, 200);
+  ASSERT_EQ(Call("PATCH", "/api/v1/users/carol", admin_, R"({"role":"analyst"})").status, 200);  // no change
+  ASSERT_EQ(Call("DELETE", "/api/v1/users/carol/keys/" + key_id, admin_).status, 200);
+  ASSERT_EQ(Call("DELETE", "/api/v1/users/carol/keys/" + key_id, admin_).status, 200);  // already revoked
+  const std::string group =
+      Call("POST", "/api/v1/sharing-groups", orgadmin_a_, R"({"name":"RTF","member_orgs":["CERT-B"]})").Str("id");
+  ASSERT_EQ(Call("DELETE", "/api/v1/sharing-groups/" + group + "/members/CERT-B", orgadmin_a_).status, 200);
+  ASSERT_EQ(Call("PUT", "/api/v1/sharing-groups/" + group + "/members/" + org_b_, admin_).status, 200);
+  ASSERT_EQ(Call("POST", "/api/v1/communities", admin_, R"({"name":"csirts-network","member_orgs":["CERT-A"]})").status,
+            201);
+  ASSERT_EQ(Call("PUT", "/api/v1/communities/csirts-network/members/CERT-B", admin_).status, 200);
+  ASSERT_EQ(Call("DELETE", "/api/v1/communities/csirts-network/members/" + org_a_, admin_).status, 200);
+  // Reads leave no admin entry.
+  ASSERT_EQ(Call("GET", "/api/v1/users/carol/keys", admin_).status, 200);
+
+  const std::vector<audit::Entry> entries = Entries();
+  const std::vector<std::string> expected = {
+      R"({"op":"org.create","name":"Partner CERT","kind":"remote","route":"/api/v1/organisations","method":"POST"})",
+      fmt::format(R"({{"op":"user.create","user":"carol","org":"{}","role":"duty-officer","route":"/api/v1/users","method":"POST"}})",
+                  org_b_),
+      fmt::format(R"({{"op":"key.issue","user":"carol","org":"{}","key_id":"{}","expires":"2025-07-01T00:00:00Z",)"
+                  R"("allowed_cidrs":["10.0.0.0/8"],"read_only":true,"route":"/api/v1/users/{{user}}/keys","method":"POST"}})",
+                  org_b_, key_id),
+      fmt::format(R"({{"op":"user.update","user":"carol","org":"{}","role":"analyst","previous_role":"duty-officer",)"
+                  R"("disabled":true,"route":"/api/v1/users/{{user}}","method":"PATCH"}})",
+                  org_b_),
+      fmt::format(R"({{"op":"key.revoke","user":"carol","org":"{}","key_id":"{}","route":"/api/v1/users/{{user}}/keys/{{key_id}}","method":"DELETE"}})",
+                  org_b_, key_id),
+      fmt::format(R"({{"op":"group.create","name":"RTF","owner_org":"{}","member_orgs":["{}"],"route":"/api/v1/sharing-groups","method":"POST"}})",
+                  org_a_, org_b_),
+      fmt::format(R"({{"op":"group.member.remove","group":"{}","org":"{}","route":"/api/v1/sharing-groups/{{group}}/members/{{org}}","method":"DELETE"}})",
+                  group, org_b_),
+      fmt::format(R"({{"op":"group.member.add","group":"{}","org":"{}","route":"/api/v1/sharing-groups/{{group}}/members/{{org}}","method":"PUT"}})",
+                  group, org_b_),
+      fmt::format(R"({{"op":"community.create","name":"csirts-network","member_orgs":["{}"],"route":"/api/v1/communities","method":"POST"}})",
+                  org_a_),
+      fmt::format(R"({{"op":"community.member.add","community":"csirts-network","org":"{}","route":"/api/v1/communities/{{name}}/members/{{org}}","method":"PUT"}})",
+                  org_b_),
+      fmt::format(R"({{"op":"community.member.remove","community":"csirts-network","org":"{}","route":"/api/v1/communities/{{name}}/members/{{org}}","method":"DELETE"}})",
+                  org_a_),
+  };
+  ASSERT_EQ(entries.size(), expected.size());
+  const std::string secret = token.substr(25);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const audit::Event& e = entries[i].event;
+    SCOPED_TRACE(i);
+    EXPECT_EQ(e.action, audit::Action::kAdmin);
+    EXPECT_EQ(Detail(entries[i]), Json(expected[i]));
+    EXPECT_EQ(e.outcome, "ok");
+    EXPECT_EQ(e.object_ids, std::vector<std::string>{});
+    EXPECT_EQ(e.remote_address, "192.0.2.7");
+    const bool by_orgadmin = i == 5 || i == 6;
+    EXPECT_EQ(e.user, by_orgadmin ? "olga" : "root");
+    EXPECT_EQ(e.org, org_a_);
+    EXPECT_EQ(e.key_id, KeyIdOf(by_orgadmin ? orgadmin_a_ : admin_));
+    EXPECT_EQ(audit::CanonicalEntry(entries[i]).find(secret), std::string::npos);
+  }
+  EXPECT_FALSE(partner.empty());
+  auto verified = audit_->Verify();
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_TRUE(verified->intact);
+  EXPECT_EQ(verified->entries, 11);
+}
+
+TEST_F(AdminAuditTest, RefusedRequestsLeaveNoEntryAndAFailedChangeSaysSo) {
+  EXPECT_EQ(Call("POST", "/api/v1/users", analyst_a_, R"({"name":"z","role":"analyst"})").status, 403);
+  EXPECT_EQ(Call("POST", "/api/v1/organisations", admin_, R"({"name":"X","colour":"red"})").status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/users", admin_, R"({"name":"dan","org":"nowhere","role":"analyst"})").status, 400);
+  EXPECT_EQ(Call("PUT", "/api/v1/sharing-groups/nothing/members/CERT-B", admin_).status, 404);
+  EXPECT_EQ(Entries().size(), 0u);
+
+  // The store refuses the name only after the entry was written: a second entry says the change did not happen.
+  EXPECT_EQ(Call("POST", "/api/v1/organisations", admin_, R"({"name":"cert-a"})").status, 409);
+  const std::vector<audit::Entry> entries = Entries();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].event.outcome, "ok");
+  EXPECT_EQ(Detail(entries[0]),
+            Json(R"({"op":"org.create","name":"cert-a","kind":"local","route":"/api/v1/organisations","method":"POST"})"));
+  EXPECT_EQ(entries[1].event.outcome, "failed");
+  EXPECT_EQ(Detail(entries[1]),
+            Json(R"({"op":"org.create","name":"cert-a","kind":"local","error":"organisation 'CERT-A' already exists",)"
+                 R"("route":"/api/v1/organisations","method":"POST"})"));
+}
+
+TEST_F(AdminAuditTest, NothingChangesWhenTheEntryCannotBeWritten) {
+  auto read_only = audit::OpenAuditLog(path_.string(), {.read_only = true});
+  ASSERT_TRUE(read_only.ok()) << read_only.status();
+  ctx_.audit = read_only->get();
+  const std::string unavailable =
+      R"({"error":{"code":"UNAVAILABLE","message":"the audit log cannot record this request: the audit log is open read-only"}})";
+
+  Reply org = Call("POST", "/api/v1/organisations", admin_, R"({"name":"Ghost CERT"})");
+  EXPECT_EQ(org.status, 503);
+  EXPECT_EQ(org.body, unavailable);
+  EXPECT_EQ(Call("GET", "/api/v1/organisations/Ghost%20CERT", admin_).status, 404);
+
+  Reply disable = Call("PATCH", "/api/v1/users/alice", admin_, R"({"disabled":true})");
+  EXPECT_EQ(disable.status, 503);
+  EXPECT_FALSE(accounts_->GetUser("alice").value().disabled);
+
+  // The key exists for a moment (its entry names it), but is revoked before anyone sees the token.
+  Reply key = Call("POST", "/api/v1/users/alice/keys", admin_);
+  EXPECT_EQ(key.status, 503);
+  EXPECT_EQ(key.body, unavailable);
+  const std::vector<store::ApiKey> keys = accounts_->ListKeys("alice").value();
+  ASSERT_EQ(keys.size(), 2u);
+  for (const store::ApiKey& k : keys) {
+    // The one made in SetUp stays active; the new one is revoked.
+    EXPECT_EQ(k.revoked.has_value(), k.key_id != KeyIdOf(analyst_a_)) << k.key_id;
+  }
+
+  Reply group = Call("POST", "/api/v1/sharing-groups", admin_, R"({"name":"Ghost group"})");
+  EXPECT_EQ(group.status, 503);
+  EXPECT_EQ(Call("GET", "/api/v1/sharing-groups/Ghost%20group", admin_).status, 404);
+  ctx_.audit = audit_.get();
+  EXPECT_EQ(Entries().size(), 0u);
 }
 
 }  // namespace

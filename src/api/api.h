@@ -95,6 +95,13 @@ absl::Status AdmitWrite(const Caller& caller, const stix::Object& object);
 // Registers the /api/v1/objects routes. `context` must outlive the router.
 absl::Status AddObjectRoutes(http::Router& router, const ApiContext& context);
 
+class ChangeFeed;      // stream.h
+struct StreamOptions;  // stream.h
+// Registers GET /api/v1/stream: server-sent events of the stored versions the caller may see (stream.cc).
+// `context`, `feed` and `options` must outlive the router.
+absl::Status AddStreamRoutes(http::Router& router, const ApiContext& context, ChangeFeed& feed,
+                             const StreamOptions& options);
+
 // Registers the administrative routes: /api/v1/organisations, /users (with keys), /sharing-groups and
 // /communities (admin.cc states who may do what). Needs context.accounts. `context` must outlive the router.
 absl::Status AddAdminRoutes(http::Router& router, const ApiContext& context);
@@ -115,8 +122,29 @@ absl::Status CheckJustification(const ApiContext& ctx, const http::Request& req,
 // when ctx.audit is null. Unavailable when the entry cannot be recorded.
 absl::Status Audit(const ApiContext& ctx, const Caller& caller, const http::Request& req, audit::Action action,
                    std::vector<std::string> ids, std::string outcome, boost::json::object detail);
+// A read's response that is sent only once its audit entry (action read, the ids, detail plus route and
+// method) is committed, and replaced by 503 when it cannot be (http::Gate): no thread waits for the commit,
+// so concurrent reads share audit commits. `response` unchanged when ctx.audit is null.
+absl::StatusOr<http::Response> AuditedRead(const ApiContext& ctx, const Caller& caller, const http::Request& req,
+                                           std::vector<std::string> ids, boost::json::object detail,
+                                           http::Response response);
 // GET /api/v1/audit: role admin sees every entry, org-admin its organisation's; others 403. Filters since,
 // until (RFC 3339), user, org, action, object; cursor and limit (1-1000, default 100) as in the object list.
 absl::Status AddAuditRoutes(http::Router& router, const ApiContext& context);
+
+// ---- administrative changes (admin.cc), one entry shape for the REST API and the CLI ------------------------
+//
+// Every change on the admin routes and every `concord org add` / `user add|key` leaves one entry with action
+// admin and `detail.op` naming the change (docs/audit.md lists them), recorded before the change is made: when
+// the entry cannot be written nothing changes (fail closed). When the change then fails, a second entry with
+// outcome "failed" and `detail.error` follows. Issuing a key is recorded just after it, because the entry names
+// the new key id; when that entry cannot be written the key is revoked at once and its token never shown.
+// Details name users, organisations (identity ids), groups and key ids, never key material.
+namespace admin_audit {
+boost::json::object OrgCreate(std::string_view name, store::OrgKind kind);
+boost::json::object UserCreate(std::string_view user, std::string_view org_id, store::Role role);
+boost::json::object KeyIssue(const store::User& user, const store::ApiKey& key);
+boost::json::object KeyRevoke(const store::User& user, std::string_view key_id);
+}  // namespace admin_audit
 
 }  // namespace concord::api

@@ -112,9 +112,11 @@ absl::Status CheckJustification(const ApiContext& ctx, const http::Request& req,
       "a justification (X-Concord-Justification) is required to read TLP:{}", tlp == stix::Tlp::kRed ? "RED" : "AMBER+STRICT"));
 }
 
-absl::Status Audit(const ApiContext& ctx, const Caller& caller, const http::Request& req, audit::Action action,
-                   std::vector<std::string> ids, std::string outcome, boost::json::object detail) {
-  if (ctx.audit == nullptr) return absl::OkStatus();
+namespace {
+
+// The audit event of a request: caller, key, remote host, justification, route and method in detail.
+absl::StatusOr<audit::Event> RequestEvent(const Caller& caller, const http::Request& req, audit::Action action,
+                                          std::vector<std::string> ids, std::string outcome, boost::json::object detail) {
   audit::Event e;
   e.action = action;
   e.user = caller.user;
@@ -127,12 +129,41 @@ absl::Status Audit(const ApiContext& ctx, const Caller& caller, const http::Requ
   detail["route"] = req.route.empty() ? req.path : req.route;
   detail["method"] = req.method;
   e.detail = std::move(detail);
+  return e;
+}
+
+// Fail closed: what cannot be recorded is not handed out.
+absl::Status NotRecorded(const absl::Status& status) {
+  return absl::UnavailableError(fmt::format("the audit log cannot record this request: {}", Sv(status.message())));
+}
+
+}  // namespace
+
+absl::Status Audit(const ApiContext& ctx, const Caller& caller, const http::Request& req, audit::Action action,
+                   std::vector<std::string> ids, std::string outcome, boost::json::object detail) {
+  if (ctx.audit == nullptr) return absl::OkStatus();
+  CONCORD_ASSIGN_OR_RETURN(audit::Event e,
+                           RequestEvent(caller, req, action, std::move(ids), std::move(outcome), std::move(detail)));
   auto entry = ctx.audit->Append(std::move(e));
-  if (!entry.ok()) {
-    // Fail closed: what cannot be recorded is not handed out.
-    return absl::UnavailableError(fmt::format("the audit log cannot record this request: {}", Sv(entry.status().message())));
-  }
+  if (!entry.ok()) return NotRecorded(entry.status());
   return absl::OkStatus();
+}
+
+absl::StatusOr<http::Response> AuditedRead(const ApiContext& ctx, const Caller& caller, const http::Request& req,
+                                           std::vector<std::string> ids, boost::json::object detail,
+                                           http::Response response) {
+  if (ctx.audit == nullptr) return response;
+  CONCORD_ASSIGN_OR_RETURN(audit::Event e, RequestEvent(caller, req, audit::Action::kRead, std::move(ids), "ok",
+                                                        std::move(detail)));
+  audit::AuditLog* log = ctx.audit;
+  response.gate = [log, e = std::move(e)](std::function<void(absl::Status)> release) mutable {
+    std::vector<audit::Event> events;
+    events.push_back(std::move(e));
+    log->AppendAsync(std::move(events), [release = std::move(release)](absl::StatusOr<std::vector<audit::Entry>> entries) {
+      release(entries.ok() ? absl::OkStatus() : NotRecorded(entries.status()));
+    });
+  };
+  return response;
 }
 
 absl::Status AddAuditRoutes(http::Router& router, const ApiContext& ctx) {

@@ -8,6 +8,7 @@
 #include "audit/audit.h"
 #include "boost/json/parse.hpp"
 #include "fmt/format.h"
+#include "store/sqlite/connection.h"
 
 namespace concord::api {
 namespace {
@@ -88,6 +89,7 @@ class AuditApiTest : public ::testing::Test {
     req.route = match.route;
     for (auto& [k, v] : match.params) req.path_params[k] = v;
     auto r = (*match.handler)(req);
+    if (r.ok()) r = http::AwaitGate(std::move(*r));  // as the server would: after the audit commit
     if (!r.ok()) {
       auto e = router_.RenderError(req.path, r.status());
       return {e.status, e.body};
@@ -124,6 +126,27 @@ TEST_F(AuditApiTest, WriteIsOneEntryWithTheStoredIds) {
   EXPECT_EQ(writes[0].event.object_ids, (std::vector<std::string>{IndicatorId(1), IndicatorId(2)}));
   EXPECT_EQ(writes[0].event.outcome, "ok");
   EXPECT_EQ(writes[0].event.detail.at("totals").at("new").as_int64(), 2);
+}
+
+// Fail closed: a read whose audit entry cannot be committed is not answered with the object.
+TEST_F(AuditApiTest, ReadThatCannotBeAuditedIs503WithoutTheObject) {
+  ASSERT_EQ(Call("POST", "/api/v1/objects", kWriterA, "[" + Indicator(1, kTlpGreen) + "," + Indicator(2, kTlpClear) + "]").status, 200);
+  {
+    auto db = store::sqlite::Connection::Open(path_.string(), false);
+    ASSERT_TRUE(db.ok()) << db.status();
+    // The committer may be indexing the write's entry right now: wait for its lock as every opener does.
+    ASSERT_TRUE(db->Exec("PRAGMA busy_timeout = 10000").ok());
+    ASSERT_TRUE(db->Exec("CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log "
+                         "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END").ok());
+  }
+  Reply r = Call("GET", "/api/v1/objects/" + IndicatorId(1), kReaderB);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("the audit log cannot record this request"), std::string::npos) << r.body;
+  EXPECT_EQ(r.body.find("pattern"), std::string::npos) << r.body;
+  r = Call("GET", "/api/v1/objects?type=indicator", kReaderB);
+  EXPECT_EQ(r.status, 503) << r.body;
+  // TLP:CLEAR reads are not audited, so they go on.
+  EXPECT_EQ(Call("GET", "/api/v1/objects/" + IndicatorId(2), kReaderB).status, 200);
 }
 
 TEST_F(AuditApiTest, ReadAboveClearIsAuditedWithJustification) {

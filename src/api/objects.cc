@@ -102,8 +102,8 @@ absl::StatusOr<http::Response> GetObject(const ApiContext& ctx, http::Request& r
   if (!IsVisible(ctx, caller, *found, ctx.sharing_groups())) return NotFound(id);
   CONCORD_RETURN_IF_ERROR(CheckJustification(ctx, req, found->tlp));
   if (IsAuditedRead(found->tlp)) {
-    CONCORD_RETURN_IF_ERROR(Audit(ctx, caller, req, audit::Action::kRead, {id}, "ok",
-                                  {{"tlp", stix::TlpName(found->tlp)}, {"modified", found->modified}}));
+    return AuditedRead(ctx, caller, req, {id}, {{"tlp", stix::TlpName(found->tlp)}, {"modified", found->modified}},
+                       ObjectResponse(*found));
   }
   return ObjectResponse(*found);
 }
@@ -127,8 +127,8 @@ absl::StatusOr<http::Response> GetVersions(const ApiContext& ctx, http::Request&
     any = true;
   }
   if (!any) return NotFound(id);
-  if (audited) CONCORD_RETURN_IF_ERROR(Audit(ctx, caller, req, audit::Action::kRead, {id}, "ok", {{"versions", true}}));
   body += "]}";
+  if (audited) return AuditedRead(ctx, caller, req, {id}, {{"versions", true}}, http::Response::Json(200, std::move(body)));
   return http::Response::Json(200, std::move(body));
 }
 
@@ -175,7 +175,7 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
   std::vector<std::string> audited;
   bool more = false;
   int64_t cursor = q.after_seq;
-  q.limit = std::min<size_t>(limit * 2, 1000);
+  q.limit = limit;  // pages after the first come only when the policy or a filter left some out
   while (returned < limit) {
     CONCORD_ASSIGN_OR_RETURN(store::Page page, ctx.store->List(q));
     for (const auto& o : page.objects) {
@@ -217,13 +217,13 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
       break;
     }
   }
-  if (!audited.empty()) {
-    CONCORD_RETURN_IF_ERROR(Audit(ctx, caller, req, audit::Action::kRead, std::move(audited), "ok", {{"list", true}}));
-  }
   std::string body = R"({"objects":[)" + objects + R"(],"more":)" + (more ? "true" : "false");
   if (withheld > 0) body += R"(,"withheld":)" + std::to_string(withheld);
   if (more) body += R"(,"next":")" + std::to_string(cursor) + "\"";
   body += "}";
+  if (!audited.empty()) {
+    return AuditedRead(ctx, caller, req, std::move(audited), {{"list", true}}, http::Response::Json(200, std::move(body)));
+  }
   return http::Response::Json(200, std::move(body));
 }
 

@@ -80,6 +80,7 @@ class ObjectsApiTest : public ::testing::Test {
     }
     for (auto& [k, v] : match.params) req.path_params[k] = v;
     auto r = (*match.handler)(req);
+    if (r.ok()) r = http::AwaitGate(std::move(*r));  // as the server would: after the audit commit
     if (!r.ok()) {
       auto e = router_.RenderError(req.path, r.status());
       return {e.status, e.body};

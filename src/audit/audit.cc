@@ -1,6 +1,9 @@
 #include "audit/audit.h"
 
 #include <array>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <utility>
 
 #include "boost/json/array.hpp"
@@ -85,6 +88,23 @@ boost::json::object EntryJson(const Entry& entry) {
   o["time"] = FormatRfc3339(Timestamp{seconds, static_cast<int32_t>(rest * 1000), 6}, 6);
   o["hash"] = entry.hash;
   return o;
+}
+
+absl::StatusOr<std::vector<Entry>> AuditLog::AppendBatch(std::vector<Event> events) {
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<absl::StatusOr<std::vector<Entry>>> result;
+  };
+  auto wait = std::make_shared<Wait>();
+  AppendAsync(std::move(events), [wait](absl::StatusOr<std::vector<Entry>> result) {
+    std::lock_guard lock(wait->mu);
+    wait->result = std::move(result);
+    wait->cv.notify_one();
+  });
+  std::unique_lock lock(wait->mu);
+  wait->cv.wait(lock, [&] { return wait->result.has_value(); });
+  return std::move(*wait->result);
 }
 
 absl::StatusOr<Entry> AuditLog::Append(Event event) {

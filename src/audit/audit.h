@@ -34,12 +34,13 @@
 // shipper) and pass it back as VerifyOptions::anchor.
 //
 // Thread-safety: AuditLog implementations are safe to use from many threads. Appends are serialised (the
-// chain needs the previous hash); concurrent appends are committed together (group commit), so an append
-// costs a share of one transaction. Several processes may append to one database: each commit reads the
-// head inside its write transaction, so the chain never forks.
+// chain needs the previous hash); appends queued while a commit runs are committed together by the next
+// one (group commit), so an append costs a share of one transaction. Several processes may append to one
+// database: each commit reads the head inside its write transaction, so the chain never forks.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -141,11 +142,19 @@ class AuditLog {
  public:
   virtual ~AuditLog() = default;
 
+  // Called once with the committed entries, or with the error that kept them out of the log.
+  using AppendCallback = std::function<void(absl::StatusOr<std::vector<Entry>>)>;
+
   // Appends one event and returns the committed entry. InvalidArgument for an event that cannot be
   // encoded (floating-point numbers in detail); Unavailable/Internal when the database fails.
   [[nodiscard]] absl::StatusOr<Entry> Append(Event event);
-  // Appends events as consecutive entries of one commit.
-  [[nodiscard]] virtual absl::StatusOr<std::vector<Entry>> AppendBatch(std::vector<Event> events) = 0;
+  // Appends events as consecutive entries of one commit, and waits for the commit.
+  [[nodiscard]] absl::StatusOr<std::vector<Entry>> AppendBatch(std::vector<Event> events);
+  // The same without waiting: `done` runs once the events are committed (or refused), on a thread of the
+  // log's own (keep it short: hand the result over, do not do work there), or on the calling thread when
+  // the events are refused before queueing. Lets a server hold a response until its audit entry is
+  // committed without holding a thread.
+  virtual void AppendAsync(std::vector<Event> events, AppendCallback done) = 0;
 
   [[nodiscard]] virtual absl::StatusOr<Page> List(const Filter& filter) = 0;
   [[nodiscard]] virtual absl::StatusOr<Head> GetHead() = 0;
@@ -158,6 +167,10 @@ struct Options {
   bool read_only = false;        // List, GetHead and Verify only; the database must be fully migrated
   bool sync_full = false;        // synchronous=FULL: every commit survives power loss
   size_t max_batch = 1024;       // most events in one group commit
+  // WAL frames after which a background thread checkpoints (PASSIVE: never blocks an append). Appends
+  // never checkpoint themselves, so a checkpoint's copying and fsync stay off the path of the requests
+  // that wait for their entries.
+  int checkpoint_frames = 4096;
 };
 
 // Opens the audit log of the store at `location` (OpenStore's syntax: "sqlite:PATH" or a path) through a

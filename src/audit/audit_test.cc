@@ -309,6 +309,61 @@ TEST_F(AuditLogTest, ListFiltersAndPages) {
   EXPECT_EQ(log_->List({.limit = 0}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// The object index is filled after the fact; answers by object are the same before, during and after.
+TEST_F(AuditLogTest, ObjectFilterIsExactWhetherOrNotTheIndexCaughtUp) {
+  AppendN(10);
+  Event w = ReadEvent(3, "carol");
+  w.object_ids.push_back("indicator--00000000-0000-4000-8000-000000000005");
+  ASSERT_TRUE(log_->Append(w).ok());
+  auto seqs_of = [&](int n) {
+    std::vector<int64_t> seqs;
+    auto page = log_->List({.object_id = fmt::format("indicator--00000000-0000-4000-8000-{:012}", n), .limit = 100});
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const auto& e : page->entries) seqs.push_back(e.seq);
+    }
+    return seqs;
+  };
+  EXPECT_EQ(seqs_of(3), (std::vector<int64_t>{3, 11}));
+  EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
+  // An idle log indexes everything: the mark reaches the head.
+  auto mark = [&] {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT value FROM store_meta WHERE name = 'audit_objects_seq'", -1, &st, nullptr);
+    const int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (mark() != 11 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_EQ(mark(), 11);
+  EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
+  // Half indexed (the mark set back, the index emptied above it): still exact, with paging.
+  Sql("DELETE FROM audit_objects WHERE seq > 4; UPDATE store_meta SET value = 4 WHERE name = 'audit_objects_seq'");
+  EXPECT_EQ(seqs_of(3), (std::vector<int64_t>{3, 11}));
+  EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
+  auto first = log_->List({.object_id = "indicator--00000000-0000-4000-8000-000000000005", .limit = 1});
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->entries.size(), 1u);
+  EXPECT_TRUE(first->more);
+  auto second = log_->List({.object_id = "indicator--00000000-0000-4000-8000-000000000005",
+                            .after_seq = first->next_after_seq, .limit = 1});
+  ASSERT_TRUE(second.ok());
+  ASSERT_EQ(second->entries.size(), 1u);
+  EXPECT_EQ(second->entries[0].seq, 11);
+  EXPECT_FALSE(second->more);
+  // The next idle moment (after another append) indexes the rest again.
+  AppendN(1);
+  const auto again = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (mark() != 12 && std::chrono::steady_clock::now() < again) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(mark(), 12);
+  EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
+  EXPECT_TRUE(MustVerify().intact);
+}
+
 TEST_F(AuditLogTest, FloatsInDetailAreRefused) {
   Event e = ReadEvent(1);
   e.detail["ratio"] = 0.5;

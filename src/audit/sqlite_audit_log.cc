@@ -11,6 +11,7 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "spdlog/spdlog.h"
 #include "store/store.h"
 #include "store/sqlite/migrations.h"
 
@@ -109,16 +110,6 @@ std::optional<int64_t> HashedSeq(Entry entry) {
 
 }  // namespace
 
-struct SqliteAuditLog::Pending {
-  std::vector<Event> events;
-  std::vector<Entry> entries;
-  absl::Status status;
-  bool done = false;
-  // Each waiter sleeps on its own condition: a commit wakes the callers it served and the next leader,
-  // not every waiting thread (a broadcast to 64 threads per commit cost more than the commit).
-  std::condition_variable wake;
-};
-
 absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std::string& path,
                                                                       const Options& options) {
   const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Instance();
@@ -132,9 +123,9 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
     CONCORD_ASSIGN_OR_RETURN(Connection reader, Connection::Open(path, true));
     CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(reader, path, true, false));
     CONCORD_ASSIGN_OR_RETURN(int version, store::sqlite::SchemaVersion(reader));
-    if (version < 3) {
+    if (version < 6) {
       return absl::FailedPreconditionError(
-          fmt::format("store schema version is {}, the audit log needs 3; open it read-write once to migrate", version));
+          fmt::format("store schema version is {}, the audit log needs 6; open it read-write once to migrate", version));
     }
     auto log = std::unique_ptr<SqliteAuditLog>(new SqliteAuditLog(std::move(writer), std::move(reader), options));
     if (!options.read_only) {
@@ -150,10 +141,55 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
           log->insert_object_,
           log->writer_.Prepare("INSERT OR IGNORE INTO audit_objects (object_id, seq) VALUES (?1, ?2)", true));
     }
+    if (!options.read_only) CONCORD_RETURN_IF_ERROR(log->Start(path));
     return log;
   }();
   if (!opened.ok()) return Annotate(opened.status(), fmt::format("opening the audit log in '{}'", path));
   return opened;
+}
+
+absl::Status SqliteAuditLog::Start(const std::string& path) {
+  {
+    std::lock_guard lock(write_mu_);
+    CONCORD_RETURN_IF_ERROR(writer_.Exec("PRAGMA wal_autocheckpoint = 0"));
+    sqlite3_wal_hook(writer_.handle(), &SqliteAuditLog::OnWalCommit, this);
+  }
+  if (path != ":memory:") {
+    CONCORD_ASSIGN_OR_RETURN(Connection checkpoints, Connection::Open(path, false));
+    CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(checkpoints, path, false, options_.sync_full));
+    checkpointer_ = std::thread([this, db = std::move(checkpoints)]() mutable { CheckpointLoop(std::move(db)); });
+  }
+  committer_ = std::thread([this] { CommitLoop(); });
+  return absl::OkStatus();
+}
+
+int SqliteAuditLog::OnWalCommit(void* self, sqlite3*, const char*, int frames) {
+  auto* log = static_cast<SqliteAuditLog*>(self);
+  if (frames >= log->options_.checkpoint_frames) {
+    std::lock_guard lock(log->queue_mu_);
+    log->checkpoint_due_ = true;
+    log->checkpoint_cv_.notify_one();
+  }
+  return SQLITE_OK;
+}
+
+void SqliteAuditLog::CheckpointLoop(Connection db) {
+  std::unique_lock lock(queue_mu_);
+  for (;;) {
+    checkpoint_cv_.wait(lock, [this] { return checkpoint_due_ || stopping_; });
+    if (stopping_) return;
+    checkpoint_due_ = false;
+    lock.unlock();
+    // PASSIVE: copies what no reader still needs and never waits for a lock; the next writer restarts the
+    // WAL from its beginning once it has all been copied.
+    int log_frames = 0;
+    int copied = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+    if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+      spdlog::warn("audit log: checkpoint failed: {}", Sv(store::sqlite::SqliteError(db.handle(), rc, "checkpoint").message()));
+    }
+    lock.lock();
+  }
 }
 
 SqliteAuditLog::SqliteAuditLog(Connection writer, Connection reader, const Options& options)
@@ -163,58 +199,129 @@ SqliteAuditLog::SqliteAuditLog(Connection writer, Connection reader, const Optio
       reader_(std::move(reader)) {}
 
 SqliteAuditLog::~SqliteAuditLog() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;  // the committer drains the queue first
+  }
+  queue_cv_.notify_all();
+  checkpoint_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+  if (checkpointer_.joinable()) checkpointer_.join();
   // Statements before their connection.
   std::lock_guard lock(write_mu_);
+  if (writer_.handle() != nullptr) sqlite3_wal_hook(writer_.handle(), nullptr, nullptr);
   head_ = Statement();
   insert_ = Statement();
   insert_object_ = Statement();
 }
 
-absl::StatusOr<std::vector<Entry>> SqliteAuditLog::AppendBatch(std::vector<Event> events) {
-  if (options_.read_only) return absl::FailedPreconditionError("the audit log is open read-only");
-  if (events.empty()) return std::vector<Entry>{};
+void SqliteAuditLog::AppendAsync(std::vector<Event> events, AppendCallback done) {
+  if (options_.read_only) return done(absl::FailedPreconditionError("the audit log is open read-only"));
+  if (events.empty()) return done(std::vector<Entry>{});
   for (size_t i = 0; i < events.size(); ++i) {
     // Checked before queueing, so that a bad event fails alone and never the batch it would share.
     absl::Status s = CheckNoFloats(events[i].detail, "detail");
-    if (!s.ok()) return Annotate(s, fmt::format("audit event {} ({})", i, ActionName(events[i].action)));
+    if (!s.ok()) return done(Annotate(s, fmt::format("audit event {} ({})", i, ActionName(events[i].action))));
   }
-  Pending mine;
-  mine.events = std::move(events);
   std::unique_lock lock(queue_mu_);
-  queue_.push_back(&mine);
-  while (!mine.done) {
-    if (committing_) {
-      mine.wake.wait(lock);
-      continue;
-    }
-    // Lead: take what is queued (ours among it, since ours is not done and nobody else is committing).
-    committing_ = true;
-    std::vector<Pending*> batch;
+  if (stopping_) {
+    lock.unlock();
+    return done(absl::UnavailableError("the audit log is closing"));
+  }
+  queue_.push_back(Pending{std::move(events), {}, std::move(done)});
+  lock.unlock();
+  queue_cv_.notify_one();
+}
+
+void SqliteAuditLog::CommitLoop() {
+  std::unique_lock lock(queue_mu_);
+  for (;;) {
+    queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+    if (queue_.empty()) return;  // stopping, and nothing left to commit
+    // Take what is queued, up to max_batch events (always at least one call's events).
+    std::vector<Pending> batch;
     size_t events_taken = 0;
-    while (!queue_.empty() && (batch.empty() || events_taken + queue_.front()->events.size() <= options_.max_batch)) {
-      events_taken += queue_.front()->events.size();
-      batch.push_back(queue_.front());
+    while (!queue_.empty() && (batch.empty() || events_taken + queue_.front().events.size() <= options_.max_batch)) {
+      events_taken += queue_.front().events.size();
+      batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
     lock.unlock();
-    absl::Status status = Commit(batch);
-    lock.lock();
-    for (Pending* p : batch) {
-      if (!status.ok()) {
-        p->status = status;
-        p->entries.clear();
+    const absl::Status status = Commit(batch);
+    for (Pending& p : batch) {
+      if (status.ok()) {
+        unindexed_ += static_cast<int64_t>(p.entries.size());
+        p.done(std::move(p.entries));
+      } else {
+        p.done(status);
       }
-      p->done = true;
-      if (p != &mine) p->wake.notify_one();
     }
-    committing_ = false;
-    if (!queue_.empty()) queue_.front()->wake.notify_one();  // the next leader
+    lock.lock();
+    // Index while nobody waits (or when the backlog grows too long); appends arriving meanwhile queue up
+    // and share the next commit.
+    while (unindexed_ > 0 && (queue_.empty() || unindexed_ > kIndexBacklog)) {
+      lock.unlock();
+      auto indexed = IndexObjects();
+      lock.lock();
+      if (!indexed.ok()) {
+        spdlog::warn("audit log: indexing object ids failed (will retry): {}", Sv(indexed.status().message()));
+        break;
+      }
+      unindexed_ = *indexed == 0 ? 0 : std::max<int64_t>(unindexed_ - *indexed, 0);
+    }
   }
-  if (!mine.status.ok()) return mine.status;
-  return std::move(mine.entries);
 }
 
-absl::Status SqliteAuditLog::Commit(std::vector<Pending*>& batch) {
+absl::StatusOr<int64_t> SqliteAuditLog::IndexObjects() {
+  std::lock_guard lock(write_mu_);
+  CONCORD_RETURN_IF_ERROR(writer_.Exec("BEGIN IMMEDIATE"));
+  auto indexed = [&]() -> absl::StatusOr<int64_t> {
+    CONCORD_ASSIGN_OR_RETURN(int64_t mark,
+                             writer_.QueryInt("SELECT value FROM store_meta WHERE name = 'audit_objects_seq'"));
+    CONCORD_ASSIGN_OR_RETURN(Statement s, writer_.Prepare("SELECT seq, object_ids FROM audit_log WHERE seq > ?1 ORDER BY seq"));
+    Statement::Scoped reset(s);
+    s.BindInt(1, mark);
+    std::vector<std::pair<std::string, int64_t>> pairs;
+    int64_t entries = 0;
+    int64_t last = mark;
+    while (static_cast<int64_t>(pairs.size()) < kIndexPairs) {
+      CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      last = s.ColumnInt(0);
+      ++entries;
+      auto ids = ParseJson(s.ColumnText(1));
+      if (!ids.ok() || !ids->is_array()) {
+        return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", last));
+      }
+      for (const auto& id : ids->get_array()) {
+        if (id.is_string()) pairs.emplace_back(std::string(id.get_string()), last);
+      }
+    }
+    if (entries == 0) return int64_t{0};
+    // Sorted, inserts walk the index once from left to right.
+    std::sort(pairs.begin(), pairs.end());
+    for (const auto& [id, seq] : pairs) {
+      Statement::Scoped reset_insert(insert_object_);
+      insert_object_.BindText(1, id);
+      insert_object_.BindInt(2, seq);
+      CONCORD_RETURN_IF_ERROR(insert_object_.Step().status());
+    }
+    CONCORD_ASSIGN_OR_RETURN(Statement update,
+                             writer_.Prepare("UPDATE store_meta SET value = ?1 WHERE name = 'audit_objects_seq'"));
+    update.BindInt(1, last);
+    CONCORD_RETURN_IF_ERROR(update.Step().status());
+    return entries;
+  }();
+  if (indexed.ok()) {
+    absl::Status committed = writer_.Exec("COMMIT");
+    if (committed.ok()) return indexed;
+    indexed = committed;
+  }
+  (void)writer_.Exec("ROLLBACK");
+  return Annotate(indexed.status(), "audit log: object index");
+}
+
+absl::Status SqliteAuditLog::Commit(std::vector<Pending>& batch) {
   std::lock_guard lock(write_mu_);
   CONCORD_RETURN_IF_ERROR(Annotate(writer_.Exec("BEGIN IMMEDIATE"), "audit log"));
   absl::Status status = CommitInTransaction(batch);
@@ -226,7 +333,7 @@ absl::Status SqliteAuditLog::Commit(std::vector<Pending*>& batch) {
   return absl::OkStatus();
 }
 
-absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending*>& batch) {
+absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending>& batch) {
   // The head as committed by anyone (another process included), read under the write lock.
   Head head;
   int64_t head_time = 0;
@@ -241,10 +348,10 @@ absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending*>& batch) {
   }
   // Time never runs backwards along the chain, so that time ranges and seq ranges agree.
   const int64_t now = std::max(clock_.Now().UnixMicros(), head_time);
-  for (Pending* p : batch) {
-    p->entries.clear();
-    p->entries.reserve(p->events.size());
-    for (Event& event : p->events) {
+  for (Pending& p : batch) {
+    p.entries.clear();
+    p.entries.reserve(p.events.size());
+    for (Event& event : p.events) {
       Entry e;
       e.seq = head.seq + 1;
       e.time_micros = now;
@@ -271,15 +378,9 @@ absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending*>& batch) {
         insert_.BindText(13, e.hash);
         CONCORD_RETURN_IF_ERROR(insert_.Step().status());
       }
-      for (const auto& id : e.event.object_ids) {
-        Statement::Scoped reset(insert_object_);
-        insert_object_.BindText(1, id);
-        insert_object_.BindInt(2, e.seq);
-        CONCORD_RETURN_IF_ERROR(insert_object_.Step().status());
-      }
       head.seq = e.seq;
       head.hash = e.hash;
-      p->entries.push_back(std::move(e));
+      p.entries.push_back(std::move(e));
     }
   }
   return absl::OkStatus();
@@ -306,7 +407,12 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
   if (!filter.user.empty()) sql += " AND user_name = :user";
   if (!filter.org.empty()) sql += " AND org_id = :org";
   if (filter.action) sql += " AND action = :action";
-  if (!filter.object_id.empty()) sql += " AND seq IN (SELECT seq FROM audit_objects WHERE object_id = :object AND seq > :after)";
+  if (!filter.object_id.empty()) {
+    // Indexed entries from audit_objects, the rest (past the mark) by their object_ids (header: Object index).
+    sql += " AND seq IN (SELECT seq FROM audit_objects WHERE object_id = :object AND seq > :after"
+           " UNION ALL SELECT t.seq FROM audit_log t WHERE t.seq > max(:after, (SELECT value FROM store_meta"
+           " WHERE name = 'audit_objects_seq')) AND EXISTS (SELECT 1 FROM json_each(t.object_ids) WHERE value = :object))";
+  }
   sql += " ORDER BY seq LIMIT :limit";
   const std::string action(filter.action ? ActionName(*filter.action) : "");
   std::lock_guard lock(read_mu_);

@@ -4,12 +4,25 @@
 // a reader. WAL lets List and Verify (a whole-log scan) run beside appends without delaying them.
 //
 // Group commit. Appends are on the read path of the API (a read above TLP:CLEAR is audited before it is
-// answered), so they must be cheap under concurrency. A caller enqueues its events and waits; whichever
-// caller finds no commit running becomes the leader: it takes everything queued (up to max_batch events),
-// commits it in one BEGIN IMMEDIATE transaction, wakes the callers of that batch and hands over. Under
-// load, batches grow by themselves; alone, an append is one transaction with no added delay. The head
-// (seq, hash, time) is read inside each write transaction, so several processes on one file extend one
-// chain; a failed commit fails every append of its batch and leaves no gap.
+// answered), so they must be cheap under concurrency. Callers queue their events (AppendAsync, or
+// AppendBatch, which waits); one committer thread takes everything queued (up to max_batch events), commits
+// it in one BEGIN IMMEDIATE transaction and reports to each caller. Under load, batches grow by themselves;
+// alone, an append is one transaction with no added delay. The head (seq, hash, time) is read inside each
+// write transaction, so several processes on one file extend one chain; a failed commit fails every append
+// of its batch and leaves no gap.
+//
+// Checkpoints. The committer never checkpoints (wal_autocheckpoint = 0 on its connection): a checkpoint
+// copies pages and fsyncs the database, and every request waiting for its entry would wait for that too.
+// A WAL hook counts frames instead and wakes a checkpointer thread with a connection of its own, which
+// runs PASSIVE checkpoints (they never block writers or readers) once Options::checkpoint_frames are in
+// the WAL.
+//
+// Object index. "Who saw object X" is answered from audit_objects (object_id, seq). Its keys are random, so
+// filling it as entries are appended would cost each audited read a page write of its own, and a listing of
+// 100 objects 100 of them. The committer fills it after the fact instead, whenever the queue is empty (or
+// the backlog passes kIndexBacklog entries), sorted, up to kIndexPairs pairs per transaction, and records in
+// store_meta 'audit_objects_seq' how far it got. List finds the entries above that mark by reading their
+// object_ids, so answers are exact at every moment.
 //
 // Thread-safety: every call is safe from several threads.
 #pragma once
@@ -19,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "audit/audit.h"
@@ -32,35 +46,60 @@ class SqliteAuditLog final : public AuditLog {
                                                                               const Options& options = {});
   ~SqliteAuditLog() override;
 
-  absl::StatusOr<std::vector<Entry>> AppendBatch(std::vector<Event> events) override;
+  void AppendAsync(std::vector<Event> events, AppendCallback done) override;
   absl::StatusOr<Page> List(const Filter& filter) override;
   absl::StatusOr<Head> GetHead() override;
   absl::StatusOr<Verification> Verify(const VerifyOptions& options) override;
 
  private:
-  struct Pending;
+  // One AppendAsync call: its events, their entries once committed, and whom to tell.
+  struct Pending {
+    std::vector<Event> events;
+    std::vector<Entry> entries;
+    AppendCallback done;
+  };
 
   SqliteAuditLog(store::sqlite::Connection writer, store::sqlite::Connection reader, const Options& options);
+  // Starts the committer and checkpointer threads (read-write logs only).
+  absl::Status Start(const std::string& path);
+
+  void CommitLoop();
+  void CheckpointLoop(store::sqlite::Connection db);
+  static int OnWalCommit(void* self, struct sqlite3* db, const char* name, int frames);
+
+  static constexpr int64_t kIndexPairs = 20'000;
+  static constexpr int64_t kIndexBacklog = 200'000;
+
+  // Indexes the object ids of entries past the store_meta mark (at most kIndexPairs pairs); returns how
+  // many entries it indexed.
+  absl::StatusOr<int64_t> IndexObjects();
 
   // Commits the events of `batch` as consecutive entries in one transaction.
-  absl::Status Commit(std::vector<Pending*>& batch);
-  absl::Status CommitInTransaction(std::vector<Pending*>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::Status Commit(std::vector<Pending>& batch);
+  absl::Status CommitInTransaction(std::vector<Pending>& batch) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const Clock& clock_;
   const Options options_;
 
   std::mutex queue_mu_;
-  std::deque<Pending*> queue_ ABSL_GUARDED_BY(queue_mu_);
-  bool committing_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::condition_variable queue_cv_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  bool checkpoint_due_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::condition_variable checkpoint_cv_;
 
-  std::mutex write_mu_;
+  std::mutex write_mu_;  // held by the committer thread around each transaction
   store::sqlite::Connection writer_ ABSL_GUARDED_BY(write_mu_);
   store::sqlite::Statement head_ ABSL_GUARDED_BY(write_mu_);
   store::sqlite::Statement insert_ ABSL_GUARDED_BY(write_mu_);
   store::sqlite::Statement insert_object_ ABSL_GUARDED_BY(write_mu_);
+  int64_t unindexed_ = 0;  // entries committed by this process since the last IndexObjects (committer only)
 
   std::mutex read_mu_;
   store::sqlite::Connection reader_ ABSL_GUARDED_BY(read_mu_);
+
+  std::thread committer_;
+  std::thread checkpointer_;
 };
 
 }  // namespace concord::audit

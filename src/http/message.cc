@@ -1,6 +1,10 @@
 #include "http/message.h"
 
 #include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
 
 namespace concord::http {
 
@@ -152,6 +156,27 @@ Response Response::Stream(int status, std::string content_type, ChunkProducer pr
   r.headers.Set("Content-Type", std::move(content_type));
   r.stream = std::move(producer);
   return r;
+}
+
+absl::StatusOr<Response> AwaitGate(Response response) {
+  if (!response.gate) return response;
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<absl::Status> released;
+  };
+  auto wait = std::make_shared<Wait>();
+  Gate gate = std::move(response.gate);
+  response.gate = nullptr;
+  gate([wait](absl::Status status) {
+    std::lock_guard lock(wait->mu);
+    wait->released = std::move(status);
+    wait->cv.notify_one();
+  });
+  std::unique_lock lock(wait->mu);
+  wait->cv.wait(lock, [&] { return wait->released.has_value(); });
+  if (!wait->released->ok()) return *wait->released;
+  return response;
 }
 
 }  // namespace concord::http

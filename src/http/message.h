@@ -85,14 +85,40 @@ struct Request {
   std::string_view Param(std::string_view name) const;
 };
 
+// What a ChunkProducer answers.
+enum class Produced {
+  kChunk,    // `chunk` holds the next piece of the body (an empty one is skipped: the producer is called again)
+  kPending,  // nothing to send now: the server calls again after StreamContext::wake, or when the heartbeat
+             // interval has passed, and holds no worker thread meanwhile (server-sent events wait this way)
+  kEnd,      // the body is complete
+};
+
+// Handed to every call of a ChunkProducer; valid for that call only (copy `wake` to keep it).
+struct StreamContext {
+  // Turns true when the client has gone or the server is draining: the producer should then return kEnd.
+  // A producer that blocks must look at it at least once per second; one that answers kPending instead of
+  // blocking is called again at once when it turns true.
+  const std::atomic<bool>& cancelled;
+  // Asks the server to call the producer again soon after it answered kPending (new data arrived). Thread-
+  // safe and cheap, callable from any thread and at any time: a wake during a call makes a kPending answer
+  // poll again at once, so no wake is lost; after the response has ended it does nothing.
+  const std::function<void()>& wake;
+};
+
 // Produces the body of a streaming response one chunk at a time (chunked transfer encoding).
 // Called on a worker thread, never concurrently with itself; the next call comes after the previous chunk
 // has been written to the socket, so a slow client slows the producer instead of growing a buffer.
-// Writes the next chunk into `chunk` and returns true, or returns false when the body is complete. An
-// error ends the response without the terminating chunk, so the client sees a truncated body.
-// `cancelled` turns true when the client has gone or the server is draining: a producer that waits for
-// events (server-sent events) must look at it at least once per second and then return false.
-using ChunkProducer = std::function<absl::StatusOr<bool>(std::string& chunk, const std::atomic<bool>& cancelled)>;
+// An error ends the response without the terminating chunk, so the client sees a truncated body.
+// A producer that may wait for events answers kPending rather than blocking: the server then waits on the
+// connection's strand (a timer), writes the response's `heartbeat` when nothing was written for the
+// server's heartbeat interval, and calls again when woken, cancelled or at the next heartbeat.
+using ChunkProducer = std::function<absl::StatusOr<Produced>(std::string& chunk, const StreamContext& context)>;
+
+// Holds a response back until something else has happened. The server calls the gate once, on the worker
+// thread that ran the handler, with `release`; release must then be called exactly once, from any thread:
+// OK sends the response as it is, an error replaces it with that error rendered for the route. The audit
+// uses it: a read is answered only once its audit entry is committed, and no thread waits meanwhile.
+using Gate = std::function<void(std::function<void(absl::Status)> release)>;
 
 struct Response {
   int status = 200;
@@ -100,10 +126,20 @@ struct Response {
   std::string body;
   // When set, `body` is ignored and the body is streamed with chunked transfer encoding.
   ChunkProducer stream;
+  // For a stream: what to write when it has been idle for the server's heartbeat interval, so that proxies
+  // keep the connection (": keep-alive\n\n" for server-sent events); empty: nothing is written.
+  std::string heartbeat;
+
+  // When set, the response waits for the gate (see Gate) before it is sent.
+  Gate gate;
 
   static Response Json(int status, std::string body);
   static Response Text(int status, std::string body);
   static Response Stream(int status, std::string content_type, ChunkProducer producer);
 };
+
+// Waits for `response`'s gate, if it has one, and returns what the server would send: the response itself,
+// or the error its gate released it with. For callers outside the server (tests, in-process clients).
+absl::StatusOr<Response> AwaitGate(Response response);
 
 }  // namespace concord::http

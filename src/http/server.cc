@@ -2,7 +2,11 @@
 // keeping them here keeps every handler module free of them.
 #include "http/server.h"
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <condition_variable>
 #include <deque>
@@ -24,14 +28,14 @@
 #include "boost/asio/write.hpp"
 #include "boost/beast/core/flat_buffer.hpp"
 #include "boost/beast/core/tcp_stream.hpp"
-#include "boost/beast/http/read.hpp"
-#include "boost/beast/http/string_body.hpp"
+#include "boost/beast/http/status.hpp"
 #include "boost/beast/ssl/ssl_stream.hpp"
 #pragma GCC diagnostic pop
 
 #include "boost/json.hpp"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "http/parse.h"
 #include "openssl/ssl.h"
 #include "openssl/x509.h"
 #include "spdlog/spdlog.h"
@@ -182,6 +186,7 @@ struct Server::Impl {
   const ServerOptions options;
   const Router router;
   std::atomic<bool> draining{false};
+  std::atomic<size_t> streams{0};  // streaming responses under way, at most options.max_streams
 
   // Declared before ioc: sessions that die with the io_context unregister here.
   std::mutex mu;
@@ -217,7 +222,10 @@ class Session final : public SessionBase {
 
   Session(Server::Impl& server, tcp::socket socket, uint64_t id, bool reject)
       : server_(server), stream_(MakeStream(server, std::move(socket))), id_(id), reject_(reject) {}
-  ~Session() override { server_.Unregister(id_, reject_); }
+  ~Session() override {
+    ReleaseStreamSlot();
+    server_.Unregister(id_, reject_);
+  }
 
   void Start() override {
     beast::error_code ec;
@@ -235,6 +243,7 @@ class Session final : public SessionBase {
   void Drain() override {
     asio::post(stream_.get_executor(), [self = Self()] {
       if (self->state_ == State::kIdle) self->lowest().cancel();
+      if (self->producer_) self->CancelStream();
     });
   }
 
@@ -243,9 +252,10 @@ class Session final : public SessionBase {
   }
 
  private:
-  enum class State { kStarting, kIdle, kReading, kHandling, kWriting, kClosing };
+  // kWaiting: a streaming response whose producer answered kPending; the stream timer is armed.
+  enum class State { kStarting, kIdle, kReading, kHandling, kWriting, kWaiting, kClosing };
   // What follows a completed write.
-  enum class After { kReadBody, kNextChunk, kExchangeDone };
+  enum class After { kReadBody, kNextChunk, kWaitForEvents, kExchangeDone };
 
   static Stream MakeStream(Server::Impl& server, tcp::socket socket) {
     if constexpr (kTls) {
@@ -322,43 +332,55 @@ class Session final : public SessionBase {
     start_ = Clock::now();
     request_ = Request();
     request_.remote_address = remote_;
-    parser_.emplace();
-    parser_->header_limit(static_cast<uint32_t>(std::min<size_t>(options().max_header_bytes, UINT32_MAX)));
-    parser_->body_limit(options().max_body_bytes);
+    reader_.emplace(ReaderLimits{.max_header_bytes = options().max_header_bytes,
+                                 .max_body_bytes = options().max_body_bytes});
     lowest().expires_after(options().read_timeout);
-    bhttp::async_read_header(stream_, buffer_, *parser_,
-                             [self = Self()](beast::error_code ec, size_t) { self->OnHeader(ec); });
+    Parse();
   }
 
-  void OnHeader(beast::error_code ec) {
-    if (ec) {
-      OnReadError(ec);
-      return;
+  // Hands what is buffered to the request reader (http/parse.h, the same code the fuzz target runs) and reads
+  // from the socket while it needs more. Bytes it does not consume stay buffered: the rest of an incomplete
+  // header, or the next pipelined request.
+  void Parse() {
+    const auto data = buffer_.data();
+    buffer_.consume(reader_->Put(std::string_view(static_cast<const char*>(data.data()), data.size())));
+    switch (reader_->state()) {
+      case RequestReader::State::kHeader:
+      case RequestReader::State::kBody:
+        ReadMore();
+        return;
+      case RequestReader::State::kHeaderDone:
+        OnHeader();
+        return;
+      case RequestReader::State::kComplete:
+        Dispatch();
+        return;
+      case RequestReader::State::kFailed:
+        request_.method = reader_->method();
+        request_.target = reader_->target();
+        FailRequest(reader_->error());
+        return;
     }
-    const auto& msg = parser_->get();
-    request_.method = std::string(msg.method_string());
-    request_.target = std::string(msg.target());
-    // RFC 9112 §3.2: an HTTP/1.1 request without Host is invalid. §6.3: a request whose transfer coding
-    // does not end in chunked has no knowable length; reading on would let the body pass for a request.
-    if (msg.version() >= 11 && msg.find(bhttp::field::host) == msg.end()) {
-      FailRequest(absl::InvalidArgumentError("HTTP/1.1 request without Host header"));
-      return;
-    }
-    if (msg.find(bhttp::field::transfer_encoding) != msg.end() && !parser_->chunked()) {
-      FailRequest(absl::InvalidArgumentError("request transfer coding must end in chunked"));
-      return;
-    }
-    if (auto len = parser_->content_length(); len && *len > options().max_body_bytes) {
-      FailRequest(BodyTooLargeError(fmt::format("request body of {} bytes exceeds the limit of {} bytes", *len,
-                                                options().max_body_bytes)));
-      return;
-    }
-    if (parser_->is_done()) {
-      Dispatch();
-      return;
-    }
-    auto expect = msg.find(bhttp::field::expect);
-    if (expect != msg.end() && EqualsIgnoreCase(expect->value(), "100-continue")) {
+  }
+
+  void ReadMore() {
+    // As Beast's own read loop sizes it: what the buffer holds spare, at least 512 bytes, at most 64 KiB.
+    const size_t size = std::clamp<size_t>(buffer_.capacity() - buffer_.size(), 512, 65536);
+    stream_.async_read_some(buffer_.prepare(size), [self = Self()](beast::error_code ec, size_t n) {
+      if (ec) {
+        self->OnReadError(ec);
+        return;
+      }
+      self->buffer_.commit(n);
+      self->Parse();
+    });
+  }
+
+  // The header is read and accepted, and a body follows.
+  void OnHeader() {
+    request_.method = reader_->method();
+    request_.target = reader_->target();
+    if (reader_->expects_continue()) {
       out_head_ = "HTTP/1.1 100 Continue\r\n\r\n";
       out_body_.clear();
       Write(After::kReadBody);
@@ -370,34 +392,13 @@ class Session final : public SessionBase {
   void ReadBody() {
     state_ = State::kReading;
     lowest().expires_at(start_ + options().read_timeout);  // the request's deadline, not a fresh one
-    bhttp::async_read(stream_, buffer_, *parser_, [self = Self()](beast::error_code ec, size_t) {
-      if (ec) {
-        self->OnReadError(ec);
-        return;
-      }
-      self->Dispatch();
-    });
+    Parse();
   }
 
+  // End of stream, timeout, reset: nobody to answer.
   void OnReadError(beast::error_code ec) {
-    if (ec == bhttp::error::header_limit) {
-      FailRequest(WithHttpStatus(absl::ResourceExhaustedError(fmt::format(
-                                     "request header exceeds the limit of {} bytes", options().max_header_bytes)),
-                                 431));
-    } else if (ec == bhttp::error::body_limit) {
-      // Beast refuses a too-large Content-Length while it reads the header fields; the request line, and so
-      // the target that picks the error's shape (TAXII routes answer a TAXII error message), came before.
-      if (parser_ && request_.target.empty()) request_.target = std::string(parser_->get().target());
-      FailRequest(BodyTooLargeError(
-          fmt::format("request body exceeds the limit of {} bytes", options().max_body_bytes)));
-    } else if (ec.category() == bhttp::make_error_code(bhttp::error::bad_target).category() &&
-               ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message) {
-      FailRequest(absl::InvalidArgumentError(fmt::format("malformed HTTP request: {}", ec.message())));
-    } else {
-      // End of stream, timeout, reset: nobody to answer.
-      if (ec == beast::error::timeout) spdlog::debug("closing {}: request not complete in time", remote_);
-      lowest().close();
-    }
+    if (ec == beast::error::timeout) spdlog::debug("closing {}: request not complete in time", remote_);
+    lowest().close();
   }
 
   // Answers a request that could not be read completely, then closes: the rest of the stream cannot
@@ -410,23 +411,17 @@ class Session final : public SessionBase {
   }
 
   void Dispatch() {
-    auto msg = parser_->release();
-    parser_.reset();
+    ParsedRequest parsed = reader_->Take();
+    reader_.reset();
     exchange_ = true;
-    keep_alive_ = msg.keep_alive();
-    http10_ = msg.version() == 10;
-    auto req_owner = std::make_shared<Request>(std::move(request_));
+    keep_alive_ = parsed.keep_alive;
+    http10_ = parsed.http10;
+    auto req_owner = std::make_shared<Request>(std::move(parsed.request));
     Request& req = *req_owner;
-    for (const auto& field : msg) req.headers.Add(std::string(field.name_string()), std::string(field.value()));
-    req.body = std::move(msg.body());
     req.remote_address = remote_;
     req.tls_client_subject = client_subject_;
     const std::string_view target = req.target;
-    const size_t q = target.find('?');
-    const std::string_view raw_path = target.substr(0, q);
-    if (q != target.npos) req.query = QueryParams::Parse(target.substr(q + 1));
-    auto decoded = PercentDecode(raw_path, false);
-    req.path = decoded ? *std::move(decoded) : std::string(raw_path);
+    const std::string_view raw_path = target.substr(0, target.find('?'));
     head_ = req.method == "HEAD";
 
     Router::Match m = server_.router.Find(req.method, raw_path);
@@ -451,9 +446,21 @@ class Session final : public SessionBase {
       }
       Response r =
           result.ok() ? *std::move(result) : self->server_.router.RenderError(request.path, result.status());
-      asio::post(self->stream_.get_executor(), [self, r = std::move(r), req_owner]() mutable {
-        self->request_ = std::move(*req_owner);
-        self->Respond(std::move(r));
+      auto deliver = [self, req_owner](Response out) {
+        asio::post(self->stream_.get_executor(), [self, out = std::move(out), req_owner]() mutable {
+          self->request_ = std::move(*req_owner);
+          self->Respond(std::move(out));
+        });
+      };
+      if (!r.gate) {
+        deliver(std::move(r));
+        return;
+      }
+      // Held until released (message.h, Gate), without holding this worker.
+      Gate gate = std::move(r.gate);
+      auto held = std::make_shared<Response>(std::move(r));
+      gate([self, req_owner, held, deliver](absl::Status released) {
+        deliver(released.ok() ? std::move(*held) : self->server_.router.RenderError(req_owner->path, released));
       });
     });
     if (!queued) {
@@ -467,13 +474,23 @@ class Session final : public SessionBase {
     body_bytes_ = 0;
     if (server_.draining.load()) keep_alive_ = false;
     if (r.stream && !BodyForbidden(r.status)) {
+      if (!head_ && !AcquireStreamSlot()) {
+        Respond(server_.router.RenderError(
+            request_.path, absl::UnavailableError(fmt::format("too many open streams (the limit is {}): try again later",
+                                                              options().max_streams))));
+        return;
+      }
       // HTTP/1.0 has no chunked encoding: the body then ends where the connection does.
       chunked_ = !http10_;
       if (!chunked_) keep_alive_ = false;
-      producer_ = std::move(r.stream);
       out_head_ = SerializeHead(r, keep_alive_, http10_, std::nullopt, chunked_);
       out_body_.clear();
-      Write(head_ ? After::kExchangeDone : After::kNextChunk);
+      if (head_) {
+        Write(After::kExchangeDone);
+        return;
+      }
+      StartStream(std::move(r));
+      Write(After::kNextChunk);
       return;
     }
     const bool no_body = BodyForbidden(r.status);
@@ -483,14 +500,113 @@ class Session final : public SessionBase {
     Write(After::kExchangeDone);
   }
 
+  // ---- streaming responses -------------------------------------------------------------------------------
+  // A stream alternates: the producer runs on a worker (kHandling), its chunk is written (kWriting), and when
+  // it has nothing (kPending) the session waits on its strand (kWaiting) for a wake, a cancellation or the
+  // heartbeat. Nothing reads the socket meanwhile except WatchClient, which only looks for the client leaving.
+
+  bool AcquireStreamSlot() {
+    if (server_.streams.fetch_add(1) >= options().max_streams) {
+      server_.streams.fetch_sub(1);
+      return false;
+    }
+    holds_stream_slot_ = true;
+    return true;
+  }
+
+  void ReleaseStreamSlot() {
+    if (holds_stream_slot_) server_.streams.fetch_sub(1);
+    holds_stream_slot_ = false;
+  }
+
+  void StartStream(Response r) {
+    producer_ = std::move(r.stream);
+    heartbeat_ = std::move(r.heartbeat);
+    cancelled_.store(server_.draining.load());
+    woken_.store(false);
+    if (!wake_) {
+      // Holds the session weakly: a change feed may keep the function after the connection is gone.
+      wake_ = [weak = std::weak_ptr<Session>(Self())] {
+        auto self = weak.lock();
+        if (!self || self->woken_.exchange(true)) return;  // gone, or a wake is already on its way
+        asio::post(self->stream_.get_executor(), [self] {
+          if (self->state_ == State::kWaiting) self->stream_timer_->cancel();
+        });
+      };
+    }
+    last_write_ = Clock::now();
+    ++stream_generation_;
+    WatchClient();
+  }
+
+  // While a response streams, the client has nothing to send, so the socket turning readable means it closed
+  // (EOF) or reset: end the stream now rather than at the next failed write. The bytes are only peeked; real
+  // data (a pipelined request, TLS records) stops the watch and stays for after the stream.
+  void WatchClient() {
+    watching_ = true;
+    lowest().socket().async_wait(tcp::socket::wait_read,
+                                 [self = Self(), generation = stream_generation_](beast::error_code ec) {
+                                   self->OnClientReadable(ec, generation);
+                                 });
+  }
+
+  void OnClientReadable(beast::error_code ec, uint64_t generation) {
+    if (generation != stream_generation_) return;  // the watch of a stream that has ended
+    watching_ = false;
+    if (ec == asio::error::operation_aborted || state_ == State::kClosing || !producer_) return;
+    char byte = 0;
+    const ssize_t n = ec ? -1 : ::recv(lowest().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n > 0) return;
+    if (n < 0 && !ec && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+      WatchClient();
+      return;
+    }
+    spdlog::debug("{} left the stream {}", remote_, request_.target);
+    Abort();
+  }
+
+  void StopWatchingClient() {
+    ++stream_generation_;
+    if (!watching_) return;
+    watching_ = false;
+    beast::error_code ec;
+    lowest().socket().cancel(ec);  // nothing else is pending on the socket between exchanges
+  }
+
+  // Draining, or the client left: the producer sees `cancelled`; a waiting stream is called at once.
+  void CancelStream() {
+    cancelled_.store(true);
+    if (state_ == State::kWaiting) stream_timer_->cancel();
+  }
+
+  void WaitForEvents() {
+    if (woken_.load() || cancelled_.load()) {  // a wake that came while the producer ran or a write was under way
+      NextChunk();
+      return;
+    }
+    state_ = State::kWaiting;
+    if (!stream_timer_) stream_timer_.emplace(stream_.get_executor());
+    // The producer is called again at the next heartbeat. A stream without heartbeat text writes nothing
+    // then, so its last write may be long past: it is polled one interval after this wait began instead.
+    const Clock::time_point now = Clock::now();
+    Clock::time_point due = last_write_ + options().stream_heartbeat;
+    if (due <= now) due = now + options().stream_heartbeat;
+    stream_timer_->expires_at(due);
+    stream_timer_->async_wait([self = Self()](beast::error_code) {
+      if (self->state_ == State::kWaiting) self->NextChunk();
+    });
+  }
+
   void NextChunk() {
     state_ = State::kHandling;
     const bool queued = server_.pool.Submit(
         [self = Self()] {
           std::string chunk;
-          absl::StatusOr<bool> more;
+          absl::StatusOr<Produced> more;
+          // Cleared before the call: a wake from here on makes a kPending answer poll again (WaitForEvents).
+          self->woken_.store(false);
           try {
-            more = self->producer_(chunk, self->cancelled_);
+            more = self->producer_(chunk, StreamContext{self->cancelled_, self->wake_});
           } catch (const std::exception& e) {
             more = absl::InternalError(fmt::format("stream producer failed: {}", e.what()));
           }
@@ -503,28 +619,49 @@ class Session final : public SessionBase {
     if (!queued) Abort();
   }
 
-  void OnChunk(absl::StatusOr<bool> more, std::string chunk) {
+  void OnChunk(absl::StatusOr<Produced> more, std::string chunk) {
+    if (state_ == State::kClosing) return;  // aborted (client gone, deadline) while the producer ran
     if (!more.ok()) {
       spdlog::warn("streaming response to {} for {} ended early: {}", remote_, request_.target,
                    Sv(more.status().message()));
       Abort();
       return;
     }
-    if (!*more) {
-      out_head_ = chunked_ ? "0\r\n\r\n" : "";
-      out_body_.clear();
-      Write(After::kExchangeDone);
-      return;
+    switch (*more) {
+      case Produced::kEnd:
+        EndStream();
+        return;
+      case Produced::kPending:
+        if (cancelled_.load()) {  // nothing more will come: end cleanly rather than wait for the deadline
+          EndStream();
+        } else if (!heartbeat_.empty() && Clock::now() - last_write_ >= options().stream_heartbeat) {
+          WriteChunk(heartbeat_, After::kWaitForEvents);
+        } else {
+          WaitForEvents();
+        }
+        return;
+      case Produced::kChunk:
+        if (chunk.empty()) {  // an empty chunk would end the body
+          NextChunk();
+          return;
+        }
+        WriteChunk(std::move(chunk), After::kNextChunk);
+        return;
     }
-    if (chunk.empty()) {  // an empty chunk would end the body
-      NextChunk();
-      return;
-    }
+  }
+
+  void WriteChunk(std::string chunk, After after) {
     body_bytes_ += chunk.size();
     out_head_ = chunked_ ? fmt::format("{:x}\r\n", chunk.size()) : std::string();
     out_body_ = std::move(chunk);
     if (chunked_) out_body_ += "\r\n";
-    Write(After::kNextChunk);
+    Write(after);
+  }
+
+  void EndStream() {
+    out_head_ = chunked_ ? "0\r\n\r\n" : "";
+    out_body_.clear();
+    Write(After::kExchangeDone);
   }
 
   void Write(After after) {
@@ -546,12 +683,21 @@ class Session final : public SessionBase {
         ReadBody();
         return;
       case After::kNextChunk:
+        last_write_ = Clock::now();
         NextChunk();
+        return;
+      case After::kWaitForEvents:
+        last_write_ = Clock::now();
+        WaitForEvents();
         return;
       case After::kExchangeDone:
         break;
     }
     exchange_ = false;
+    if (producer_) {
+      StopWatchingClient();
+      ReleaseStreamSlot();
+    }
     producer_ = nullptr;
     server_.FinishExchange(request_, status_, start_, body_bytes_);
     if (keep_alive_ && !server_.draining.load()) {
@@ -587,6 +733,8 @@ class Session final : public SessionBase {
 
   void Abort() {
     cancelled_.store(true);
+    if (stream_timer_) stream_timer_->cancel();
+    ReleaseStreamSlot();
     if (exchange_) {
       exchange_ = false;
       server_.FinishExchange(request_, status_, start_, body_bytes_);
@@ -603,7 +751,7 @@ class Session final : public SessionBase {
   std::string remote_;
   std::string client_subject_;
   beast::flat_buffer buffer_;
-  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::optional<RequestReader> reader_;
   Request request_;  // the exchange under way; owned by a worker while a handler runs
   Clock::time_point start_;
   bool exchange_ = false;
@@ -617,6 +765,15 @@ class Session final : public SessionBase {
   std::string out_body_;
   ChunkProducer producer_;
   std::atomic<bool> cancelled_{false};
+  // Streaming state (see StartStream).
+  std::string heartbeat_;
+  std::function<void()> wake_;    // made once per session; producers may keep copies
+  std::atomic<bool> woken_{false};  // a wake arrived since the producer was last called
+  std::optional<asio::steady_timer> stream_timer_;
+  Clock::time_point last_write_;  // of the stream's last chunk (or its head): the heartbeat counts from it
+  bool holds_stream_slot_ = false;
+  bool watching_ = false;
+  uint64_t stream_generation_ = 0;  // tells a stale WatchClient completion from the current one
   std::array<char, 4096> scratch_;
 };
 
@@ -767,6 +924,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, Ro
     return absl::InvalidArgumentError("io_threads, worker_threads, worker_queue, max_connections and "
                                       "max_header_bytes must be positive");
   }
+  if (options.stream_heartbeat <= std::chrono::milliseconds::zero()) {
+    return absl::InvalidArgumentError("stream_heartbeat must be positive");
+  }
   if (!options.insecure_http && (options.tls_cert_file.empty() || options.tls_key_file.empty())) {
     return absl::InvalidArgumentError(
         "TLS needs a certificate and a key file (generate a self-signed pair, or set insecure_http)");
@@ -846,5 +1006,7 @@ size_t Server::open_connections() const {
   std::lock_guard lock(impl_->mu);
   return impl_->active;
 }
+
+size_t Server::open_streams() const { return impl_->streams.load(); }
 
 }  // namespace concord::http

@@ -68,6 +68,14 @@ struct ServerOptions {
   std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::milliseconds write_timeout{60'000};
 
+  // Streaming responses (Response::stream): at most max_streams at once (503 beyond, after the handler ran).
+  // A stream waiting for events (Produced::kPending) holds no worker; when nothing was written for
+  // stream_heartbeat its Response::heartbeat is written. The read and idle timeouts do not apply while a
+  // response streams; write_timeout applies to each chunk. A client that closes its side ends the stream at
+  // once (plain TCP; through TLS at the next write). Draining ends every stream (StreamContext::cancelled).
+  size_t max_streams = 256;
+  std::chrono::milliseconds stream_heartbeat{15'000};
+
   // Called once per finished exchange on a server thread; must be thread-safe and quick.
   std::function<void(const RequestRecord&)> on_request;
   // One JSON line per exchange through spdlog's default logger, at info level.
@@ -96,6 +104,8 @@ class Server {
 
   // Connections currently open (tests, metrics).
   size_t open_connections() const;
+  // Streaming responses under way (tests, metrics).
+  size_t open_streams() const;
 
   struct Impl;  // defined in server.cc only
 

@@ -16,7 +16,9 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -109,6 +111,35 @@ class Conn {
   // Reads one response; nullopt if the connection ended first or the deadline passed.
   std::optional<HttpResponse> Read(std::chrono::milliseconds timeout = 5000ms) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
+    auto head = ReadHead(deadline);
+    if (!head) return std::nullopt;
+    HttpResponse r = *std::move(head);
+    if (r.status < 200 || r.status == 204 || r.status == 304) return r;
+    if (r.chunked) {
+      while (true) {
+        auto chunk = ReadChunk(deadline);
+        if (!chunk) return std::nullopt;
+        if (chunk->empty()) break;
+        r.body += *chunk;
+      }
+    } else if (!r.header("content-length").empty()) {
+      const size_t size = std::stoul(r.header("content-length"));
+      while (buf_.size() < size) {
+        if (!Fill(deadline)) return std::nullopt;
+      }
+      r.body = buf_.substr(0, size);
+      buf_.erase(0, size);
+    } else {
+      while (Fill(deadline)) {
+      }
+      r.body = std::move(buf_);
+      buf_.clear();
+    }
+    return r;
+  }
+
+  // The status line and header fields of a response, without its body (for streaming responses).
+  std::optional<HttpResponse> ReadHead(std::chrono::steady_clock::time_point deadline) {
     size_t head_end;
     while ((head_end = buf_.find("\r\n\r\n")) == std::string::npos) {
       if (!Fill(deadline)) return std::nullopt;
@@ -129,36 +160,30 @@ class Conn {
       r.headers[name] = line.substr(colon + 2);
       line_end = next;
     }
-    if (r.status < 200 || r.status == 204 || r.status == 304) return r;
-    if (r.header("transfer-encoding") == "chunked") {
-      r.chunked = true;
-      while (true) {
-        size_t eol;
-        while ((eol = buf_.find("\r\n")) == std::string::npos) {
-          if (!Fill(deadline)) return std::nullopt;
-        }
-        const size_t size = std::stoul(buf_.substr(0, eol), nullptr, 16);
-        while (buf_.size() < eol + 2 + size + 2) {
-          if (!Fill(deadline)) return std::nullopt;
-        }
-        r.body += buf_.substr(eol + 2, size);
-        buf_.erase(0, eol + 2 + size + 2);
-        if (size == 0) break;
-      }
-    } else if (!r.header("content-length").empty()) {
-      const size_t size = std::stoul(r.header("content-length"));
-      while (buf_.size() < size) {
-        if (!Fill(deadline)) return std::nullopt;
-      }
-      r.body = buf_.substr(0, size);
-      buf_.erase(0, size);
-    } else {
-      while (Fill(deadline)) {
-      }
-      r.body = std::move(buf_);
-      buf_.clear();
-    }
+    r.chunked = r.header("transfer-encoding") == "chunked";
     return r;
+  }
+  std::optional<HttpResponse> ReadHead(std::chrono::milliseconds timeout = 5000ms) {
+    return ReadHead(std::chrono::steady_clock::now() + timeout);
+  }
+
+  // The data of the next chunk of a chunked body: "" for the last chunk, nullopt when the connection ended
+  // or the deadline passed first.
+  std::optional<std::string> ReadChunk(std::chrono::steady_clock::time_point deadline) {
+    size_t eol;
+    while ((eol = buf_.find("\r\n")) == std::string::npos) {
+      if (!Fill(deadline)) return std::nullopt;
+    }
+    const size_t size = std::stoul(buf_.substr(0, eol), nullptr, 16);
+    while (buf_.size() < eol + 2 + size + 2) {
+      if (!Fill(deadline)) return std::nullopt;
+    }
+    std::string data = buf_.substr(eol + 2, size);
+    buf_.erase(0, eol + 2 + size + 2);
+    return data;
+  }
+  std::optional<std::string> ReadChunk(std::chrono::milliseconds timeout = 5000ms) {
+    return ReadChunk(std::chrono::steady_clock::now() + timeout);
   }
 
   // True when the server closes (EOF or reset) before the deadline; data received meanwhile is dropped.
@@ -561,12 +586,12 @@ TEST(Server, ChunkedStreamingResponse) {
   Router r;
   ASSERT_TRUE(r.Add("GET", "/export", [](Request&) -> absl::StatusOr<Response> {
                  auto n = std::make_shared<int>(0);
-                 return Response::Stream(200, "application/x-ndjson", [n](std::string& chunk, const std::atomic<bool>&) {
-                   if (*n == 4) return absl::StatusOr<bool>(false);
+                 return Response::Stream(200, "application/x-ndjson", [n](std::string& chunk, const StreamContext&) {
+                   if (*n == 4) return absl::StatusOr<Produced>(Produced::kEnd);
                    // An empty chunk in the middle must not end the body.
                    chunk = *n == 1 ? "" : fmt::format("{{\"n\":{}}}\n", *n);
                    ++*n;
-                   return absl::StatusOr<bool>(true);
+                   return absl::StatusOr<Produced>(Produced::kChunk);
                  });
                }).ok());
   auto server = Start(std::move(r));
@@ -580,6 +605,60 @@ TEST(Server, ChunkedStreamingResponse) {
     EXPECT_EQ(resp->header("content-type"), "application/x-ndjson");
     EXPECT_EQ(resp->body, "{\"n\":0}\n{\"n\":2}\n{\"n\":3}\n");
   }
+}
+
+// A gated response waits for its release without holding a worker: with one worker, a second request is
+// answered while the first is held, and the first is sent only when released (or replaced by the error it
+// was released with).
+TEST(Server, GatedResponseWaitsForReleaseWithoutHoldingAWorker) {
+  std::mutex mu;
+  std::vector<std::function<void(absl::Status)>> held;
+  Router r;
+  ASSERT_TRUE(r.Add("GET", "/held/{n}", [&](Request& req) -> absl::StatusOr<Response> {
+                 Response out = Response::Text(200, "held " + std::string(req.Param("n")));
+                 out.gate = [&](std::function<void(absl::Status)> release) {
+                   std::lock_guard lock(mu);
+                   held.push_back(std::move(release));
+                 };
+                 return out;
+               }).ok());
+  ASSERT_TRUE(r.Add("GET", "/free", [](Request&) -> absl::StatusOr<Response> { return Response::Text(200, "free"); }).ok());
+  ServerOptions o = TestOptions();
+  o.worker_threads = 1;
+  auto server = Start(std::move(r), o);
+  auto first = Conn::Open(server->bound_port());
+  auto second = Conn::Open(server->bound_port());
+  auto other = Conn::Open(server->bound_port());
+  ASSERT_TRUE(first->Send(Get("/held/1")));
+  ASSERT_TRUE(second->Send(Get("/held/2")));
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::lock_guard lock(mu);
+    if (held.size() == 2) break;
+  }
+  ASSERT_TRUE(other->Send(Get("/free")));
+  auto free = other->Read();
+  ASSERT_TRUE(free);
+  EXPECT_EQ(free->body, "free");
+  EXPECT_FALSE(first->Read(100ms));  // still held
+  std::vector<std::function<void(absl::Status)>> releases;
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(held.size(), 2u);
+    releases = std::move(held);
+  }
+  // Released from threads of their own, as the audit log's committer does.
+  std::thread([&] { releases[0](absl::OkStatus()); }).join();
+  std::thread([&] { releases[1](absl::UnavailableError("the audit log cannot record this request")); }).join();
+  auto one = first->Read();
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->status, 200);
+  EXPECT_EQ(one->body, "held 1");
+  auto two = second->Read();
+  ASSERT_TRUE(two);
+  EXPECT_EQ(two->status, 503);
+  EXPECT_NE(two->body.find("the audit log cannot record this request"), std::string::npos) << two->body;
+  EXPECT_EQ(two->body.find("held 2"), std::string::npos);
 }
 
 TEST(Server, MalformedRequestsAre400AndServerKeepsServing) {
@@ -649,12 +728,12 @@ TEST(Server, ShutdownCancelsEndlessStreamAtDeadline) {
   Gate streaming;
   Router r;
   ASSERT_TRUE(r.Add("GET", "/events", [&](Request&) -> absl::StatusOr<Response> {
-                 return Response::Stream(200, "text/event-stream", [&](std::string& chunk, const std::atomic<bool>& cancelled) {
+                 // A producer that blocks and ignores cancellation: only the deadline stops it.
+                 return Response::Stream(200, "text/event-stream", [&](std::string& chunk, const StreamContext&) {
                    streaming.Open();
-                   for (int i = 0; i < 100 && !cancelled.load(); ++i) std::this_thread::sleep_for(5ms);
-                   if (cancelled.load()) return absl::StatusOr<bool>(false);
+                   std::this_thread::sleep_for(5ms);
                    chunk = ": heartbeat\n\n";
-                   return absl::StatusOr<bool>(true);
+                   return absl::StatusOr<Produced>(Produced::kChunk);
                  });
                }).ok());
   auto server = Start(std::move(r));
@@ -665,6 +744,220 @@ TEST(Server, ShutdownCancelsEndlessStreamAtDeadline) {
   server->Shutdown(200ms);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
   EXPECT_TRUE(c->WaitClosed());
+}
+
+// An event source that the test drives: the producer answers kPending until the test publishes, keeping the
+// waker it was handed so that Publish can wake the stream.
+class EventSource {
+ public:
+  void Publish(std::string event) {
+    std::function<void()> wake;
+    {
+      std::lock_guard lock(mu_);
+      events_.push_back(std::move(event));
+      wake = wake_;
+    }
+    if (wake) wake();
+  }
+  ChunkProducer Producer() {
+    return [this, alive = alive_](std::string& chunk, const StreamContext& context) -> absl::StatusOr<Produced> {
+      std::lock_guard lock(mu_);
+      ++calls_;
+      wake_ = context.wake;
+      if (context.cancelled.load()) return Produced::kEnd;
+      if (events_.empty()) return Produced::kPending;
+      chunk = std::move(events_.front());
+      events_.pop_front();
+      return Produced::kChunk;
+    };
+  }
+  int calls() {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+  // Producers made by Producer() that the server still holds.
+  long producers_alive() const { return alive_.use_count() - 1; }
+
+ private:
+  std::mutex mu_;
+  std::deque<std::string> events_;
+  std::function<void()> wake_;
+  int calls_ = 0;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+Router EventRouter(EventSource& events, std::string heartbeat = ": keep-alive\n\n") {
+  Router r = EchoRouter();
+  EXPECT_TRUE(r.Add("GET", "/events", [&events, heartbeat](Request&) -> absl::StatusOr<Response> {
+                 Response response = Response::Stream(200, "text/event-stream", events.Producer());
+                 response.heartbeat = heartbeat;
+                 return response;
+               }).ok());
+  return r;
+}
+
+// Polls `condition` until it holds or 5 s pass.
+bool Eventually(const std::function<bool()>& condition) {
+  for (auto until = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < until;) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(2ms);
+  }
+  return condition();
+}
+
+TEST(Server, IdleStreamHoldsNoWorker) {
+  EventSource events;
+  ServerOptions o = TestOptions();
+  o.worker_threads = 1;
+  o.stream_heartbeat = 1h;  // nothing but a wake calls the producer again
+  auto server = Start(EventRouter(events), o);
+  auto stream = Conn::Open(server->bound_port());
+  ASSERT_TRUE(stream->Send(Get("/events")));
+  auto head = stream->ReadHead();
+  ASSERT_TRUE(head);
+  EXPECT_EQ(head->status, 200);
+  EXPECT_TRUE(head->chunked);
+  EXPECT_EQ(head->header("content-type"), "text/event-stream");
+  ASSERT_TRUE(Eventually([&] { return events.calls() == 1; }));
+
+  // The only worker serves other requests while the stream waits, and the stream is not polled meanwhile.
+  for (int i = 0; i < 3; ++i) {
+    auto c = Conn::Open(server->bound_port());
+    ASSERT_TRUE(c->Send(Get("/api/v1/objects/other")));
+    auto r = c->Read();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+  }
+  EXPECT_EQ(events.calls(), 1);
+  EXPECT_EQ(server->open_streams(), 1u);
+
+  events.Publish("data: one\n\n");
+  EXPECT_EQ(stream->ReadChunk(), "data: one\n\n");
+  events.Publish("data: two\n\n");
+  events.Publish("data: three\n\n");
+  EXPECT_EQ(stream->ReadChunk(), "data: two\n\n");
+  EXPECT_EQ(stream->ReadChunk(), "data: three\n\n");
+}
+
+TEST(Server, WakeDuringProducerCallIsNotLost) {
+  auto calls = std::make_shared<int>(0);
+  Router r;
+  ASSERT_TRUE(r.Add("GET", "/events", [calls](Request&) -> absl::StatusOr<Response> {
+                 return Response::Stream(200, "text/event-stream", [calls](std::string& chunk, const StreamContext& context) {
+                   if (++*calls == 1) {
+                     context.wake();  // news arrive while this call is still deciding that there is nothing
+                     return absl::StatusOr<Produced>(Produced::kPending);
+                   }
+                   if (*calls > 2) return absl::StatusOr<Produced>(Produced::kEnd);
+                   chunk = "data: woken\n\n";
+                   return absl::StatusOr<Produced>(Produced::kChunk);
+                 });
+               }).ok());
+  ServerOptions o = TestOptions();
+  o.stream_heartbeat = 1h;
+  auto server = Start(std::move(r), o);
+  auto c = Conn::Open(server->bound_port());
+  ASSERT_TRUE(c->Send(Get("/events")));
+  auto resp = c->Read();
+  ASSERT_TRUE(resp);
+  EXPECT_EQ(resp->body, "data: woken\n\n");
+}
+
+TEST(Server, HeartbeatsKeepAStreamPastTheReadAndIdleTimeouts) {
+  EventSource events;
+  ServerOptions o = TestOptions();
+  o.read_timeout = 100ms;
+  o.idle_timeout = 100ms;
+  o.stream_heartbeat = 20ms;
+  auto server = Start(EventRouter(events), o);
+  auto stream = Conn::Open(server->bound_port());
+  ASSERT_TRUE(stream->Send(Get("/events")));
+  ASSERT_EQ(stream->ReadHead()->status, 200);
+  // A heartbeat goes out only after 20 ms without a write: 20 of them span more than both timeouts.
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(stream->ReadChunk(), ": keep-alive\n\n") << i;
+  events.Publish("data: still here\n\n");
+  std::optional<std::string> chunk;
+  do {
+    chunk = stream->ReadChunk();
+  } while (chunk == ": keep-alive\n\n");
+  EXPECT_EQ(chunk, "data: still here\n\n");
+}
+
+TEST(Server, SilentStreamIsPolledAtTheHeartbeatIntervalAndOutlivesTimeouts) {
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> calls;
+  Router r;
+  ASSERT_TRUE(r.Add("GET", "/events", [&](Request&) -> absl::StatusOr<Response> {
+                 // No heartbeat text: nothing is written while the stream waits, but it is polled.
+                 return Response::Stream(200, "text/event-stream", [&](std::string& chunk, const StreamContext&) {
+                   std::lock_guard lock(mu);
+                   calls.push_back(std::chrono::steady_clock::now());
+                   if (calls.size() < 12) return absl::StatusOr<Produced>(Produced::kPending);
+                   if (calls.size() > 12) return absl::StatusOr<Produced>(Produced::kEnd);
+                   chunk = "data: late\n\n";
+                   return absl::StatusOr<Produced>(Produced::kChunk);
+                 });
+               }).ok());
+  ServerOptions o = TestOptions();
+  o.read_timeout = 100ms;
+  o.idle_timeout = 100ms;
+  o.stream_heartbeat = 20ms;
+  auto server = Start(std::move(r), o);
+  auto stream = Conn::Open(server->bound_port());
+  ASSERT_TRUE(stream->Send(Get("/events")));
+  ASSERT_EQ(stream->ReadHead()->status, 200);
+  EXPECT_EQ(stream->ReadChunk(), "data: late\n\n");
+  std::lock_guard lock(mu);
+  // Never a busy loop: from the second call on, each poll waits a whole interval (so eleven of them span
+  // more than both timeouts, and the stream was not cut).
+  for (size_t i = 2; i < 12; ++i) EXPECT_GE(calls[i] - calls[i - 1], 20ms) << i;
+}
+
+TEST(Server, StreamsPastTheLimitGet503AndALeavingClientFreesItsSlot) {
+  EventSource events;
+  ServerOptions o = TestOptions();
+  o.max_streams = 1;
+  o.stream_heartbeat = 1h;  // no write would notice the client leaving: the watch on the socket must
+  auto server = Start(EventRouter(events), o);
+  auto first = Conn::Open(server->bound_port());
+  ASSERT_TRUE(first->Send(Get("/events")));
+  ASSERT_EQ(first->ReadHead()->status, 200);
+
+  auto second = Conn::Open(server->bound_port());
+  ASSERT_TRUE(second->Send(Get("/events")));
+  auto refused = second->Read();
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->body,
+            R"({"error":{"code":"UNAVAILABLE","message":"too many open streams (the limit is 1): try again later"}})");
+  ASSERT_TRUE(second->Send(Get("/api/v1/objects/a")));  // the connection itself is still served
+  EXPECT_EQ(second->Read()->status, 200);
+
+  first.reset();  // the client hangs up
+  ASSERT_TRUE(Eventually([&] { return server->open_streams() == 0 && events.producers_alive() == 0; }));
+  auto third = Conn::Open(server->bound_port());
+  ASSERT_TRUE(third->Send(Get("/events")));
+  ASSERT_EQ(third->ReadHead()->status, 200);
+  events.Publish("data: for the third\n\n");
+  EXPECT_EQ(third->ReadChunk(), "data: for the third\n\n");
+}
+
+TEST(Server, DrainEndsIdleStreamsCleanly) {
+  EventSource events;
+  ServerOptions o = TestOptions();
+  o.stream_heartbeat = 1h;
+  auto server = Start(EventRouter(events), o);
+  auto stream = Conn::Open(server->bound_port());
+  ASSERT_TRUE(stream->Send(Get("/events")));
+  ASSERT_EQ(stream->ReadHead()->status, 200);
+  events.Publish("data: before\n\n");
+  ASSERT_EQ(stream->ReadChunk(), "data: before\n\n");
+  // Well before the 60 s deadline, the stream gets its last chunk and the connection closes.
+  std::thread stopper([&] { server->Shutdown(60s); });
+  EXPECT_EQ(stream->ReadChunk(), "");
+  EXPECT_TRUE(stream->WaitClosed());
+  stopper.join();
+  EXPECT_EQ(server->open_streams(), 0u);
 }
 
 TEST(Server, RunReturnsAfterSigterm) {
@@ -755,6 +1048,23 @@ TEST_F(TlsServer, ServesWithSelfSignedCertificate) {
     EXPECT_EQ(r->status, 200);
     EXPECT_EQ(Body(*r)["subject"], "");
   }
+}
+
+TEST_F(TlsServer, StreamsWakeAndEndWhenTheClientLeaves) {
+  EventSource events;
+  ServerOptions o = Options();
+  o.stream_heartbeat = 1h;
+  auto server = Start(EventRouter(events), o);
+  TlsClientConfig tls{Path("server.pem"), "", ""};
+  std::string error;
+  auto c = Conn::Open(server->bound_port(), &tls, &error);
+  ASSERT_TRUE(c) << error;
+  ASSERT_TRUE(c->Send(Get("/events")));
+  ASSERT_EQ(c->ReadHead()->status, 200);
+  events.Publish("data: sealed\n\n");
+  EXPECT_EQ(c->ReadChunk(), "data: sealed\n\n");
+  c.reset();  // closes the socket without a TLS close_notify
+  EXPECT_TRUE(Eventually([&] { return server->open_streams() == 0; }));
 }
 
 TEST_F(TlsServer, ClientCertificateRequired) {

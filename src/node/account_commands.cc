@@ -6,10 +6,12 @@
 #include <memory>
 #include <ostream>
 
+#include "api/api.h"
 #include "boost/json/serialize.hpp"
 #include "boost/json/value.hpp"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "node/cli_audit.h"
 #include "store/accounts.h"
 
 namespace concord::node {
@@ -118,6 +120,19 @@ void PrintIssued(const store::IssuedKey& issued, const store::User& user, std::s
                      issued.key.key_id, user.name, org_name);
 }
 
+// Records a key just issued (the entry names its id); when that fails the key is revoked before its token is
+// shown to anyone, and the error says so.
+absl::Status RecordIssuedKey(CliAudit& log, store::Accounts& accounts, const store::User& user,
+                             const store::IssuedKey& issued, std::string_view command) {
+  boost::json::object detail = api::admin_audit::KeyIssue(user, issued.key);
+  detail["command"] = command;
+  absl::Status recorded = log.Record(audit::Action::kAdmin, {}, "ok", "", std::move(detail));
+  if (recorded.ok()) return recorded;
+  auto revoked = accounts.RevokeKey(issued.key.key_id);
+  return Annotate(recorded, fmt::format("API key {} for user '{}' {}", issued.key.key_id, user.name,
+                                        revoked.ok() ? "was revoked unseen" : "was never shown"));
+}
+
 }  // namespace
 
 absl::StatusOr<Timestamp> ParseExpiry(std::string_view text, const Timestamp& now) {
@@ -147,9 +162,18 @@ int RunOrgAdd(const std::string& db, const OrgAddArgs& args, bool json, std::ost
   auto accounts = Open(db, false, clock);
   if (!accounts.ok()) return Fail(err, accounts.status());
   if (args.host && args.remote) return Fail(err, absl::InvalidArgumentError("--host and --remote exclude each other"));
-  auto org = args.host ? (*accounts)->EnsureHostOrganisation(args.name)
-                       : (*accounts)->CreateOrganisation(args.name, args.remote ? store::OrgKind::kRemote : store::OrgKind::kLocal);
-  if (!org.ok()) return Fail(err, org.status());
+  auto log = CliAudit::Open(db, clock);
+  if (!log.ok()) return Fail(err, log.status());
+  const store::OrgKind kind = args.remote ? store::OrgKind::kRemote : store::OrgKind::kLocal;
+  boost::json::object detail = api::admin_audit::OrgCreate(args.name, kind);
+  if (args.host) detail["op"] = "org.host";
+  detail["command"] = "org add";
+  if (absl::Status s = log->Record(audit::Action::kAdmin, {}, "ok", "", detail); !s.ok()) return Fail(err, s);
+  auto org = args.host ? (*accounts)->EnsureHostOrganisation(args.name) : (*accounts)->CreateOrganisation(args.name, kind);
+  if (!org.ok()) {
+    log->RecordFailure(audit::Action::kAdmin, std::move(detail), org.status());
+    return Fail(err, org.status());
+  }
   if (json) {
     out << boost::json::serialize(OrgJson(*org)) << '\n';
   } else {
@@ -194,13 +218,24 @@ int RunUserAdd(const std::string& db, const UserAddArgs& args, bool json, std::o
   if (!org.ok()) {
     return Fail(err, Annotate(org.status(), "--org (add it first with 'concord org add NAME')"));
   }
+  auto log = CliAudit::Open(db, clock);
+  if (!log.ok()) return Fail(err, log.status());
+  boost::json::object detail = api::admin_audit::UserCreate(args.name, org->id, *role);
+  detail["command"] = "user add";
+  if (absl::Status s = log->Record(audit::Action::kAdmin, {}, "ok", "", detail); !s.ok()) return Fail(err, s);
   auto user = (*accounts)->CreateUser(args.name, org->id, *role);
-  if (!user.ok()) return Fail(err, user.status());
+  if (!user.ok()) {
+    log->RecordFailure(audit::Action::kAdmin, std::move(detail), user.status());
+    return Fail(err, user.status());
+  }
   auto issued = (*accounts)->IssueKey(user->id, *options);
   if (!issued.ok()) {
     return Fail(err, Annotate(issued.status(), fmt::format("user '{}' was added, but issuing its key failed (retry "
                                                            "with 'concord user key {}')",
                                                            user->name, user->name)));
+  }
+  if (absl::Status s = RecordIssuedKey(*log, **accounts, *user, *issued, "user add"); !s.ok()) {
+    return Fail(err, Annotate(s, fmt::format("user '{}' was added without a usable key", user->name)));
   }
   PrintIssued(*issued, *user, org->name, /*with_user=*/true, json, out, err, now);
   return kOk;
@@ -253,11 +288,24 @@ int RunUserKey(const std::string& db, const UserKeyArgs& args, bool json, std::o
     auto keys = (*accounts)->ListKeys(user->id);
     if (!keys.ok()) return Fail(err, keys.status());
     if (!args.revoke.empty()) {
-      const bool owned = std::any_of(keys->begin(), keys->end(),
-                                     [&](const store::ApiKey& k) { return k.key_id == args.revoke; });
-      if (!owned) return Fail(err, absl::NotFoundError(fmt::format("user '{}' has no key '{}'", user->name, args.revoke)));
-      auto revoked = (*accounts)->RevokeKey(args.revoke);
-      if (!revoked.ok()) return Fail(err, revoked.status());
+      const auto key = std::find_if(keys->begin(), keys->end(),
+                                    [&](const store::ApiKey& k) { return k.key_id == args.revoke; });
+      if (key == keys->end()) {
+        return Fail(err, absl::NotFoundError(fmt::format("user '{}' has no key '{}'", user->name, args.revoke)));
+      }
+      absl::StatusOr<store::ApiKey> revoked = *key;
+      if (!key->revoked) {  // revoking a revoked key changes nothing and is not recorded
+        auto log = CliAudit::Open(db, clock);
+        if (!log.ok()) return Fail(err, log.status());
+        boost::json::object detail = api::admin_audit::KeyRevoke(*user, args.revoke);
+        detail["command"] = "user key --revoke";
+        if (absl::Status s = log->Record(audit::Action::kAdmin, {}, "ok", "", detail); !s.ok()) return Fail(err, s);
+        revoked = (*accounts)->RevokeKey(args.revoke);
+        if (!revoked.ok()) {
+          log->RecordFailure(audit::Action::kAdmin, std::move(detail), revoked.status());
+          return Fail(err, revoked.status());
+        }
+      }
       if (json) {
         out << boost::json::serialize(KeyJson(*revoked, now)) << '\n';
       } else {
@@ -284,8 +332,11 @@ int RunUserKey(const std::string& db, const UserKeyArgs& args, bool json, std::o
 
   auto org = (*accounts)->GetOrganisation(user->org_id);
   if (!org.ok()) return Fail(err, org.status());
+  auto log = CliAudit::Open(db, clock);
+  if (!log.ok()) return Fail(err, log.status());
   auto issued = (*accounts)->IssueKey(user->id, options);
   if (!issued.ok()) return Fail(err, issued.status());
+  if (absl::Status s = RecordIssuedKey(*log, **accounts, *user, *issued, "user key"); !s.ok()) return Fail(err, s);
   PrintIssued(*issued, *user, org->name, /*with_user=*/false, json, out, err, now);
   return kOk;
 }

@@ -8,6 +8,10 @@
 // `user key` print the new token alone ("concord_…\n", nothing else, so that `KEY=$(concord user add …)`
 // works) and say on standard error that it is shown once. With --json every command prints one JSON
 // document on standard output instead (for `user add` and `user key` it includes the token).
+//
+// Every change (org add, user add, a key issued or revoked) is an audit entry of action admin in the store's
+// audit log, as the OS user running the command (node/cli_audit.h), with the shapes and the fail-closed order
+// of the REST API (api.h, "administrative changes"): when the entry cannot be written, nothing is done (exit 1).
 #pragma once
 
 #include <iosfwd>

@@ -2,14 +2,20 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <pwd.h>
+#include <sqlite3.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <regex>
 #include <sstream>
 #include <string>
 
+#include "audit/audit.h"
 #include "boost/json/parse.hpp"
+#include "boost/json/serialize.hpp"
+#include "common/json.h"
 #include "common/status.h"
 #include "fmt/format.h"
 #include "store/accounts.h"
@@ -279,6 +285,138 @@ TEST_F(AccountCommandsTest, UserKeyErrors) {
   EXPECT_EQ(disabled.code, 1);
   EXPECT_EQ(disabled.out, "");
   EXPECT_EQ(disabled.err, "concord: user 'alice' is disabled\n");
+}
+
+// ---- audit ---------------------------------------------------------------------------------------------
+
+// Who the entries must name: the login name of the effective uid, looked up here independently of CliUser().
+std::string ExpectedCliUser() {
+  const passwd* pw = ::getpwuid(::geteuid());
+  return pw != nullptr ? std::string("cli:") + pw->pw_name : fmt::format("cli:uid:{}", ::geteuid());
+}
+
+class AccountAuditTest : public AccountCommandsTest {
+ protected:
+  std::vector<audit::Entry> Entries() {
+    auto log = audit::OpenAuditLog(db_, {.read_only = true});
+    EXPECT_TRUE(log.ok()) << log.status();
+    if (!log.ok()) return {};
+    auto page = (*log)->List({.limit = 1000});
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? page->entries : std::vector<audit::Entry>{};
+  }
+  // A fault the audit log cannot get past, while the accounts tables stay writable: the disk is full for it.
+  void BlockAuditAppends() {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(
+        db, "CREATE TRIGGER test_audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+        nullptr, nullptr, &error);
+    EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+    sqlite3_free(error);
+    sqlite3_close(db);
+  }
+  // The stored detail comes back with its members sorted: compare canonical forms (RFC 8785).
+  static std::string Detail(const audit::Entry& e) { return CanonicalJson(e.event.detail); }
+};
+
+TEST_F(AccountAuditTest, AdministrativeCommandsAreAuditedAsTheOsUser) {
+  const std::string cert_eu = AddCertEu();
+  Result host = OrgAdd({.name = "CERT-XX", .host = true});
+  ASSERT_EQ(host.code, 0) << host.err;
+  Result first = UserAdd({.name = "alice", .org = "CERT-EU", .role = "analyst", .key = {.cidrs = {"10.0.0.0/8"}}});
+  ASSERT_EQ(first.code, 0) << first.err;
+  Result second = UserKey({.name = "alice", .key = {.expires = "90d", .read_only = true}});
+  ASSERT_EQ(second.code, 0) << second.err;
+  const std::string a = KeyIdOf(first.out);
+  const std::string b = KeyIdOf(second.out);
+  ASSERT_EQ(UserKey({.name = "alice", .revoke = a}).code, 0);
+  ASSERT_EQ(UserKey({.name = "alice", .revoke = a}).code, 0);  // already revoked: nothing changes
+  ASSERT_EQ(UserKey({.name = "alice", .list = true}).code, 0);  // a read
+  ASSERT_EQ(OrgList().code, 0);
+  ASSERT_EQ(UserAdd({.name = "alice", .org = "CERT-EU", .role = "analyst"}).code, 1);  // taken: recorded as failed
+
+  const std::vector<audit::Entry> entries = Entries();
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"ok", R"({"op":"org.create","name":"CERT-EU","kind":"local","command":"org add"})"},
+      {"ok", R"({"op":"org.host","name":"CERT-XX","kind":"local","command":"org add"})"},
+      {"ok", fmt::format(R"({{"op":"user.create","user":"alice","org":"{}","role":"analyst","command":"user add"}})", cert_eu)},
+      {"ok", fmt::format(R"({{"op":"key.issue","user":"alice","org":"{}","key_id":"{}","expires":null,)"
+                         R"("allowed_cidrs":["10.0.0.0/8"],"read_only":false,"command":"user add"}})",
+                         cert_eu, a)},
+      {"ok", fmt::format(R"({{"op":"key.issue","user":"alice","org":"{}","key_id":"{}","expires":"2025-08-30T12:00:00.000Z",)"
+                         R"("allowed_cidrs":[],"read_only":true,"command":"user key"}})",
+                         cert_eu, b)},
+      {"ok", fmt::format(R"({{"op":"key.revoke","user":"alice","org":"{}","key_id":"{}","command":"user key --revoke"}})",
+                         cert_eu, a)},
+      {"ok", fmt::format(R"({{"op":"user.create","user":"alice","org":"{}","role":"analyst","command":"user add"}})", cert_eu)},
+      {"failed", fmt::format(R"({{"op":"user.create","user":"alice","org":"{}","role":"analyst","command":"user add",)"
+                             R"("error":"user 'alice' already exists"}})",
+                             cert_eu)},
+  };
+  ASSERT_EQ(entries.size(), expected.size());
+  for (size_t i = 0; i < entries.size(); ++i) {
+    SCOPED_TRACE(i);
+    const audit::Event& e = entries[i].event;
+    EXPECT_EQ(e.action, audit::Action::kAdmin);
+    EXPECT_EQ(e.outcome, expected[i].first);
+    EXPECT_EQ(Detail(entries[i]), CanonicalJson(boost::json::parse(expected[i].second)));
+    EXPECT_EQ(e.user, ExpectedCliUser());
+    EXPECT_EQ(e.remote_address, "local");
+    EXPECT_EQ(e.org, "");
+    EXPECT_EQ(e.key_id, "");
+    EXPECT_EQ(e.object_ids, std::vector<std::string>{});
+    EXPECT_EQ(entries[i].time_micros, clock_.now.UnixMicros());
+    for (const Result* issued : {&first, &second}) {
+      EXPECT_EQ(audit::CanonicalEntry(entries[i]).find(issued->out.substr(25, 52)), std::string::npos);
+    }
+  }
+  auto log = audit::OpenAuditLog(db_, {.read_only = true});
+  ASSERT_TRUE(log.ok());
+  auto verified = (*log)->Verify();
+  ASSERT_TRUE(verified.ok()) << verified.status();
+  EXPECT_TRUE(verified->intact);
+  EXPECT_EQ(verified->entries, 8);
+}
+
+TEST_F(AccountAuditTest, NothingIsDoneWhenTheEntryCannotBeWritten) {
+  AddCertEu();
+  Result alice = UserAdd({.name = "alice", .org = "CERT-EU", .role = "analyst"});
+  ASSERT_EQ(alice.code, 0);
+  const std::string first_key = KeyIdOf(alice.out);
+  BlockAuditAppends();
+
+  Result org = OrgAdd({.name = "BSI"});
+  EXPECT_EQ(org.code, 1);
+  EXPECT_EQ(org.out, "");
+  EXPECT_THAT(org.err, HasSubstr("concord: the audit log cannot record this: "));
+  EXPECT_EQ(Accounts()->GetOrganisation("BSI").status().code(), absl::StatusCode::kNotFound);
+
+  Result user = UserAdd({.name = "bob", .org = "CERT-EU", .role = "analyst"});
+  EXPECT_EQ(user.code, 1);
+  EXPECT_EQ(user.out, "");
+  EXPECT_EQ(Accounts()->GetUser("bob").status().code(), absl::StatusCode::kNotFound);
+
+  // A key's entry comes after the key (it names it): the key is revoked and its token never printed.
+  Result key = UserKey({.name = "alice"});
+  EXPECT_EQ(key.code, 1);
+  EXPECT_EQ(key.out, "");
+  EXPECT_THAT(key.err, HasSubstr("was revoked unseen: the audit log cannot record this: "));
+  auto keys = Accounts()->ListKeys("alice");
+  ASSERT_TRUE(keys.ok());
+  ASSERT_EQ(keys->size(), 2u);
+  for (const store::ApiKey& k : *keys) EXPECT_EQ(k.revoked.has_value(), k.key_id != first_key) << k.key_id;
+
+  Result revoke = UserKey({.name = "alice", .revoke = first_key});
+  EXPECT_EQ(revoke.code, 1);
+  const std::vector<store::ApiKey> after = Accounts()->ListKeys("alice").value();
+  for (const store::ApiKey& k : after) {
+    if (k.key_id == first_key) {
+      EXPECT_FALSE(k.revoked.has_value());
+    }
+  }
+  EXPECT_EQ(Entries().size(), 3u);  // org add, user add and its key, from before the fault
 }
 
 TEST(ParseExpiry, DurationsAndInstants) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -23,6 +24,7 @@
 #include "ingest/ingest.h"
 #include "node/account_commands.h"
 #include "node/audit_commands.h"
+#include "node/cli_audit.h"
 #include "node/config.h"
 #include "node/pattern_commands.h"
 #include "node/serve.h"
@@ -198,18 +200,57 @@ struct ExportArgs {
   std::vector<std::string> ids;
   std::string modified_since;
   bool all_versions = false;
+  std::string justification;
 };
 
-absl::Status WriteBundle(store::Store& db, const store::Query& base, std::ostream& out, int64_t& count) {
+// Every export is audited (action export): one entry per page of at most kExportIdsPerEntry versions, naming
+// their ids, recorded before the page is written, so that nothing leaves without an entry naming it (when an
+// entry cannot be written the export stops there). An export that fails midway ends with an entry with outcome
+// "failed" that says how many objects were written and whether the output file was removed.
+constexpr size_t kExportIdsPerEntry = 10'000;
+constexpr size_t kMaxJustificationBytes = 1024;  // as X-Concord-Justification
+
+struct ExportAudit {
+  CliAudit& log;
+  boost::json::object detail;  // format, filter, output: the same in every entry of one export
+  std::string justification;
+  int64_t entries = 0;
+
+  absl::Status RecordPage(const std::vector<store::StoredObject>& objects) {
+    // Each id once per entry (with --all-versions a page may hold several versions of one), in output order.
+    std::vector<std::string> ids;
+    ids.reserve(objects.size());
+    std::unordered_set<std::string_view> seen;
+    for (const auto& o : objects) {
+      if (seen.insert(o.id).second) ids.push_back(o.id);
+    }
+    boost::json::object d = detail;
+    d["chunk"] = ++entries;
+    d["objects"] = objects.size();
+    return log.Record(audit::Action::kExport, std::move(ids), "ok", justification, std::move(d));
+  }
+  void RecordFailure(const absl::Status& error, int64_t written, bool output_removed) {
+    boost::json::object d = detail;
+    d["objects_written"] = written;
+    d["output_removed"] = output_removed;
+    log.RecordFailure(audit::Action::kExport, std::move(d), error);
+  }
+};
+
+absl::Status WriteBundle(store::Store& db, const store::Query& base, std::ostream& out, ExportAudit& audit,
+                         int64_t& count) {
   out << R"({"type":"bundle","id":"bundle--)" << UuidV4().ToString() << R"(","objects":[)";
   store::Query q = base;
-  q.limit = 1000;
+  q.limit = kExportIdsPerEntry;
   bool first = true;
   for (;;) {
     CONCORD_ASSIGN_OR_RETURN(store::Page page, db.List(q));
+    // An export that matched nothing is recorded too: what was asked for is the disclosure.
+    if (!page.objects.empty() || audit.entries == 0) CONCORD_RETURN_IF_ERROR(audit.RecordPage(page.objects));
     for (const auto& o : page.objects) {
       out << (first ? "\n" : ",\n") << o.json;
       first = false;
+      if (!out) return absl::DataLossError("write to the output failed");
       ++count;
     }
     if (!page.more || page.objects.empty()) break;
@@ -220,6 +261,23 @@ absl::Status WriteBundle(store::Store& db, const store::Query& base, std::ostrea
   return absl::OkStatus();
 }
 
+boost::json::object ExportDetail(const ExportArgs& a) {
+  boost::json::array types, ids;
+  for (const auto& t : a.types) types.emplace_back(t);
+  for (const auto& i : a.ids) ids.emplace_back(i);
+  boost::json::object filter{{"types", std::move(types)},
+                             {"ids", std::move(ids)},
+                             {"modified_since", a.modified_since},
+                             {"all_versions", a.all_versions}};
+  std::string output = "-";
+  if (!a.output.empty() && a.output != "-") {
+    std::error_code ec;
+    const auto absolute = std::filesystem::absolute(a.output, ec);
+    output = ec ? a.output : absolute.lexically_normal().string();
+  }
+  return {{"format", "stix"}, {"filter", std::move(filter)}, {"output", std::move(output)}};
+}
+
 int RunExport(const Globals& g, const ExportArgs& a, std::ostream& out, std::ostream& err) {
   store::Query q{.types = a.types, .ids = a.ids, .current_only = !a.all_versions};
   if (!a.modified_since.empty()) {
@@ -227,28 +285,46 @@ int RunExport(const Globals& g, const ExportArgs& a, std::ostream& out, std::ost
     if (!ts.ok()) return Fail(err, Annotate(ts.status(), "--modified-since"));
     q.modified_since = *ts;
   }
+  if (a.justification.size() > kMaxJustificationBytes) {
+    return Fail(err, absl::InvalidArgumentError(fmt::format("--justification: at most {} bytes, got {}",
+                                                            kMaxJustificationBytes, a.justification.size())));
+  }
   auto db = OpenDb(g, true);
   if (!db.ok()) return Fail(err, db.status());
+  auto log = CliAudit::Open(g.db);
+  if (!log.ok()) return Fail(err, log.status());
+  ExportAudit audit{.log = *log, .detail = ExportDetail(a), .justification = a.justification};
   int64_t count = 0;
   if (a.output.empty() || a.output == "-") {
-    absl::Status s = WriteBundle(**db, q, out, count);
-    return s.ok() ? kOk : Fail(err, s);
+    absl::Status s = WriteBundle(**db, q, out, audit, count);
+    if (!s.ok()) {
+      audit.RecordFailure(s, count, false);
+      return Fail(err, s);
+    }
+    return kOk;
   }
   // Write beside the target and rename, so a reader never sees half a bundle.
   const std::string tmp = a.output + ".partial";
   {
     std::ofstream file(tmp, std::ios::binary | std::ios::trunc);
     if (!file) return Fail(err, absl::PermissionDeniedError(fmt::format("cannot write {}", tmp)));
-    absl::Status s = WriteBundle(**db, q, file, count);
+    absl::Status s = WriteBundle(**db, q, file, audit, count);
     file.close();
     if (!s.ok() || !file) {
       std::filesystem::remove(tmp);
-      return Fail(err, s.ok() ? absl::DataLossError(fmt::format("cannot write {}", tmp)) : s);
+      const absl::Status failure = s.ok() ? absl::DataLossError(fmt::format("cannot write {}", tmp)) : s;
+      audit.RecordFailure(failure, count, true);
+      return Fail(err, failure);
     }
   }
   std::error_code ec;
   std::filesystem::rename(tmp, a.output, ec);
-  if (ec) return Fail(err, absl::PermissionDeniedError(fmt::format("cannot rename {}: {}", tmp, ec.message())));
+  if (ec) {
+    const absl::Status failure = absl::PermissionDeniedError(fmt::format("cannot rename {}: {}", tmp, ec.message()));
+    std::filesystem::remove(tmp, ec);
+    audit.RecordFailure(failure, count, true);
+    return Fail(err, failure);
+  }
   err << "exported " << count << " objects to " << a.output << '\n';
   return kOk;
 }
@@ -373,6 +449,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   export_cmd->add_option("--id", export_args.ids, "Only these ids (repeatable)");
   export_cmd->add_option("--modified-since", export_args.modified_since, "Only versions modified at or after (RFC 3339)");
   export_cmd->add_flag("--all-versions", export_args.all_versions, "Every stored version, not only the current one");
+  export_cmd->add_option("--justification", export_args.justification,
+                         "Why the objects are exported (recorded in the audit log with the exported ids)");
 
   GetArgs get_args;
   auto* get_cmd = app.add_subcommand("get", "Show one object (current version unless told otherwise)");
@@ -412,6 +490,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   flag(&NodeConfig::max_connections, "--max-connections", "Concurrent connections served (503 beyond)");
   flag(&NodeConfig::read_timeout_ms, "--read-timeout-ms", "Time a client has to send a whole request");
   flag(&NodeConfig::idle_timeout_ms, "--idle-timeout-ms", "Time an idle keep-alive connection is kept");
+  flag(&NodeConfig::max_streams, "--max-streams", "Concurrent event streams served (503 beyond)");
+  flag(&NodeConfig::stream_heartbeat_ms, "--stream-heartbeat-ms", "Keep-alive comment interval of an idle event stream");
   flag(&NodeConfig::worker_threads, "--worker-threads", "Threads for request handlers (store work)");
   flag(&NodeConfig::rate_limit_per_second, "--rate-limit", "Requests per second per API key (429 beyond)");
   flag(&NodeConfig::log_format, "--log-format", "json or text");

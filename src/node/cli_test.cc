@@ -2,6 +2,8 @@
 #include "node/cli.h"
 
 #include <gtest/gtest.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -9,9 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "audit/audit.h"
 #include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
+#include "fmt/format.h"
 
 namespace concord::node {
 namespace {
@@ -216,6 +220,119 @@ TEST_F(CliTest, GetVersionsAndExportFilters) {
   EXPECT_EQ(boost::json::parse(since.out).at("objects").as_array().size(), 1u);
   Result by_type = Run({"export", "--db", db_, "--type", "indicator"});
   EXPECT_EQ(boost::json::parse(by_type.out).at("objects").as_array().size(), 0u);
+}
+
+// ---- export audit --------------------------------------------------------------------------------------
+
+std::string ExpectedCliUser() {
+  const passwd* pw = ::getpwuid(::geteuid());
+  return pw != nullptr ? std::string("cli:") + pw->pw_name : fmt::format("cli:uid:{}", ::geteuid());
+}
+
+std::string IdentityId(int n) { return fmt::format("identity--00000000-0000-4000-8000-{:012d}", n); }
+std::string Identity(int n) {
+  return fmt::format(R"({{"type":"identity","spec_version":"2.1","id":"{}","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"org {}"}})",
+                     IdentityId(n), n);
+}
+
+// An output that takes `capacity` bytes and then fails, as a full disk or a closed pipe does.
+class FullAfter : public std::streambuf {
+ public:
+  explicit FullAfter(size_t capacity) : capacity_(capacity) {}
+  const std::string& written() const { return written_; }
+
+ protected:
+  int_type overflow(int_type c) override {
+    if (traits_type::eq_int_type(c, traits_type::eof())) return traits_type::not_eof(c);
+    if (written_.size() >= capacity_) return traits_type::eof();
+    written_.push_back(traits_type::to_char_type(c));
+    return c;
+  }
+
+ private:
+  size_t capacity_;
+  std::string written_;
+};
+
+// Stored details come back with their members sorted: compare canonical forms (RFC 8785).
+std::string Obj(const std::string& text) { return CanonicalJson(boost::json::parse(text)); }
+
+std::vector<audit::Entry> ExportEntries(const std::string& db) {
+  auto log = audit::OpenAuditLog(db, {.read_only = true});
+  EXPECT_TRUE(log.ok()) << log.status();
+  if (!log.ok()) return {};
+  auto page = (*log)->List({.action = audit::Action::kExport, .limit = 1000});
+  EXPECT_TRUE(page.ok()) << page.status();
+  return page.ok() ? page->entries : std::vector<audit::Entry>{};
+}
+
+TEST_F(CliTest, ExportIsAuditedTenThousandIdsPerEntry) {
+  std::string lines;
+  for (int i = 0; i < 10'003; ++i) lines += Identity(i) + "\n";
+  ASSERT_EQ(Run({"import", "--db", db_, "-q", Write("many.jsonl", lines)}).code, 0);
+  const std::string path = (dir_ / "out" / ".." / "export.json").string();
+  const std::string normal = (dir_ / "export.json").string();
+  fs::create_directories(dir_ / "out");
+  Result r = Run({"export", "--db", db_, "--type", "identity", "-o", path, "--justification", "case 2025-17: CERT-EU"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(ReadJson(normal).at("objects").as_array().size(), 10'003u);
+
+  const std::vector<audit::Entry> entries = ExportEntries(db_);
+  ASSERT_EQ(entries.size(), 2u);
+  const std::string filter = R"("filter":{"types":["identity"],"ids":[],"modified_since":"","all_versions":false})";
+  EXPECT_EQ(CanonicalJson(entries[0].event.detail),
+            Obj(fmt::format(R"({{"format":"stix",{},"output":"{}","chunk":1,"objects":10000}})", filter, normal)));
+  EXPECT_EQ(CanonicalJson(entries[1].event.detail),
+            Obj(fmt::format(R"({{"format":"stix",{},"output":"{}","chunk":2,"objects":3}})", filter, normal)));
+  ASSERT_EQ(entries[0].event.object_ids.size(), 10'000u);
+  for (int i = 0; i < 10'000; ++i) ASSERT_EQ(entries[0].event.object_ids[static_cast<size_t>(i)], IdentityId(i));
+  EXPECT_EQ(entries[1].event.object_ids,
+            (std::vector<std::string>{IdentityId(10'000), IdentityId(10'001), IdentityId(10'002)}));
+  for (const audit::Entry& e : entries) {
+    EXPECT_EQ(e.event.user, ExpectedCliUser());
+    EXPECT_EQ(e.event.org, "");
+    EXPECT_EQ(e.event.remote_address, "local");
+    EXPECT_EQ(e.event.outcome, "ok");
+    EXPECT_EQ(e.event.justification, "case 2025-17: CERT-EU");
+  }
+  Result verify = Run({"audit", "verify", "--db", db_});
+  EXPECT_EQ(verify.code, 0) << verify.err;
+  EXPECT_EQ(verify.out.substr(0, 29), "audit log intact: 2 entries, ");
+}
+
+TEST_F(CliTest, ExportThatFailsMidwayRecordsWhatWasWritten) {
+  ASSERT_EQ(Run({"import", "--db", db_, "-q", Write("three.jsonl", Identity(1) + "\n" + Identity(2) + "\n" + Identity(3) + "\n")})
+                .code,
+            0);
+  // Room for the bundle's head and the first object, not for the second.
+  const size_t head = std::string(R"({"type":"bundle","id":"bundle--)").size() + 36 + std::string(R"(","objects":[)").size();
+  FullAfter full(head + 1 + Identity(1).size() + 10);
+  std::ostream out(&full);
+  std::ostringstream err;
+  const std::vector<const char*> argv = {"concord", "export", "--db", db_.c_str()};
+  EXPECT_EQ(RunCli(static_cast<int>(argv.size()), argv.data(), out, err), 2);
+  EXPECT_EQ(err.str(), "concord: write to the output failed\n");
+
+  // Nothing matched: still an export, of nothing.
+  ASSERT_EQ(Run({"export", "--db", db_, "--type", "indicator"}).code, 0);
+  Result long_reason = Run({"export", "--db", db_, "--justification", std::string(1025, 'x')});
+  EXPECT_EQ(long_reason.code, 2);
+  EXPECT_EQ(long_reason.err, "concord: --justification: at most 1024 bytes, got 1025\n");
+
+  const std::vector<audit::Entry> entries = ExportEntries(db_);
+  ASSERT_EQ(entries.size(), 3u);
+  const std::string all = R"({"format":"stix","filter":{"types":[],"ids":[],"modified_since":"","all_versions":false},"output":"-")";
+  EXPECT_EQ(entries[0].event.outcome, "ok");
+  EXPECT_EQ(entries[0].event.object_ids, (std::vector<std::string>{IdentityId(1), IdentityId(2), IdentityId(3)}));
+  EXPECT_EQ(CanonicalJson(entries[0].event.detail), Obj(all + R"(,"chunk":1,"objects":3})"));
+  EXPECT_EQ(entries[1].event.outcome, "failed");
+  EXPECT_EQ(entries[1].event.object_ids, std::vector<std::string>{});
+  EXPECT_EQ(CanonicalJson(entries[1].event.detail),
+            Obj(all + R"(,"objects_written":1,"output_removed":false,"error":"write to the output failed"})"));
+  EXPECT_EQ(entries[2].event.object_ids, std::vector<std::string>{});
+  EXPECT_EQ(CanonicalJson(entries[2].event.detail),
+            Obj(R"({"format":"stix","filter":{"types":["indicator"],"ids":[],"modified_since":"","all_versions":false},)"
+                R"("output":"-","chunk":1,"objects":0})"));
 }
 
 TEST_F(CliTest, PatternValidateAndMatch) {

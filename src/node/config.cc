@@ -8,6 +8,7 @@
 
 #include "common/status.h"
 #include "fmt/format.h"
+#include "node/taxii_config.h"
 #include "toml++/toml.h"
 
 namespace concord::node {
@@ -63,6 +64,8 @@ const std::map<std::string, Setter, std::less<>>& Keys() {
       {"server.max_connections", Set(&NodeConfig::max_connections)},
       {"server.read_timeout_ms", Set(&NodeConfig::read_timeout_ms)},
       {"server.idle_timeout_ms", Set(&NodeConfig::idle_timeout_ms)},
+      {"server.max_streams", Set(&NodeConfig::max_streams)},
+      {"server.stream_heartbeat_ms", Set(&NodeConfig::stream_heartbeat_ms)},
       {"server.io_threads", Set(&NodeConfig::io_threads)},
       {"server.worker_threads", Set(&NodeConfig::worker_threads)},
       {"server.rate_limit_per_second", Set(&NodeConfig::rate_limit_per_second)},
@@ -89,7 +92,13 @@ absl::StatusOr<NodeConfig> ParseConfig(std::string_view text, std::string_view s
     const auto* inner = value.as_table();
     if (inner == nullptr) {
       return absl::InvalidArgumentError(
-          fmt::format("{}: '{}' must be a section ([node], [server] or [log])", source, section.str()));
+          fmt::format("{}: '{}' must be a section ([node], [server], [log] or [taxii])", source, section.str()));
+    }
+    if (section.str() == "taxii") {
+      for (const auto& [name, node] : *inner) {
+        CONCORD_RETURN_IF_ERROR(Annotate(SetTaxiiSetting(name.str(), node, base.taxii), source));
+      }
+      continue;
     }
     for (const auto& [name, node] : *inner) {
       const std::string key = fmt::format("{}.{}", section.str(), name.str());
@@ -98,6 +107,7 @@ absl::StatusOr<NodeConfig> ParseConfig(std::string_view text, std::string_view s
       CONCORD_RETURN_IF_ERROR(Annotate(it->second(node, base, key), source));
     }
   }
+  CONCORD_RETURN_IF_ERROR(Annotate(ValidateTaxiiConfig(base.taxii), source));
   return base;
 }
 
@@ -147,6 +157,8 @@ absl::Status ValidateConfig(const NodeConfig& c) {
   CONCORD_RETURN_IF_ERROR(positive("server.max_connections", c.max_connections, 1'000'000));
   CONCORD_RETURN_IF_ERROR(positive("server.read_timeout_ms", c.read_timeout_ms, 3'600'000));
   CONCORD_RETURN_IF_ERROR(positive("server.idle_timeout_ms", c.idle_timeout_ms, 3'600'000));
+  CONCORD_RETURN_IF_ERROR(positive("server.max_streams", c.max_streams, 1'000'000));
+  CONCORD_RETURN_IF_ERROR(positive("server.stream_heartbeat_ms", c.stream_heartbeat_ms, 3'600'000));
   CONCORD_RETURN_IF_ERROR(positive("server.io_threads", c.io_threads, 256));
   CONCORD_RETURN_IF_ERROR(positive("server.worker_threads", c.worker_threads, 1024));
   CONCORD_RETURN_IF_ERROR(positive("server.shutdown_grace_ms", c.shutdown_grace_ms, 3'600'000));
@@ -160,7 +172,7 @@ absl::Status ValidateConfig(const NodeConfig& c) {
   if (c.require_client_cert && c.client_ca.empty()) {
     return FieldError("server.client_ca", "require_client_cert needs a client_ca to verify against");
   }
-  return absl::OkStatus();
+  return ValidateTaxiiConfig(c.taxii);
 }
 
 }  // namespace concord::node

@@ -8,12 +8,26 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "taxii/collection.h"
 
 namespace concord::node {
+
+// [taxii] and its [[taxii.collections]] tables (node/taxii_config.h reads them).
+struct TaxiiConfig {
+  bool default_collection = true;  // the built-in collection "all" (taxii/handlers.h)
+  // Configured collections; organisations in their rights as written (identity ids or names), resolved
+  // when the node starts (TaxiiCollections).
+  std::vector<taxii::Collection> collections;
+  int64_t status_keep = 10000;        // status resources kept, newest first
+  int64_t status_max_age_hours = 168;  // and none older than this (7 days)
+};
 
 struct NodeConfig {
   // [node]
@@ -32,6 +46,8 @@ struct NodeConfig {
   int64_t max_connections = 1024;
   int64_t read_timeout_ms = 60'000;
   int64_t idle_timeout_ms = 60'000;
+  int64_t max_streams = 256;             // concurrent streaming responses (/api/v1/stream); 503 beyond
+  int64_t stream_heartbeat_ms = 15'000;  // an idle event stream gets a keep-alive comment this often
   int64_t io_threads = 2;
   int64_t worker_threads = 4;
   double rate_limit_per_second = 100;  // per API key
@@ -43,6 +59,8 @@ struct NodeConfig {
   // [log]
   std::string log_level = "info";
   std::string log_format = "json";  // json | text
+  // [taxii]
+  TaxiiConfig taxii;
 };
 
 // Reads a TOML file over the defaults. Errors name the file, the key and what was expected.
@@ -52,6 +70,13 @@ absl::StatusOr<NodeConfig> ParseConfig(std::string_view toml, std::string_view s
 
 // Checks values that have to hold whatever their source (ranges, listen address form).
 absl::Status ValidateConfig(const NodeConfig& config);
+
+// The organisation an id or a name denotes, as its identity id (NotFound when there is none).
+using OrgLookup = std::function<absl::StatusOr<std::string>(std::string_view org)>;
+// The TAXII API root's collections: the default one unless taxii.default_collection is false, then the
+// configured ones, with the organisations of their rights resolved by `lookup`. Errors name the setting:
+// "taxii.collections[1].read.orgs[0]: no organisation 'CERT-XX' on this node".
+absl::StatusOr<std::vector<taxii::Collection>> TaxiiCollections(const TaxiiConfig& taxii, const OrgLookup& lookup);
 
 struct ListenAddress {
   std::string host;

@@ -32,7 +32,7 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   EXPECT_EQ(ParseConfig("[server]\nmax_connections = \"ten\"\n", "t.toml").status().message(),
             "t.toml: server.max_connections: expected an integer");
   EXPECT_EQ(ParseConfig("name = 1\n", "t.toml").status().message(),
-            "t.toml: 'name' must be a section ([node], [server] or [log])");
+            "t.toml: 'name' must be a section ([node], [server], [log] or [taxii])");
   auto syntax = ParseConfig("[server\n", "t.toml");
   EXPECT_EQ(syntax.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(Sv(syntax.status().message()).starts_with("t.toml:1:")) << syntax.status();
@@ -51,6 +51,20 @@ TEST(Config, ListenForms) {
   EXPECT_EQ(ParseListen("host:65536").status().message(), "listen: 'host:65536': expected HOST:PORT with a port 0-65535");
   EXPECT_FALSE(ParseListen(":80").ok());
   EXPECT_FALSE(ParseListen("[::1]8443").ok());
+}
+
+TEST(Config, StreamSettings) {
+  EXPECT_EQ(NodeConfig{}.max_streams, 256);
+  EXPECT_EQ(NodeConfig{}.stream_heartbeat_ms, 15'000);
+  auto c = ParseConfig("[server]\nmax_streams = 3\nstream_heartbeat_ms = 500\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_streams, 3);
+  EXPECT_EQ(c->stream_heartbeat_ms, 500);
+  c->max_streams = 0;
+  EXPECT_EQ(ValidateConfig(*c).message(), "server.max_streams: must be between 1 and 1000000, got 0");
+  c->max_streams = 3;
+  c->stream_heartbeat_ms = 0;
+  EXPECT_EQ(ValidateConfig(*c).message(), "server.stream_heartbeat_ms: must be between 1 and 3600000, got 0");
 }
 
 TEST(Config, ValidationNamesTheSetting) {

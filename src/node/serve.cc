@@ -6,6 +6,7 @@
 
 #include "api/api.h"
 #include "api/openapi.h"
+#include "api/stream.h"
 #include "audit/audit.h"
 #include "boost/json/serialize.hpp"
 #include "common/log.h"
@@ -20,6 +21,7 @@
 #include "store/accounts.h"
 #include "store/store.h"
 #include "taxii/handlers.h"
+#include "taxii/status_log.h"
 
 namespace concord::node {
 namespace {
@@ -51,9 +53,15 @@ std::string_view HostOf(std::string_view remote) {
 
 struct Node::Impl {
   NodeConfig config;
-  std::unique_ptr<store::Store> store;
+  std::unique_ptr<store::Store> store;  // an api::ChangePublishingStore: every write wakes the streams
+  // What /api/v1/stream waits on: this process's writes through `store`, other processes' by a poll.
+  // Declared after `store` and before `server`: it outlives every stream and dies before the store.
+  std::unique_ptr<api::StoreChangeSource> change_source;
+  std::unique_ptr<api::ChangeFeed> changes;
+  api::StreamOptions stream_options;
   std::unique_ptr<store::Accounts> accounts;
   std::unique_ptr<audit::AuditLog> audit;  // before `api` and `server`, which use it
+  std::unique_ptr<taxii::StatusLog> taxii_statuses;  // before `taxii`, which points to it
   std::unique_ptr<api::SharingGroupSnapshot> sharing_groups;  // what the policy reads; refreshed on change
   std::unique_ptr<http::RateLimiter> limiter;
   api::ApiContext api;
@@ -88,6 +96,7 @@ absl::StatusOr<http::Router> Node::Impl::Routes() {
   }));
   CONCORD_RETURN_IF_ERROR(api::AddOpenApiRoute(router));
   CONCORD_RETURN_IF_ERROR(api::AddObjectRoutes(router, api));
+  CONCORD_RETURN_IF_ERROR(api::AddStreamRoutes(router, api, *changes, stream_options));
   CONCORD_RETURN_IF_ERROR(api::AddAuditRoutes(router, api));
   CONCORD_RETURN_IF_ERROR(api::AddAdminRoutes(router, api));
   CONCORD_RETURN_IF_ERROR(taxii::AddRoutes(router, taxii));
@@ -161,7 +170,13 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
     std::error_code ec;
     fs::create_directories(parent, ec);
   }
-  CONCORD_ASSIGN_OR_RETURN(impl->store, store::OpenStore(config.db));
+  {
+    CONCORD_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened, store::OpenStore(config.db));
+    impl->change_source = std::make_unique<api::StoreChangeSource>(*opened);
+    CONCORD_ASSIGN_OR_RETURN(int64_t last_seq, impl->change_source->LastSeq());
+    impl->changes = std::make_unique<api::ChangeFeed>(*impl->change_source, last_seq, api::ChangeFeed::Options{});
+    impl->store = std::make_unique<api::ChangePublishingStore>(std::move(opened), *impl->changes);
+  }
   CONCORD_ASSIGN_OR_RETURN(impl->accounts, store::OpenAccounts(config.db));
   CONCORD_ASSIGN_OR_RETURN(impl->audit, audit::OpenAuditLog(config.db));
   CONCORD_ASSIGN_OR_RETURN(store::Organisation host, impl->accounts->EnsureHostOrganisation(config.name));
@@ -184,13 +199,24 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
   impl->sharing_groups = std::make_unique<api::SharingGroupSnapshot>(*impl->accounts, SystemClock::Instance());
   impl->api.sharing_groups = [g = impl->sharing_groups.get()] { return *g->Get(); };
   impl->api.sharing_groups_changed = [g = impl->sharing_groups.get()] { g->Invalidate(); };
-  // TAXII 2.1: one API root with the default collection (taxii/handlers.h). The cursor key is drawn per
-  // start, so `next` tokens do not survive a restart.
+  // TAXII 2.1: one API root with the configured collections (taxii/handlers.h). Status resources and the
+  // cursor key live in the database, so they survive restarts and are shared by every process on it.
   impl->taxii.api = &impl->api;
   impl->taxii.root_title = config.name;
   impl->taxii.scheme = config.insecure_http ? "http" : "https";
   impl->taxii.max_content_length = config.max_body_bytes;
-  impl->taxii.cursor_key = taxii::RandomCursorKey();
+  CONCORD_ASSIGN_OR_RETURN(
+      impl->taxii.collections,
+      TaxiiCollections(config.taxii, [accounts = impl->accounts.get()](std::string_view org) -> absl::StatusOr<std::string> {
+        CONCORD_ASSIGN_OR_RETURN(store::Organisation found, accounts->GetOrganisation(org));
+        return found.id;
+      }));
+  CONCORD_ASSIGN_OR_RETURN(
+      impl->taxii_statuses,
+      taxii::OpenStatusLog(config.db, {.retention = {.max_statuses = static_cast<size_t>(config.taxii.status_keep),
+                                                     .max_age = std::chrono::hours(config.taxii.status_max_age_hours)}}));
+  impl->taxii.statuses = impl->taxii_statuses.get();
+  CONCORD_ASSIGN_OR_RETURN(impl->taxii.cursor_key, taxii::LoadCursorKey(config.db));
 
   impl->requests = &impl->metrics.AddCounter("concord_http_requests_total", "HTTP requests by route, method and status.",
                                              {"route", "method", "status"});
@@ -215,6 +241,8 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
   options.max_connections = static_cast<size_t>(config.max_connections);
   options.read_timeout = std::chrono::milliseconds(config.read_timeout_ms);
   options.idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms);
+  options.max_streams = static_cast<size_t>(config.max_streams);
+  options.stream_heartbeat = std::chrono::milliseconds(config.stream_heartbeat_ms);
   Impl* raw = impl.get();
   options.on_request = [raw](const http::RequestRecord& r) {
     const std::string route = r.route.empty() ? "(unmatched)" : std::string(r.route);

@@ -452,16 +452,52 @@ TEST_F(SqliteStoreTest, PagingWhileWritingNeverSkipsOrRepeats) {
   }
 }
 
+// Reads run on pooled connections of their own: many threads at once, each seeing every commit made
+// before it started, including one made through another handle (another process) while its connection
+// sat idle in the pool.
+TEST_F(SqliteStoreTest, PooledReadersSeeEveryEarlierCommit) {
+  auto empty = store_->LastSeq();
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(*empty, 0);
+  std::vector<stix::Object> batch;
+  for (int i = 0; i < 200; ++i) batch.push_back(Indicator(IdOf(i), "2024-01-01T00:00:00.000Z"));
+  auto put = MustPut(batch);
+  EXPECT_EQ(*store_->LastSeq(), put.back().seq);
+  std::vector<std::thread> readers;
+  std::atomic<int> found{0};
+  for (int t = 0; t < 8; ++t) {
+    readers.emplace_back([&, t] {
+      for (int i = t; i < 200; i += 8) {
+        auto o = store_->Get(IdOf(i));
+        if (o.ok() && o->id == IdOf(i)) ++found;
+      }
+    });
+  }
+  for (auto& r : readers) r.join();
+  EXPECT_EQ(found.load(), 200);
+  // Another handle on the same file commits; this handle's idle readers see it on their next call.
+  auto other = OpenStore("sqlite:" + path_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  const std::vector<stix::Object> one = {Indicator(IdOf(500), "2024-01-01T00:00:00.000Z")};
+  auto more = (*other)->Put(one);
+  ASSERT_TRUE(more.ok()) << more.status();
+  EXPECT_EQ(*store_->LastSeq(), (*more)[0].seq);
+  auto got = store_->Get(IdOf(500));
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->seq, (*more)[0].seq);
+}
+
 TEST_F(SqliteStoreTest, MigrationsAppliedOnce) {
   auto stats = store_->GetStats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->schema_version, sqlite::LatestSchemaVersion());
-  EXPECT_EQ(sqlite::LatestSchemaVersion(), 4);  // 3: audit log, 4: sharing groups and communities
-  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 4);
+  // 3: audit log, 4: sharing groups and communities, 5: TAXII state, 6: audit object index watermark
+  EXPECT_EQ(sqlite::LatestSchemaVersion(), 6);
+  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 6);
   EXPECT_EQ(RawInt("SELECT applied_at FROM schema_migrations WHERE version = 1"), clock_.now.UnixMicros());
   clock_.now = Ts("2025-07-01T00:00:00.000Z");
   Reopen();
-  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 4);
+  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 6);
   EXPECT_EQ(RawInt("SELECT applied_at FROM schema_migrations WHERE version = 1"),
             Ts("2025-06-01T12:00:00.000Z").UnixMicros());
   EXPECT_EQ(RawInt("SELECT count(*) FROM sqlite_master WHERE name = 'versions'"), 1);

@@ -14,6 +14,7 @@
 #include "http/errors.h"
 #include "ingest/ingest.h"
 #include "policy/policy.h"
+#include "spdlog/spdlog.h"
 #include "taxii/cursor.h"
 #include "taxii/errors.h"
 #include "taxii/media.h"
@@ -78,18 +79,37 @@ bool IsVisible(const TaxiiContext& ctx, const Call& call, const store::StoredObj
   return policy::Visible(policy::Viewer{call.caller.org_id}, api::PolicyOf(o, ctx.api->defaults), call.groups).visible;
 }
 
+// In the collection and visible to the caller: what every read path of a collection shows.
+bool IsShown(const TaxiiContext& ctx, const Call& call, const Collection& c, const store::StoredObject& o) {
+  return Selects(c.selection, o) && IsVisible(ctx, call, o);
+}
+
+// The store query's types: what the client asked for, narrowed to the collection's types. nullopt when
+// the two have nothing in common (the answer is empty without asking the store).
+std::optional<std::vector<std::string>> NarrowTypes(const std::vector<std::string>& asked, const Selection& selection) {
+  if (selection.types.empty()) return asked;
+  if (asked.empty()) return selection.types;
+  std::vector<std::string> both;
+  for (const std::string& t : asked) {
+    if (std::find(selection.types.begin(), selection.types.end(), t) != selection.types.end()) both.push_back(t);
+  }
+  if (both.empty()) return std::nullopt;
+  return both;
+}
+
 absl::Status ObjectNotFound(std::string_view id) {
   return absl::NotFoundError(fmt::format("object {} not found", id));
 }
 
-// Whether any version of `id` exists that the caller may see: unknown and invisible answer alike.
-absl::StatusOr<bool> AnyVisibleVersion(const TaxiiContext& ctx, const Call& call, std::string_view id) {
+// Whether any version of `id` exists in the collection that the caller may see: unknown, outside the
+// collection and invisible answer alike.
+absl::StatusOr<bool> AnyShownVersion(const TaxiiContext& ctx, const Call& call, const Collection& c, std::string_view id) {
   auto versions = ctx.api->store->Versions(id);
   if (!versions.ok()) {
     if (versions.status().code() == absl::StatusCode::kNotFound) return false;
     return versions.status();
   }
-  return std::any_of(versions->begin(), versions->end(), [&](const auto& v) { return IsVisible(ctx, call, v); });
+  return std::any_of(versions->begin(), versions->end(), [&](const auto& v) { return IsShown(ctx, call, c, v); });
 }
 
 // One page of a filtered, policy-filtered listing, and the `next` that continues it.
@@ -100,11 +120,11 @@ struct Listed {
 };
 
 absl::StatusOr<Listed> ListPage(const TaxiiContext& ctx, const Call& call, const http::Request& req, Endpoint endpoint,
-                                std::string_view collection_id, std::string_view object_id) {
+                                const Collection& collection, std::string_view object_id) {
   CONCORD_ASSIGN_OR_RETURN(TaxiiFilter filter, ParseFilter(req.query, endpoint, ctx.filter));
   if (!object_id.empty()) filter.ids = {std::string(object_id)};
   // The cursor binds to the endpoint, the collection and (for one object) its id as well as the filters.
-  const std::string scope = fmt::format("{}/{}/{}/{}", kApiRootName, collection_id, static_cast<int>(endpoint), object_id);
+  const std::string scope = fmt::format("{}/{}/{}/{}", kApiRootName, collection.id, static_cast<int>(endpoint), object_id);
   const std::string fingerprint = FilterFingerprint(filter, scope);
   int64_t after = 0;
   Listed out;
@@ -112,11 +132,14 @@ absl::StatusOr<Listed> ListPage(const TaxiiContext& ctx, const Call& call, const
     CONCORD_ASSIGN_OR_RETURN(after, DecodeCursor(*filter.next, fingerprint, ctx.cursor_key));
     out.had_cursor = true;
   }
-  const StorePlan plan = Plan(filter, after);
+  StorePlan plan = Plan(filter, after);
+  std::optional<std::vector<std::string>> types = NarrowTypes(plan.query.types, collection.selection);
+  if (!types) return out;  // asked only for types the collection does not hold: an empty last page
+  plan.query.types = std::move(*types);
   store::Store* store = ctx.api->store;
   CollectCallbacks callbacks;
   callbacks.list = [store](const store::Query& q) { return store->List(q); };
-  callbacks.visible = [&ctx, &call](const store::StoredObject& o) { return IsVisible(ctx, call, o); };
+  callbacks.visible = [&ctx, &call, &collection](const store::StoredObject& o) { return IsShown(ctx, call, collection, o); };
   callbacks.first_version = [store](std::string_view id) -> absl::StatusOr<std::string> {
     CONCORD_ASSIGN_OR_RETURN(std::vector<store::StoredObject> versions, store->Versions(id));
     if (versions.empty()) return absl::NotFoundError(fmt::format("object {} not found", id));
@@ -129,15 +152,17 @@ absl::StatusOr<Listed> ListPage(const TaxiiContext& ctx, const Call& call, const
 }
 
 // Content of objects above TLP:CLEAR is a consultation: each needs the justification the node may require
-// (refused whole, as the REST GET of one object is) and goes to the audit log.
-absl::Status AuditRead(const TaxiiContext& ctx, const Call& call, const http::Request& req, const Listed& listed) {
+// (refused whole, as the REST GET of one object is) and goes to the audit log; the response is sent once
+// the entry is committed (api::AuditedRead).
+absl::StatusOr<http::Response> AuditedPage(const TaxiiContext& ctx, const Call& call, const http::Request& req,
+                                           const Listed& listed, http::Response response) {
   std::vector<std::string> ids;
   for (const auto& o : listed.page.objects) {
     CONCORD_RETURN_IF_ERROR(api::CheckJustification(*ctx.api, req, o.tlp));
     if (api::IsAuditedRead(o.tlp)) ids.push_back(o.id);
   }
-  if (ids.empty()) return absl::OkStatus();
-  return api::Audit(*ctx.api, call.caller, req, audit::Action::kRead, std::move(ids), "ok", {{"taxii", true}});
+  if (ids.empty()) return response;
+  return api::AuditedRead(*ctx.api, call.caller, req, std::move(ids), {{"taxii", true}}, std::move(response));
 }
 
 http::Response PageResponse(std::string body, const CollectedPage& page) {
@@ -198,12 +223,10 @@ absl::StatusOr<http::Response> GetObjectsOrManifest(const TaxiiContext& ctx, htt
   CONCORD_ASSIGN_OR_RETURN(Call call, Begin(ctx, req));
   CONCORD_ASSIGN_OR_RETURN(const Collection* c, ReadableCollection(ctx, req, call));
   call.groups = ctx.api->sharing_groups();
-  CONCORD_ASSIGN_OR_RETURN(Listed listed, ListPage(ctx, call, req, endpoint, c->id, ""));
+  CONCORD_ASSIGN_OR_RETURN(Listed listed, ListPage(ctx, call, req, endpoint, *c, ""));
   // The manifest names ids and versions only; the objects endpoint hands out content, and is audited.
-  if (endpoint == Endpoint::kObjects) CONCORD_RETURN_IF_ERROR(AuditRead(ctx, call, req, listed));
-  std::string body = endpoint == Endpoint::kManifest ? RenderManifest(listed.page.objects, listed.info)
-                                                     : RenderEnvelope(listed.page.objects, listed.info);
-  return PageResponse(std::move(body), listed.page);
+  if (endpoint == Endpoint::kManifest) return PageResponse(RenderManifest(listed.page.objects, listed.info), listed.page);
+  return AuditedPage(ctx, call, req, listed, PageResponse(RenderEnvelope(listed.page.objects, listed.info), listed.page));
 }
 
 // §5.6: GET …/objects/{object_id}/   §5.8: GET …/objects/{object_id}/versions/
@@ -212,16 +235,15 @@ absl::StatusOr<http::Response> GetObjectOrVersions(const TaxiiContext& ctx, http
   CONCORD_ASSIGN_OR_RETURN(const Collection* c, ReadableCollection(ctx, req, call));
   call.groups = ctx.api->sharing_groups();
   const std::string id(req.Param("object_id"));
-  CONCORD_ASSIGN_OR_RETURN(Listed listed, ListPage(ctx, call, req, endpoint, c->id, id));
-  // An empty first page: 404 unless the caller may see some version (the filters then excluded it all).
+  CONCORD_ASSIGN_OR_RETURN(Listed listed, ListPage(ctx, call, req, endpoint, *c, id));
+  // An empty first page: 404 unless the collection shows the caller some version (the filters then
+  // excluded it all).
   if (listed.page.objects.empty() && !listed.had_cursor && !listed.page.more) {
-    CONCORD_ASSIGN_OR_RETURN(bool any, AnyVisibleVersion(ctx, call, id));
+    CONCORD_ASSIGN_OR_RETURN(bool any, AnyShownVersion(ctx, call, *c, id));
     if (!any) return ObjectNotFound(id);
   }
-  if (endpoint == Endpoint::kObject) CONCORD_RETURN_IF_ERROR(AuditRead(ctx, call, req, listed));
-  std::string body = endpoint == Endpoint::kVersions ? RenderVersions(listed.page.objects, listed.info)
-                                                     : RenderEnvelope(listed.page.objects, listed.info);
-  return PageResponse(std::move(body), listed.page);
+  if (endpoint == Endpoint::kVersions) return PageResponse(RenderVersions(listed.page.objects, listed.info), listed.page);
+  return AuditedPage(ctx, call, req, listed, PageResponse(RenderEnvelope(listed.page.objects, listed.info), listed.page));
 }
 
 // The version a status detail names: the item's modified, else created, else (unversioned objects) the
@@ -243,7 +265,6 @@ absl::StatusOr<http::Response> PostObjects(TaxiiContext& ctx, http::Request& req
   CONCORD_ASSIGN_OR_RETURN(Call call, Begin(ctx, req));
   CONCORD_RETURN_IF_ERROR(CheckContentType(req.headers.Get("Content-Type")));
   CONCORD_ASSIGN_OR_RETURN(const Collection* c, WritableCollection(ctx, req, call));
-  (void)c;
   const Timestamp requested = ctx.api->clock->Now();
   CONCORD_ASSIGN_OR_RETURN(std::vector<boost::json::value> items, ParseEnvelope(req.body, ctx.envelope));
   // Ingest reads a JSON array of objects; item i of the array is item i of the envelope.
@@ -254,7 +275,10 @@ absl::StatusOr<http::Response> PostObjects(TaxiiContext& ctx, http::Request& req
 
   const api::Caller& caller = call.caller;
   ingest::Options options{.batch_size = 1000, .record_items = true};
-  options.admit = [&caller](const stix::Object& o) { return api::AdmitWrite(caller, o); };
+  options.admit = [&caller, c](const stix::Object& o) {
+    CONCORD_RETURN_IF_ERROR(api::AdmitWrite(caller, o));
+    return CheckSelected(c->selection, o);
+  };
   ingest::Ingestor ingestor(*ctx.api->store, std::move(options));
   absl::Status added = ingestor.AddBytes("envelope", bytes);
   if (!added.ok() && !ingestor.report().file_errors.empty()) {
@@ -286,9 +310,11 @@ absl::StatusOr<http::Response> PostObjects(TaxiiContext& ctx, http::Request& req
   CONCORD_RETURN_IF_ERROR(api::Audit(*ctx.api, call.caller, req, audit::Action::kWrite, std::move(stored),
                                      t.rejected + t.conflicts > 0 ? "partial" : "ok",
                                      {{"taxii", true}, {"status", status.id}}));
-  std::string body = RenderStatus(status);
-  ctx.statuses.Put(call.caller.org_id, std::move(status));
-  return TaxiiResponse(202, std::move(body));
+  if (absl::Status kept = ctx.statuses->Put(call.caller.org_id, status); !kept.ok()) {
+    // The objects are stored and the 202 carries the whole status; only a later GET of it will 404.
+    spdlog::error("taxii: status {} not kept: {}", status.id, Sv(kept.message()));
+  }
+  return TaxiiResponse(202, RenderStatus(status));
 }
 
 // §5.7: DELETE …/objects/{object_id}/ — a revocation (handlers.h).
@@ -305,7 +331,7 @@ absl::StatusOr<http::Response> DeleteObject(const TaxiiContext& ctx, http::Reque
   store::Store& store = *ctx.api->store;
   auto current = store.Get(id);
   if (!current.ok()) return current.status().code() == absl::StatusCode::kNotFound ? ObjectNotFound(id) : current.status();
-  if (!IsVisible(ctx, call, *current)) return ObjectNotFound(id);
+  if (!IsShown(ctx, call, *c, *current)) return ObjectNotFound(id);
   if (!call.caller.MayWrite()) return absl::PermissionDeniedError("this API key may not write");
   if (!CanWrite(*c, call.rights)) return absl::PermissionDeniedError(fmt::format("you may not write to collection {}", c->id));
   if (current->created_by_ref.empty() || current->created_by_ref != call.caller.org_id) {
@@ -327,12 +353,13 @@ absl::StatusOr<http::Response> DeleteObject(const TaxiiContext& ctx, http::Reque
 absl::StatusOr<http::Response> GetStatus(const TaxiiContext& ctx, http::Request& req) {
   CONCORD_ASSIGN_OR_RETURN(Call call, Begin(ctx, req));
   CONCORD_RETURN_IF_ERROR(CheckRoot(req));
-  auto status = ctx.statuses.Get(req.Param("status_id"), call.caller.org_id);
-  if (!status) return absl::NotFoundError(fmt::format("no status '{}' (statuses are kept in memory for recent requests)", req.Param("status_id")));
+  CONCORD_ASSIGN_OR_RETURN(std::optional<StatusResource> status, ctx.statuses->Get(req.Param("status_id"), call.caller.org_id));
+  if (!status) {
+    return absl::NotFoundError(fmt::format("no status '{}' (statuses of recent requests are kept for a while)",
+                                           req.Param("status_id")));
+  }
   return TaxiiResponse(200, RenderStatus(*status));
 }
-
-size_t DetailCount(const StatusResource& s) { return s.successes.size() + s.failures.size() + s.pendings.size(); }
 
 }  // namespace
 
@@ -355,43 +382,11 @@ std::vector<uint8_t> RandomCursorKey() {
   return key;
 }
 
-void StatusLog::Put(std::string org_id, StatusResource status) {
-  std::lock_guard lock(mu_);
-  const std::string id = status.id;
-  details_ += DetailCount(status);
-  if (auto it = by_id_.find(id); it != by_id_.end()) {
-    details_ -= DetailCount(it->second.status);
-    it->second = Entry{std::move(org_id), std::move(status)};
-  } else {
-    by_id_.emplace(id, Entry{std::move(org_id), std::move(status)});
-    order_.push_back(id);
-  }
-  // Drop the oldest, but never the one just added.
-  while (order_.size() > 1 && (order_.size() > limits_.max_statuses || details_ > limits_.max_details)) {
-    if (auto it = by_id_.find(order_.front()); it != by_id_.end()) {
-      details_ -= DetailCount(it->second.status);
-      by_id_.erase(it);
-    }
-    order_.pop_front();
-  }
-}
-
-std::optional<StatusResource> StatusLog::Get(std::string_view id, std::string_view org_id) const {
-  std::lock_guard lock(mu_);
-  auto it = by_id_.find(id);
-  if (it == by_id_.end() || it->second.org_id != org_id) return std::nullopt;
-  return it->second.status;
-}
-
-size_t StatusLog::size() const {
-  std::lock_guard lock(mu_);
-  return by_id_.size();
-}
-
 absl::Status AddRoutes(http::Router& router, TaxiiContext& ctx) {
   if (ctx.api == nullptr || ctx.api->store == nullptr || !ctx.api->authenticate) {
     return absl::InvalidArgumentError("taxii: the context needs the API context (store and authenticator)");
   }
+  if (ctx.statuses == nullptr) return absl::InvalidArgumentError("taxii: the context needs a status log");
   if (ctx.cursor_key.size() < 16) return absl::InvalidArgumentError("taxii: the cursor key needs at least 16 bytes");
   CONCORD_RETURN_IF_ERROR(ValidateCollections(ctx.collections));
   router.SetErrorRenderer("/taxii2/", RenderError);

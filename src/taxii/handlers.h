@@ -11,39 +11,45 @@
 // Decisions (TAXII 2.1 leaves them to the server):
 //  - Discovery (§4.1) requires authentication, like every other TAXII endpoint: it names the API roots of
 //    a closed network's node, and clients send credentials anyway.
-//  - One API root, "concord" (/taxii2/concord/), titled with the node's name. A fresh node has one
-//    collection, kDefaultCollectionId (alias "all"): everything the caller may see, readable by every
-//    authenticated caller, writable by admin, org-admin, analyst, duty-officer and sync. Further
-//    collections can be configured (TaxiiContext::collections); for now every collection views the whole
-//    store through the policy (a per-collection object selection is not built yet).
+//  - One API root, "concord" (/taxii2/concord/), titled with the node's name. Collections come from the
+//    configuration ([[taxii.collections]], node/taxii_config.h): each has read and write rights (organisations,
+//    roles, "*") and a Selection (types, max_tlp, created_by, labels; taxii/collection.h). Unless the
+//    configuration turns it off, the API root also has kDefaultCollectionId (alias "all"): everything the
+//    caller may see, readable by every authenticated caller, writable by admin, org-admin, analyst,
+//    duty-officer and sync.
+//  - What a caller gets from a collection is every stored version that is in its selection and that the
+//    sharing policy lets the caller see, on every read path (objects, manifest, object by id, versions). A
+//    version outside the selection is absent exactly like one the policy hides: by id it is a 404 with the
+//    same body as an unknown id. The selection's types narrow the store query; everything else is checked
+//    per scanned version, so a page may come back short (or empty with `more`) when max_scanned versions
+//    were read, and its `next` resumes after the last version scanned: a sweep neither skips nor repeats.
 //  - A collection the caller may neither read nor write is a 404 (its existence does not leak); one it may
 //    only write answers 403 to reads, one it may only read 403 to writes.
 //  - Add Objects (§5.5) ingests synchronously: the 202 carries a status resource that is already
 //    "complete", with one success or failure per envelope item (failures name the field and reason). The
 //    REST API's write rule applies (api::AdmitWrite: created_by_ref must be the caller's organisation
-//    unless the role is sync; SCOs are exempt).
-//  - Status resources (§4.3) live in memory, bounded (StatusLimits: the newest 10,000 requests and 250,000
-//    details; the oldest are forgotten first), visible only to the organisation that posted, and do not
-//    survive a restart: the objects themselves are stored before the 202 is sent.
+//    unless the role is sync; SCOs are exempt), and so does the collection's selection: an item outside it
+//    fails with the property that keeps it out ("type: 'malware' is not in this collection …").
+//  - Status resources (§4.3) live in the database (taxii/status_log.h), so every process serving it answers
+//    for every status and they survive restarts; they are visible only to the organisation that posted, and
+//    kept by retention (the newest 10,000, none older than 7 days; configurable). A status that cannot be
+//    stored is logged, and the 202 (which carries the whole status) is still sent: the objects are stored.
 //  - Delete An Object (§5.7) revokes: nothing is ever lost in Concord, so DELETE stores a new version of
 //    the object with `revoked: true` (STIX 2.1 §3.6's way of withdrawing an object) and answers 200. Only
 //    the creating organisation (created_by_ref) with a key that may write, on a collection it may write,
-//    can do that; revoking a revoked object answers 200 again (DELETE is idempotent). match[version]
-//    may select all versions (the default) or the last one — both mean the object; single older versions
-//    are never removed (400). Unversioned objects (SCOs, marking definitions) cannot be revoked (403).
-//  - `next` cursors are HMAC-authenticated with TaxiiContext::cursor_key. The node draws 32 random bytes
-//    at start (RandomCursorKey), so cursors do not survive a restart: clients resume with added_after.
+//    can do that; an object outside the collection's selection is a 404; revoking a revoked object answers
+//    200 again (DELETE is idempotent). match[version] may select all versions (the default) or the last
+//    one — both mean the object; single older versions are never removed (400). Unversioned objects (SCOs,
+//    marking definitions) cannot be revoked (403).
+//  - `next` cursors are HMAC-authenticated with TaxiiContext::cursor_key, the database's key
+//    (LoadCursorKey): a cursor stays valid across restarts and in every process serving the database.
 //
-// Thread-safety: handlers run on the server's worker threads; the context is read-only apart from the
-// status log, which locks.
+// Thread-safety: handlers run on the server's worker threads; the context is read-only, and the status log
+// is thread-safe.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
-#include <map>
-#include <mutex>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +61,7 @@
 #include "taxii/envelope.h"
 #include "taxii/filter.h"
 #include "taxii/resources.h"
+#include "taxii/status_log.h"
 
 namespace concord::taxii {
 
@@ -69,35 +76,8 @@ inline constexpr std::string_view kDefaultCollectionAlias = "all";
 // duty-officer and sync (not read-only).
 Collection DefaultCollection();
 
-// 32 bytes from the CSPRNG.
+// 32 bytes from the CSPRNG (tests; the node reads the database's key with LoadCursorKey).
 std::vector<uint8_t> RandomCursorKey();
-
-struct StatusLimits {
-  size_t max_statuses = 10000;
-  size_t max_details = 250000;  // successes + failures over all kept statuses (~60 MB at most)
-};
-
-// The status resources of recent Add Objects requests, each visible to the organisation that posted it.
-// Bounded: the oldest are dropped first. Thread-safe.
-class StatusLog {
- public:
-  explicit StatusLog(StatusLimits limits = {}) : limits_(limits) {}
-  void Put(std::string org_id, StatusResource status);
-  // The status `id` when `org_id` posted it; nullopt otherwise (unknown, forgotten, or someone else's).
-  std::optional<StatusResource> Get(std::string_view id, std::string_view org_id) const;
-  size_t size() const;
-
- private:
-  struct Entry {
-    std::string org_id;
-    StatusResource status;
-  };
-  StatusLimits limits_;
-  mutable std::mutex mu_;
-  std::map<std::string, Entry, std::less<>> by_id_;
-  std::deque<std::string> order_;  // oldest first
-  size_t details_ = 0;
-};
 
 struct TaxiiContext {
   const api::ApiContext* api = nullptr;  // store, authenticator, policy defaults, sharing groups, clock
@@ -115,11 +95,12 @@ struct TaxiiContext {
   FilterOptions filter;
   EnvelopeLimits envelope;
   size_t max_scanned = 100000;  // stored versions read per page at most (Collect)
-  StatusLog statuses;
+  StatusLog* statuses = nullptr;  // required; outlives the router
 };
 
 // Registers the TAXII routes and the TAXII error renderer for /taxii2/. `context` must outlive the
-// router; InvalidArgument when the context is incomplete or its collections are invalid.
+// router; InvalidArgument when the context is incomplete (store, authenticator, status log, cursor key) or
+// its collections are invalid.
 absl::Status AddRoutes(http::Router& router, TaxiiContext& context);
 
 }  // namespace concord::taxii

@@ -22,6 +22,17 @@ namespace fs = std::filesystem;
 constexpr char kOrgA[] = "identity--0a0a0a0a-0000-4000-8000-000000000001";
 constexpr char kOrgB[] = "identity--0b0b0b0b-0000-4000-8000-000000000002";
 constexpr char kRed[] = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
+constexpr char kAmber[] = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+constexpr char kGreen[] = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+constexpr char kMalwareId[] = "malware--00000000-0000-4000-8000-0000000000aa";
+
+std::string Marked(const char* marking) { return fmt::format(R"(,"object_marking_refs":["{}"])", marking); }
+
+std::string Malware(std::string_view creator) {
+  return fmt::format(R"({{"type":"malware","spec_version":"2.1","id":"{}","created_by_ref":"{}",)"
+                     R"("created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"Emotet","is_family":true}})",
+                     kMalwareId, creator);
+}
 
 std::string IndicatorId(int n) { return fmt::format("indicator--00000000-0000-4000-8000-{:012}", n); }
 
@@ -62,14 +73,21 @@ class HandlersTest : public ::testing::Test {
       if (it == callers_.end()) return absl::UnauthenticatedError("invalid API key");
       return it->second;
     };
+    auto statuses = OpenStatusLog((dir_ / "concord.db").string());
+    ASSERT_TRUE(statuses.ok()) << statuses.status();
+    statuses_ = std::move(*statuses);
     ctx_ = std::make_unique<TaxiiContext>();
     ctx_->api = &api_;
+    ctx_->statuses = statuses_.get();
     ctx_->root_title = "CERT-Test";
     ctx_->cursor_key = RandomCursorKey();
     ctx_->filter.default_limit = 100;
+    ctx_->collections = {DefaultCollection(), GreenIndicators(), Inbox()};
     ASSERT_TRUE(AddRoutes(router_, *ctx_).ok());
   }
   void TearDown() override {
+    ctx_.reset();
+    statuses_.reset();
     store_.reset();
     fs::remove_all(dir_);
   }
@@ -93,14 +111,37 @@ class HandlersTest : public ::testing::Test {
     for (auto& [k, v] : m.params) req.path_params[k] = v;
     req.route = m.route;
     auto r = (*m.handler)(req);
+    if (r.ok()) r = http::AwaitGate(std::move(*r));  // as the server would: after the audit commit
     return r.ok() ? *std::move(r) : router_.RenderError(req.path, r.status());
   }
   boost::json::object Json(const http::Response& r) { return boost::json::parse(r.body).as_object(); }
   std::string CollectionUrl() const { return fmt::format("/taxii2/concord/collections/{}/", kDefaultCollectionId); }
   std::string Objects() const { return CollectionUrl() + "objects/"; }
 
+  // Indicators up to TLP:GREEN, readable by organisation A only, written by analysts.
+  static Collection GreenIndicators() {
+    Collection c;
+    c.id = "6a1e4c3b-1c1d-4f00-9a6e-000000000001";
+    c.alias = "indicators-green";
+    c.title = "Green indicators";
+    c.read = {.orgs = {kOrgA}};
+    c.write = {.orgs = {kOrgA}};
+    c.selection = {.types = {"indicator"}, .max_tlp = stix::Tlp::kGreen};
+    return c;
+  }
+  // Written by everyone, read by nobody.
+  static Collection Inbox() {
+    Collection c;
+    c.id = "6a1e4c3b-1c1d-4f00-9a6e-000000000002";
+    c.alias = "inbox";
+    c.title = "Inbox";
+    c.write = {.roles = {"*"}};
+    return c;
+  }
+
   fs::path dir_;
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<StatusLog> statuses_;
   std::map<std::string, api::Caller> callers_;
   api::ApiContext api_;
   std::unique_ptr<TaxiiContext> ctx_;
@@ -261,25 +302,134 @@ TEST_F(HandlersTest, DeleteRevokesAndOnlyTheCreatorMay) {
   EXPECT_TRUE(current.at("objects").as_array().at(0).at("revoked").as_bool());
 }
 
-TEST(StatusLog, KeepsTheNewestAndShowsEachToItsOrganisation) {
-  StatusLog log(StatusLimits{.max_statuses = 2, .max_details = 3});
-  auto status = [](std::string id, size_t details) {
-    StatusResource s;
-    s.id = std::move(id);
-    for (size_t i = 0; i < details; ++i) s.successes.push_back({.id = "x", .version = "v"});
-    return s;
+TEST_F(HandlersTest, ACollectionShowsItsSelectionOnEveryReadPath) {
+  const std::string t0 = "2024-01-01T00:00:00.000Z";
+  ASSERT_EQ(Send("POST", Objects(), "alice",
+                 Envelope({Indicator(1, kOrgA), Indicator(2, kOrgA, t0, Marked(kGreen)), Indicator(3, kOrgA, t0, Marked(kAmber)),
+                           Malware(kOrgA)}))
+                .status,
+            202);
+  const std::string green = "/taxii2/concord/collections/indicators-green/";
+  auto ids = [&](const http::Response& r) {
+    std::vector<std::string> out;
+    auto body = Json(r);
+    if (body.contains("objects")) {
+      for (const auto& o : body.at("objects").as_array()) out.emplace_back(o.at("id").as_string());
+    }
+    return out;
   };
-  log.Put("org-a", status("s1", 1));
-  log.Put("org-b", status("s2", 1));
-  EXPECT_TRUE(log.Get("s1", "org-a"));
-  EXPECT_FALSE(log.Get("s1", "org-b"));
-  log.Put("org-a", status("s3", 1));  // over max_statuses: s1 goes
-  EXPECT_FALSE(log.Get("s1", "org-a"));
-  EXPECT_TRUE(log.Get("s2", "org-b"));
-  log.Put("org-a", status("s4", 3));  // over max_details: everything older goes, s4 stays
-  EXPECT_EQ(log.size(), 1u);
-  EXPECT_TRUE(log.Get("s4", "org-a"));
+  // Unmarked and GREEN indicators; not the AMBER one, not the malware.
+  EXPECT_EQ(ids(Send("GET", green + "objects/", "alice")), (std::vector<std::string>{IndicatorId(1), IndicatorId(2)}));
+  EXPECT_EQ(ids(Send("GET", green + "manifest/", "alice")), (std::vector<std::string>{IndicatorId(1), IndicatorId(2)}));
+  EXPECT_EQ(ids(Send("GET", green + "objects/?match[type]=malware", "alice")), std::vector<std::string>{});
+  EXPECT_EQ(ids(Send("GET", green + "objects/" + IndicatorId(2) + "/", "alice")), std::vector<std::string>{IndicatorId(2)});
+  EXPECT_EQ(Json(Send("GET", green + "objects/" + IndicatorId(2) + "/versions/", "alice")).at("versions").as_array().size(), 1u);
+  // Outside the selection by id: 404, the same answer as an unknown id.
+  http::Response amber = Send("GET", green + "objects/" + IndicatorId(3) + "/", "alice");
+  http::Response unknown = Send("GET", green + "objects/" + IndicatorId(99) + "/", "alice");
+  EXPECT_EQ(amber.status, 404);
+  EXPECT_EQ(amber.body.replace(amber.body.find(IndicatorId(3)), IndicatorId(3).size(), IndicatorId(99)), unknown.body);
+  EXPECT_EQ(Send("GET", green + "objects/" + IndicatorId(3) + "/versions/", "alice").status, 404);
+  EXPECT_EQ(Send("GET", green + "objects/" + std::string(kMalwareId) + "/", "alice").status, 404);
+  EXPECT_EQ(Send("DELETE", green + "objects/" + IndicatorId(3) + "/", "alice").status, 404);
+  // The default collection still has everything.
+  EXPECT_EQ(ids(Send("GET", Objects(), "alice")).size(), 4u);
+  // Organisation B holds no right on it: the collection does not exist for B.
+  EXPECT_EQ(Send("GET", green + "objects/", "bob").status, 404);
+  EXPECT_EQ(Send("GET", green, "bob").status, 404);
+  EXPECT_EQ(Json(Send("GET", "/taxii2/concord/collections/", "bob")).at("collections").as_array().size(), 2u);
 }
+
+TEST_F(HandlersTest, WritesOutsideTheSelectionFailPerItem) {
+  const std::string t0 = "2024-01-01T00:00:00.000Z";
+  const std::string green = "/taxii2/concord/collections/indicators-green/";
+  http::Response posted = Send("POST", green + "objects/", "alice",
+                               Envelope({Indicator(1, kOrgA, t0, Marked(kAmber)), Indicator(2, kOrgA, t0, Marked(kGreen)), Malware(kOrgA)}));
+  ASSERT_EQ(posted.status, 202) << posted.body;
+  auto status = Json(posted);
+  EXPECT_EQ(status.at("success_count").as_int64(), 1);
+  EXPECT_EQ(status.at("successes").as_array().at(0).at("id").as_string(), IndicatorId(2));
+  const auto& failures = status.at("failures").as_array();
+  ASSERT_EQ(failures.size(), 2u);
+  EXPECT_EQ(failures.at(0).at("id").as_string(), IndicatorId(1));
+  EXPECT_EQ(failures.at(0).at("message").as_string(),
+            "rejected: object_marking_refs: TLP:amber is above this collection's maximum, TLP:green");
+  EXPECT_EQ(failures.at(1).at("id").as_string(), kMalwareId);
+  EXPECT_EQ(failures.at(1).at("message").as_string(), "rejected: type: 'malware' is not in this collection (it holds indicator)");
+  EXPECT_EQ(Send("GET", Objects() + IndicatorId(1) + "/", "alice").status, 404);  // nothing of it was stored
+  EXPECT_EQ(Send("DELETE", green + "objects/" + IndicatorId(2) + "/", "alice").status, 200);
+
+  // The inbox: everybody writes, nobody reads.
+  const std::string inbox = "/taxii2/concord/collections/inbox/";
+  EXPECT_EQ(Send("POST", inbox + "objects/", "bob", Envelope({Indicator(5, kOrgB)})).status, 202);
+  EXPECT_EQ(Send("GET", inbox + "objects/", "bob").status, 403);
+  EXPECT_EQ(Send("GET", inbox + "manifest/", "alice").status, 403);
+  EXPECT_EQ(Send("GET", inbox + "objects/" + IndicatorId(5) + "/", "bob").status, 403);
+  auto described = Json(Send("GET", inbox, "bob"));
+  EXPECT_FALSE(described.at("can_read").as_bool());
+  EXPECT_TRUE(described.at("can_write").as_bool());
+}
+
+TEST_F(HandlersTest, PagingCountsShownObjectsAndResumesAfterTheLastScanned) {
+  const std::string t0 = "2024-01-01T00:00:00.000Z";
+  std::vector<std::string> objects;
+  for (int n = 1; n <= 4; ++n) objects.push_back(Indicator(n, kOrgA, t0, Marked(kAmber)));  // outside
+  objects.push_back(Indicator(5, kOrgA, t0, Marked(kGreen)));
+  for (int n = 6; n <= 8; ++n) objects.push_back(Indicator(n, kOrgA, t0, Marked(kAmber)));  // outside
+  objects.push_back(Indicator(9, kOrgA));
+  objects.push_back(Indicator(10, kOrgA));
+  ASSERT_EQ(Send("POST", Objects(), "alice", Envelope(objects)).status, 202);
+  const std::string green = "/taxii2/concord/collections/indicators-green/objects/";
+  // Two shown objects per page, whatever was skipped to find them.
+  auto first = Json(Send("GET", green + "?limit=2", "alice"));
+  ASSERT_EQ(first.at("objects").as_array().size(), 2u);
+  EXPECT_EQ(first.at("objects").as_array().at(0).at("id").as_string(), IndicatorId(5));
+  EXPECT_EQ(first.at("objects").as_array().at(1).at("id").as_string(), IndicatorId(9));
+  ASSERT_TRUE(first.at("more").as_bool());
+  auto second = Json(Send("GET", green + "?limit=2&next=" + std::string(first.at("next").as_string()), "alice"));
+  ASSERT_EQ(second.at("objects").as_array().size(), 1u);
+  EXPECT_EQ(second.at("objects").as_array().at(0).at("id").as_string(), IndicatorId(10));
+  EXPECT_FALSE(second.at("more").as_bool());
+
+  // With a scan bound of 2 versions per page, pages may be empty but `more`; the sweep still returns each
+  // shown object once.
+  ctx_->max_scanned = 2;
+  std::vector<std::string> seen;
+  std::vector<size_t> sizes;
+  std::string next;
+  for (int pages = 0; pages < 20; ++pages) {
+    auto page = Json(Send("GET", green + "?limit=1" + (next.empty() ? "" : "&next=" + next), "alice"));
+    size_t n = 0;
+    if (page.contains("objects")) {
+      for (const auto& o : page.at("objects").as_array()) {
+        seen.emplace_back(o.at("id").as_string());
+        ++n;
+      }
+    }
+    sizes.push_back(n);
+    if (!page.at("more").as_bool()) break;
+    next = std::string(page.at("next").as_string());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{IndicatorId(5), IndicatorId(9), IndicatorId(10)}));
+  // Scans: [1,2] → nothing; [3,4] → nothing; [5] → 5; [6,7] → nothing; [8,9] → 9; [10] → 10, last.
+  EXPECT_EQ(sizes, (std::vector<size_t>{0, 0, 1, 0, 1, 1}));
+}
+
+TEST_F(HandlersTest, StatusesOutliveTheContextThatPostedThem) {
+  http::Response posted = Send("POST", Objects(), "alice", Envelope({Indicator(1, kOrgA)}));
+  ASSERT_EQ(posted.status, 202);
+  const std::string url = fmt::format("/taxii2/concord/status/{}/", std::string(Json(posted).at("id").as_string()));
+  // Another status log on the same database: what a second process or a restarted node would open.
+  auto other = OpenStatusLog((dir_ / "concord.db").string());
+  ASSERT_TRUE(other.ok()) << other.status();
+  ctx_->statuses = other->get();
+  http::Response again = Send("GET", url, "alice");
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, posted.body);
+  EXPECT_EQ(Send("GET", url, "bob").status, 404);
+  ctx_->statuses = statuses_.get();
+}
+
 
 TEST(TaxiiRoutes, RefuseAnIncompleteContext) {
   http::Router router;

@@ -411,5 +411,205 @@ TEST_F(TaxiiTest, DeleteRevokesAndOnlyTheCreatorMay) {
   EXPECT_EQ(Json(Taxii("GET", one + "versions/", other)).at("versions").as_array().size(), 2u);
 }
 
+// Configured collections ([[taxii.collections]]) and TAXII state kept in the database: a node started with a
+// --config naming organisations that exist before it starts.
+constexpr char kGreenMarking[] = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
+constexpr char kAmberMarking[] = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
+constexpr char kGreenCollection[] = "/taxii2/concord/collections/indicators-green/";
+constexpr char kInbox[] = "/taxii2/concord/collections/inbox/";
+
+class TaxiiCollectionsTest : public TaxiiTest {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("concord_taxii_cfg_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    db_ = (dir_ / "concord.db").string();
+    auto host = RunConcord({"org", "add", "--db", db_, "--host", kHost});
+    ASSERT_EQ(host.first, 0);
+    host_id_ = Trim(host.second);
+    auto other = RunConcord({"org", "add", "--db", db_, "Other CSIRT"});
+    ASSERT_EQ(other.first, 0);
+    other_id_ = Trim(other.second);
+    config_ = (dir_ / "concord.toml").string();
+    FILE* f = std::fopen(config_.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(R"([taxii]
+status_keep = 3
+
+[[taxii.collections]]
+id = "6a1e4c3b-1c1d-4f00-9a6e-000000000001"
+alias = "indicators-green"
+title = "Green indicators"
+read = { orgs = ["CERT-Test"] }
+write = { orgs = ["CERT-Test"] }
+types = ["indicator"]
+max_tlp = "green"
+
+[[taxii.collections]]
+id = "6a1e4c3b-1c1d-4f00-9a6e-000000000002"
+alias = "inbox"
+title = "Inbox"
+write = { roles = ["*"] }
+)",
+               f);
+    std::fclose(f);
+    node_ = Serve();
+    ASSERT_NE(node_->port(), 0) << node_->output();
+  }
+  std::unique_ptr<NodeProcess> Serve() {
+    return std::make_unique<NodeProcess>(std::vector<std::string>{"serve", "--config", config_, "--db", db_, "--listen",
+                                                                  "127.0.0.1:0", "--insecure-http", "--name", kHost,
+                                                                  "--rate-limit", "100000"});
+  }
+  HttpReply TaxiiAt(uint16_t port, const std::string& method, const std::string& target, const std::string& key,
+                    const std::string& body = "") {
+    std::string headers = "Authorization: Bearer " + key + "\r\nAccept: " + kTaxii + "\r\n";
+    if (method == "POST") headers += "Content-Type: " + std::string(kTaxii) + "\r\n";
+    auto r = RequestWithHeaders(port, method, target, headers, body);
+    EXPECT_TRUE(r) << method << " " << target;
+    return r ? *r : HttpReply{};
+  }
+  static std::string Marked(const char* marking) { return R"(,"object_marking_refs":[")" + std::string(marking) + "\"]"; }
+  static std::vector<std::string> CollectionAliases(const boost::json::object& collections) {
+    std::vector<std::string> out;
+    for (const auto& c : collections.at("collections").as_array()) out.emplace_back(c.at("alias").as_string());
+    return out;
+  }
+
+  std::string config_;
+};
+
+TEST_F(TaxiiCollectionsTest, ConfiguredCollectionsSelectObjectsAndGrantRights) {
+  const std::string alice = User("alice", kHost, "analyst");
+  const std::string bob = User("bob", "Other CSIRT", "analyst");
+  const std::string t0 = "2024-01-01T00:00:00.000Z";
+  ASSERT_EQ(Taxii("POST", std::string(kCollection) + "objects/", alice,
+                  Envelope({Indicator(1, host_id_), Indicator(2, host_id_, t0, Marked(kGreenMarking)),
+                            Indicator(3, host_id_, t0, Marked(kAmberMarking)), Malware(host_id_)}))
+                .status,
+            202);
+  ASSERT_EQ(Taxii("POST", std::string(kCollection) + "objects/", bob, Envelope({Indicator(4, other_id_, t0, Marked(kGreenMarking))})).status,
+            202);
+
+  EXPECT_EQ(CollectionAliases(Json(Taxii("GET", "/taxii2/concord/collections/", alice))),
+            (std::vector<std::string>{"all", "indicators-green", "inbox"}));
+  EXPECT_EQ(CollectionAliases(Json(Taxii("GET", "/taxii2/concord/collections/", bob))), (std::vector<std::string>{"all", "inbox"}));
+
+  // Indicators up to GREEN, whoever created them; not the AMBER one, not the malware.
+  EXPECT_EQ(Ids(Json(Taxii("GET", std::string(kGreenCollection) + "objects/", alice))),
+            (std::vector<std::string>{IndicatorId(1), IndicatorId(2), IndicatorId(4)}));
+  auto manifest = Json(Taxii("GET", std::string(kGreenCollection) + "manifest/", alice));
+  ASSERT_EQ(manifest.at("objects").as_array().size(), 3u);
+  EXPECT_EQ(manifest.at("objects").as_array().at(2).at("id").as_string(), IndicatorId(4));
+  EXPECT_EQ(Ids(Json(Taxii("GET", std::string(kGreenCollection) + "objects/" + IndicatorId(2) + "/", alice))),
+            std::vector<std::string>{IndicatorId(2)});
+  ExpectTaxiiError(Taxii("GET", std::string(kGreenCollection) + "objects/" + IndicatorId(3) + "/", alice), 404);
+  ExpectTaxiiError(Taxii("GET", std::string(kGreenCollection) + "objects/" + IndicatorId(3) + "/versions/", alice), 404);
+  ExpectTaxiiError(Taxii("GET", std::string(kGreenCollection) + "objects/malware--00000000-0000-4000-8000-0000000000aa/", alice),
+                   404);
+  // The other organisation holds no right on it: it does not exist for them.
+  ExpectTaxiiError(Taxii("GET", std::string(kGreenCollection) + "objects/", bob), 404);
+  ExpectTaxiiError(Taxii("GET", kGreenCollection, bob), 404);
+  // The inbox is written by everyone and read by nobody.
+  ExpectTaxiiError(Taxii("GET", std::string(kInbox) + "objects/", alice), 403);
+  ExpectTaxiiError(Taxii("GET", std::string(kInbox) + "manifest/", bob), 403);
+  EXPECT_EQ(Taxii("POST", std::string(kInbox) + "objects/", bob, Envelope({Indicator(5, other_id_)})).status, 202);
+  // A write outside the selection fails for that item, with the reason.
+  auto posted = Taxii("POST", std::string(kGreenCollection) + "objects/", alice,
+                      Envelope({Indicator(6, host_id_, t0, Marked(kAmberMarking)), Indicator(7, host_id_)}));
+  ASSERT_EQ(posted.status, 202) << posted.body;
+  auto status = Json(posted);
+  EXPECT_EQ(status.at("success_count").as_int64(), 1);
+  EXPECT_EQ(status.at("failures").as_array().at(0).at("id").as_string(), IndicatorId(6));
+  EXPECT_EQ(status.at("failures").as_array().at(0).at("message").as_string(),
+            "rejected: object_marking_refs: TLP:amber is above this collection's maximum, TLP:green");
+  ExpectTaxiiError(Taxii("GET", std::string(kCollection) + "objects/" + IndicatorId(6) + "/", alice), 404);
+}
+
+TEST_F(TaxiiCollectionsTest, ACursorOutlivesARestartOfTheNode) {
+  const std::string alice = User("alice", kHost, "analyst");
+  std::vector<std::string> objects;
+  for (int n = 1; n <= 5; ++n) objects.push_back(Indicator(n, host_id_));
+  ASSERT_EQ(Taxii("POST", std::string(kGreenCollection) + "objects/", alice, Envelope(objects)).status, 202);
+  auto first = Json(Taxii("GET", std::string(kGreenCollection) + "objects/?limit=2", alice));
+  EXPECT_EQ(Ids(first), (std::vector<std::string>{IndicatorId(1), IndicatorId(2)}));
+  ASSERT_TRUE(first.at("more").as_bool());
+  const std::string next(first.at("next").as_string());
+
+  ASSERT_EQ(node_->Terminate(), 0);
+  node_ = Serve();
+  ASSERT_NE(node_->port(), 0) << node_->output();
+  auto second = Taxii("GET", std::string(kGreenCollection) + "objects/?limit=2&next=" + next, alice);
+  ASSERT_EQ(second.status, 200) << second.body;
+  EXPECT_EQ(Ids(Json(second)), (std::vector<std::string>{IndicatorId(3), IndicatorId(4)}));
+  // Still bound to its query.
+  ExpectTaxiiError(Taxii("GET", std::string(kCollection) + "objects/?limit=2&next=" + next, alice), 400);
+}
+
+TEST_F(TaxiiCollectionsTest, StatusesAndCursorsAreSharedByProcessesAndKeptByRetention) {
+  const std::string alice = User("alice", kHost, "analyst");
+  const std::string bob = User("bob", "Other CSIRT", "analyst");
+  auto second = Serve();
+  ASSERT_NE(second->port(), 0) << second->output();
+  const uint16_t one = node_->port();
+  const uint16_t two = second->port();
+
+  // Posted to one process, read from the other; another organisation gets 404 from either.
+  std::vector<std::string> status_urls;
+  std::vector<std::string> bodies;
+  for (int n = 1; n <= 4; ++n) {
+    auto posted = TaxiiAt(n % 2 == 1 ? one : two, "POST", std::string(kCollection) + "objects/", alice,
+                          Envelope({Indicator(n, host_id_)}));
+    ASSERT_EQ(posted.status, 202) << posted.body;
+    status_urls.push_back("/taxii2/concord/status/" + std::string(Json(posted).at("id").as_string()) + "/");
+    bodies.push_back(posted.body);
+    auto elsewhere = TaxiiAt(n % 2 == 1 ? two : one, "GET", status_urls.back(), alice);
+    EXPECT_EQ(elsewhere.status, 200) << elsewhere.body;
+    EXPECT_EQ(elsewhere.body, posted.body);
+    ExpectTaxiiError(TaxiiAt(two, "GET", status_urls.back(), bob), 404);
+  }
+  // status_keep = 3: the first status is gone from both processes, the newest three stay.
+  ExpectTaxiiError(TaxiiAt(one, "GET", status_urls[0], alice), 404);
+  ExpectTaxiiError(TaxiiAt(two, "GET", status_urls[0], alice), 404);
+  for (size_t i = 1; i < 4; ++i) {
+    auto kept = TaxiiAt(i % 2 == 0 ? one : two, "GET", status_urls[i], alice);
+    EXPECT_EQ(kept.status, 200) << status_urls[i];
+    EXPECT_EQ(kept.body, bodies[i]);
+  }
+
+  // A `next` issued by one process continues on the other.
+  auto first = Json(TaxiiAt(one, "GET", std::string(kCollection) + "objects/?limit=3", alice));
+  ASSERT_TRUE(first.at("more").as_bool());
+  auto rest = TaxiiAt(two, "GET", std::string(kCollection) + "objects/?limit=3&next=" + std::string(first.at("next").as_string()), alice);
+  ASSERT_EQ(rest.status, 200) << rest.body;
+  EXPECT_EQ(Ids(Json(rest)), std::vector<std::string>{IndicatorId(4)});
+  EXPECT_EQ(second->Terminate(), 0);
+}
+
+TEST_F(TaxiiCollectionsTest, AnInvalidCollectionStopsTheStartNamingFileTableAndKey) {
+  const std::string bad = (dir_ / "bad.toml").string();
+  FILE* f = std::fopen(bad.c_str(), "w");
+  ASSERT_NE(f, nullptr);
+  std::fputs("[[taxii.collections]]\nid = \"6a1e4c3b-1c1d-4f00-9a6e-000000000001\"\ntitle = \"T\"\n"
+             "read = { roles = [\"*\"] }\n\n[[taxii.collections]]\nid = \"not-a-uuid\"\ntitle = \"U\"\n"
+             "read = { roles = [\"*\"] }\n",
+             f);
+  std::fclose(f);
+  const std::string command = std::string(CONCORD_BINARY) + " serve --config '" + bad + "' --db '" + db_ +
+                              "' --listen 127.0.0.1:0 --insecure-http 2>&1";
+  FILE* pipe = ::popen(command.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  EXPECT_EQ(WIFEXITED(status) ? WEXITSTATUS(status) : -1, 2) << out;
+  EXPECT_NE(out.find(bad + ": taxii.collections[1].id: not a UUID: 'not-a-uuid'"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace concord::testing

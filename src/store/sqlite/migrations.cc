@@ -188,11 +188,38 @@ CREATE TABLE community_members (
 ) WITHOUT ROWID;
 )sql";
 
+// Migration 5: TAXII state shared by every process on the database (taxii/status_log.h). taxii_statuses holds
+// the status resources of Add Objects requests as the JSON served, visible to org_id only; seq orders them by
+// commit, so "the newest N" is the highest seqs, and retention (newest N, younger than a maximum age) deletes
+// on insert. created_us is Unix microseconds. The cursor key authenticates TAXII `next` tokens: made here, in
+// the migration's transaction, so every process opening the database reads the same 32 bytes and cursors
+// survive restarts.
+constexpr std::string_view kSchemaV5 = R"sql(
+CREATE TABLE taxii_statuses (
+  seq        INTEGER PRIMARY KEY,
+  id         TEXT NOT NULL UNIQUE,
+  org_id     TEXT NOT NULL,
+  created_us INTEGER NOT NULL,
+  json       TEXT NOT NULL
+);
+CREATE INDEX taxii_statuses_created ON taxii_statuses (created_us);
+INSERT INTO store_meta (name, value) VALUES ('taxii_cursor_key', randomblob(32));
+)sql";
+
+// Migration 6: audit_objects is filled after the fact (audit/sqlite_audit_log.h, "Object index"): entries up
+// to store_meta 'audit_objects_seq' are in it, later ones are found by reading their object_ids. Every entry
+// written before this migration was indexed as it was appended.
+constexpr std::string_view kSchemaV6 = R"sql(
+INSERT INTO store_meta (name, value) VALUES ('audit_objects_seq', (SELECT coalesce(max(seq), 0) FROM audit_log));
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "versions, current objects, per-type counts", kSchemaV1},
     Migration{2, "organisations, users, API keys", kSchemaV2},
     Migration{3, "audit log", kSchemaV3},
     Migration{4, "sharing groups, trust communities", kSchemaV4},
+    Migration{5, "TAXII status resources, TAXII cursor key", kSchemaV5},
+    Migration{6, "audit object index filled after the fact", kSchemaV6},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
