@@ -64,7 +64,7 @@ struct Version {
 struct Object {
   std::string id;
   std::string type;
-  int owner = 0;  // the creating organisation (index)
+  int owner = 0;                  // the creating organisation (index)
   std::vector<Version> versions;  // in the order written, which is the order of `modified`
   const Version& current() const { return versions.back(); }
 };
@@ -140,8 +140,8 @@ std::string ObjectJson(const Object& o, const Version& v, const std::string& cre
     std::string pattern;
     switch (rng.Below(3)) {
       case 0:
-        pattern = "[ipv4-addr:value = '10." + std::to_string(rng.Below(256)) + "." + std::to_string(rng.Below(256)) + "." +
-                  std::to_string(rng.Below(256)) + "']";
+        pattern = "[ipv4-addr:value = '10." + std::to_string(rng.Below(256)) + "." + std::to_string(rng.Below(256)) +
+                  "." + std::to_string(rng.Below(256)) + "']";
         break;
       case 1:
         pattern = "[domain-name:value = 'h" + rng.Hex(10) + ".example.org']";
@@ -156,7 +156,9 @@ std::string ObjectJson(const Object& o, const Version& v, const std::string& cre
   } else {
     json += R"(,"name":")" + o.type + " " + rng.Hex(6) + "\"";
   }
-  if (v.tlp != Tlp::kNone) json += R"(,"object_marking_refs":[")" + std::string(kTlpMarkings[static_cast<size_t>(v.tlp)]) + "\"]";
+  if (v.tlp != Tlp::kNone) {
+    json += R"(,"object_marking_refs":[")" + std::string(kTlpMarkings[static_cast<size_t>(v.tlp)]) + "\"]";
+  }
   if (v.distribution >= 0 || !v.group.empty()) {
     json += R"(,"extensions":{")" + std::string(kPolicyExtension) + R"(":{"extension_type":"property-extension")";
     if (v.distribution >= 0) json += R"(,"distribution":)" + std::to_string(v.distribution);
@@ -178,7 +180,7 @@ std::string Describe(const Object& o, const Oracle& oracle) {
       if (it == oracle.groups.end()) {
         out += "unknown";
       } else {
-        for (int m : it->second) out += "org" + std::to_string(m) + ",";
+        for (int m : it->second) out += (out.back() == '{' ? "org" : ",org") + std::to_string(m);
       }
       out += "}";
     }
@@ -349,7 +351,8 @@ class Report {
   }
   // Expected multiset vs got multiset (audit entries: one element per object an entry names).
   void ExpectSameCounts(const std::string& what, const std::map<std::string, int>& expected,
-                        const std::map<std::string, int>& got, const std::function<std::string(const std::string&)>& explain) {
+                        const std::map<std::string, int>& got,
+                        const std::function<std::string(const std::string&)>& explain) {
     size_t reported = 0;
     std::set<std::string> keys;
     for (const auto& [k, n] : expected) keys.insert(k);
@@ -375,8 +378,8 @@ class Report {
 };
 
 struct World {
-  std::vector<std::string> orgs;  // identity ids by index
-  std::vector<Object> objects;    // the sentinel last
+  std::vector<std::string> orgs;        // identity ids by index
+  std::vector<Object> objects;          // the sentinel last
   std::map<std::string, size_t> index;  // id → position in objects
   Oracle oracle;
 };
@@ -433,8 +436,9 @@ class Viewer {
         });
         if (visible && status == 200) {
           auto body = ParseBody(r->body);
-          report_.Expect(body && *body == v.parsed,
-                         [&] { return "GET " + target + ": content is not version " + v.modified + ": " + r->body.substr(0, 300); });
+          report_.Expect(body && *body == v.parsed, [&] {
+            return "GET " + target + ": content is not version " + v.modified + ": " + r->body.substr(0, 300);
+          });
         }
       }
     }
@@ -451,7 +455,8 @@ class Viewer {
       auto r = Request(port_, "GET", target, key_);
       auto body = r && r->status == 200 ? ParseBody(r->body) : std::nullopt;
       if (!body || !body->is_object() || !body->as_object().contains("objects")) {
-        report_.Fail(what + ": GET " + target + " answered " + (r ? std::to_string(r->status) + " " + r->body.substr(0, 200) : "nothing"));
+        report_.Fail(what + ": GET " + target + " answered " +
+                     (r ? std::to_string(r->status) + " " + r->body.substr(0, 200) : "nothing"));
         return;
       }
       for (const auto& item : body->as_object().at("objects").as_array()) {
@@ -517,7 +522,8 @@ class Viewer {
       auto r = Taxii(target);
       auto body = r && r->status == 200 ? ParseBody(r->body) : std::nullopt;
       if (!body || !body->is_object()) {
-        report_.Fail(what + ": GET " + target + " answered " + (r ? std::to_string(r->status) + " " + r->body.substr(0, 200) : "nothing"));
+        report_.Fail(what + ": GET " + target + " answered " +
+                     (r ? std::to_string(r->status) + " " + r->body.substr(0, 200) : "nothing"));
         return;
       }
       if (const auto* objects = body->as_object().if_contains("objects")) {
@@ -541,7 +547,9 @@ class Viewer {
     if (all_versions) {
       expected = VisibleVersions();
     } else {
-      for (const std::string& id : CurrentVisible()) expected.insert(Key(id, world_.objects[world_.index.at(id)].current().modified));
+      for (const std::string& id : CurrentVisible()) {
+        expected.insert(Key(id, world_.objects[world_.index.at(id)].current().modified));
+      }
     }
     report_.ExpectSame(what, expected, got, Explainer());
   }
@@ -658,7 +666,8 @@ class Viewer {
     report_.Expect(v != nullptr && got == v->parsed,
                    [&] { return what + ": content of " + Key(id, modified) + " differs from what was written"; });
     if (must_be_current) {
-      report_.Expect(v == &o.current(), [&] { return what + ": " + Key(id, modified) + " is not the current version"; });
+      report_.Expect(v == &o.current(),
+                     [&] { return what + ": " + Key(id, modified) + " is not the current version"; });
     }
   }
 
@@ -685,7 +694,8 @@ class PolicyPropertyTest : public ::testing::Test {
     fs::create_directories(dir_);
     db_ = (dir_ / "concord.db").string();
     // Thousands of requests per key in a few seconds: the rate limit is not under test here.
-    std::ofstream(dir_ / "concord.toml") << "[server]\nrate_limit_per_second = 1000000.0\nrate_limit_burst = 1000000.0\n";
+    std::ofstream(dir_ / "concord.toml")
+        << "[server]\nrate_limit_per_second = 1000000.0\nrate_limit_burst = 1000000.0\n";
   }
   void TearDown() override {
     if (node_) {
@@ -718,7 +728,8 @@ class PolicyPropertyTest : public ::testing::Test {
     std::vector<boost::json::object> out;
     std::string cursor;
     for (int page = 0; page < 1000; ++page) {
-      auto doc = Call("GET", "/api/v1/audit?limit=1000" + filter + (cursor.empty() ? "" : "&cursor=" + cursor), key, 200);
+      auto doc =
+          Call("GET", "/api/v1/audit?limit=1000" + filter + (cursor.empty() ? "" : "&cursor=" + cursor), key, 200);
       if (!doc) break;
       for (const auto& e : doc->as_object().at("entries").as_array()) out.push_back(e.as_object());
       if (!doc->as_object().at("more").as_bool()) break;
@@ -755,10 +766,9 @@ TEST_F(PolicyPropertyTest, EveryReadPathShowsExactlyWhatTheOracleAllows) {
   for (const std::string& k : analysts) ASSERT_TRUE(k.starts_with("concord_")) << k;
   ASSERT_TRUE(admin.starts_with("concord_")) << admin;
 
-  node_ = std::make_unique<NodeProcess>(std::vector<std::string>{"serve", "--config", (dir_ / "concord.toml").string(),
-                                                                 "--db", db_, "--listen", "127.0.0.1:0",
-                                                                 "--insecure-http", "--name", names[0],
-                                                                 "--log-level", "warn"});
+  node_ = std::make_unique<NodeProcess>(
+      std::vector<std::string>{"serve", "--config", (dir_ / "concord.toml").string(), "--db", db_, "--listen",
+                               "127.0.0.1:0", "--insecure-http", "--name", names[0], "--log-level", "warn"});
   ASSERT_NE(node_->port(), 0) << node_->output();
   const uint16_t port = node_->port();
 
@@ -775,8 +785,8 @@ TEST_F(PolicyPropertyTest, EveryReadPathShowsExactlyWhatTheOracleAllows) {
       member_list += (member_list.empty() ? "\"" : ",\"") + world.orgs[static_cast<size_t>(m)] + "\"";
     }
     auto doc = Call("POST", "/api/v1/sharing-groups", admin, 201,
-                    R"({"name":"group-)" + std::to_string(g) + R"(","owner_org":")" + world.orgs[static_cast<size_t>(owner)] +
-                        R"(","member_orgs":[)" + member_list + "]}");
+                    R"({"name":"group-)" + std::to_string(g) + R"(","owner_org":")" +
+                        world.orgs[static_cast<size_t>(owner)] + R"(","member_orgs":[)" + member_list + "]}");
     ASSERT_TRUE(doc.has_value());
     const std::string id = Str(doc->as_object().at("id"));
     std::set<std::string> expected_members, got_members;
@@ -798,8 +808,8 @@ TEST_F(PolicyPropertyTest, EveryReadPathShowsExactlyWhatTheOracleAllows) {
     // distribution 4 needs a group; others name one now and then (RED's recipients are the group's members).
     if (v.distribution == 4 || rng.Chance(30)) v.group = random_group();
   };
-  constexpr std::array<const char*, 6> kTypes = {"malware", "attack-pattern", "threat-actor", "campaign",
-                                                 "vulnerability", "intrusion-set"};
+  constexpr std::array<const char*, 6> kTypes = {"malware",  "attack-pattern", "threat-actor",
+                                                 "campaign", "vulnerability",  "intrusion-set"};
   for (int i = 0; i < kObjects; ++i) {
     Object o;
     o.type = rng.Chance(50) ? "indicator" : kTypes[rng.Below(kTypes.size())];
@@ -914,7 +924,7 @@ TEST_F(PolicyPropertyTest, EveryReadPathShowsExactlyWhatTheOracleAllows) {
     for (const Object& o : world.objects) {
       bool any = false;
       for (const Version& v : o.versions) {
-        if (!world.oracle.Visible(org, o, v) || v.tlp == Tlp::kNone) continue;
+        if (!world.oracle.Visible(org, o, v) || v.tlp == Tlp::kClear) continue;
         any = true;
         ++expected["get"][Key(o.id, v.modified)];  // current, and each older one with ?version=
         ++expected["list"][o.id];                  // all_versions=true
@@ -930,12 +940,19 @@ TEST_F(PolicyPropertyTest, EveryReadPathShowsExactlyWhatTheOracleAllows) {
     }
     for (const auto& e : AuditEntries(admin, "&action=read&user=" + user)) {
       const auto& detail = e.at("detail").as_object();
-      auto flag = [&](const char* name) { return detail.contains(name) && detail.at(name).is_bool() && detail.at(name).get_bool(); };
-      const std::string path = flag("stream") ? "stream" : flag("list") ? "list" : flag("taxii") ? "taxii"
-                               : flag("versions") ? "versions" : detail.contains("modified") ? "get" : "other";
-      report.Expect(Str(e.at("user")) == user && Str(e.at("org")) == world.orgs[static_cast<size_t>(org)] &&
-                        Str(e.at("outcome")) == "ok",
-                    [&] { return "audit entry of another user, organisation or outcome: " + boost::json::serialize(e); });
+      auto flag = [&](const char* name) {
+        return detail.contains(name) && detail.at(name).is_bool() && detail.at(name).get_bool();
+      };
+      const std::string path = flag("stream")                ? "stream"
+                               : flag("list")                ? "list"
+                               : flag("taxii")               ? "taxii"
+                               : flag("versions")            ? "versions"
+                               : detail.contains("modified") ? "get"
+                                                             : "other";
+      report.Expect(
+          Str(e.at("user")) == user && Str(e.at("org")) == world.orgs[static_cast<size_t>(org)] &&
+              Str(e.at("outcome")) == "ok",
+          [&] { return "audit entry of another user, organisation or outcome: " + boost::json::serialize(e); });
       for (const auto& id_value : e.at("object_ids").as_array()) {
         const std::string id = Str(id_value);
         auto it = world.index.find(id);
@@ -956,7 +973,8 @@ TEST_F(PolicyPropertyTest, EveryReadPathShowsExactlyWhatTheOracleAllows) {
       }
     }
     for (const char* path : {"get", "list", "versions", "taxii", "stream", "other"}) {
-      report.ExpectSameCounts(std::string("audit of reads (") + path + ")", expected[path], got[path], viewer.Explainer());
+      report.ExpectSameCounts(std::string("audit of reads (") + path + ")", expected[path], got[path],
+                              viewer.Explainer());
     }
     // Writes: one mention per version stored.
     std::map<std::string, int> writes;
@@ -977,12 +995,16 @@ TEST_F(PolicyPropertyTest, EveryReadPathShowsExactlyWhatTheOracleAllows) {
       admin_report.Expect(Str(e.at("org")) == org_id,
                           [&] { return "orgadmin" + std::to_string(org) + " sees " + boost::json::serialize(e); });
     }
-    for (const auto& e : AuditEntries(admin, "&org=" + org_id)) all.insert(std::to_string(e.at("seq").to_number<int64_t>()));
+    for (const auto& e : AuditEntries(admin, "&org=" + org_id))
+      all.insert(std::to_string(e.at("seq").to_number<int64_t>()));
     admin_report.Expect(!all.empty(), [&] { return "org" + std::to_string(org) + " has no audit entries"; });
-    admin_report.ExpectSame("orgadmin" + std::to_string(org) + "'s audit", all, seen, [](const std::string& s) { return "seq " + s; });
+    admin_report.ExpectSame("orgadmin" + std::to_string(org) + "'s audit", all, seen,
+                            [](const std::string& s) { return "seq " + s; });
     const std::string& other = world.orgs[static_cast<size_t>((org + 1) % kOrgs)];
     auto r = Request(port, "GET", "/api/v1/audit?org=" + other, key);
-    admin_report.Expect(r && r->status == 403, [&] { return "orgadmin" + std::to_string(org) + " asking for another org's audit: " + (r ? r->body : "no answer"); });
+    admin_report.Expect(r && r->status == 403, [&] {
+      return "orgadmin" + std::to_string(org) + " asking for another org's audit: " + (r ? r->body : "no answer");
+    });
   }
 
   // Phase 2: an organisation leaves a sharing group. The change applies to every read from then on, old
@@ -1006,8 +1028,9 @@ TEST_F(PolicyPropertyTest, EveryReadPathShowsExactlyWhatTheOracleAllows) {
   }
   ASSERT_GT(changes, 0u) << "no sharing group membership decides what anyone sees: try another seed";
   {
-    auto doc = Call("DELETE", "/api/v1/sharing-groups/" + leave_group + "/members/" + world.orgs[static_cast<size_t>(leaver)],
-                    admin, 200);
+    auto doc =
+        Call("DELETE", "/api/v1/sharing-groups/" + leave_group + "/members/" + world.orgs[static_cast<size_t>(leaver)],
+             admin, 200);
     ASSERT_TRUE(doc.has_value());
     world.oracle.groups[leave_group].erase(leaver);
     std::set<std::string> expected_members, got_members;
@@ -1032,10 +1055,11 @@ TEST_F(PolicyPropertyTest, EveryReadPathShowsExactlyWhatTheOracleAllows) {
   for (const std::string& f : admin_report.failures()) ADD_FAILURE() << f;
   size_t versions = 0;
   for (const Object& o : world.objects) versions += o.versions.size();
-  std::printf("policy property test: seed %llu, %zu objects (%zu versions), %d organisations, %d sharing groups, "
-              "%zu users, org%d left a group (%zu objects changed for it), %zu checks, %zu failed\n",
-              static_cast<unsigned long long>(seed), world.objects.size(), versions, kOrgs, kGroups,
-              analysts.size() + org_admins.size() + 1, leaver, changes, checks, failed);
+  std::printf(
+      "policy property test: seed %llu, %zu objects (%zu versions), %d organisations, %d sharing groups, "
+      "%zu users, org%d left a group (%zu objects changed for it), %zu checks, %zu failed\n",
+      static_cast<unsigned long long>(seed), world.objects.size(), versions, kOrgs, kGroups,
+      analysts.size() + org_admins.size() + 1, leaver, changes, checks, failed);
   EXPECT_EQ(failed, 0u);
 }
 
