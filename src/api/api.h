@@ -89,7 +89,8 @@ absl::StatusOr<store::StoredObject> RevokeVersion(const ApiContext& ctx, const s
 
 // The write rule of every API write path (REST POST, TAXII Add Objects): only the creating organisation
 // writes an object (created_by_ref must be the caller's organisation); federation (role sync) relays
-// others' objects; SCOs, which have no creator, are exempt. An error is a FieldError on created_by_ref.
+// others' objects; SCOs, which have no creator, are exempt, but may not carry a policy that only their owner
+// could see (distribution 0, TLP:RED without a sharing group): nobody could. Errors are FieldErrors.
 absl::Status AdmitWrite(const Caller& caller, const stix::Object& object);
 
 // Registers the /api/v1/objects routes. `context` must outlive the router.

@@ -281,7 +281,21 @@ absl::StatusOr<store::StoredObject> RevokeVersion(const ApiContext& ctx, const s
 
 // Only the creating organisation writes an object (design.md); federation (role sync) relays others'.
 absl::Status AdmitWrite(const Caller& caller, const stix::Object& o) {
-  if (caller.role == "sync" || o.kind == stix::ObjectKind::kSco) return absl::OkStatus();
+  if (caller.role == "sync") return absl::OkStatus();
+  if (o.kind == stix::ObjectKind::kSco) {
+    // An SCO names no creator, so no organisation owns it here: a policy that shows an object only to its
+    // owner would store it for nobody. Refused, so that the writer learns it instead of losing it.
+    if (o.distribution == 0) {
+      return FieldError("distribution", "0 (your organisation only) cannot apply to a cyber-observable, which has no "
+                                        "creator: share it in an SDO (observed-data, report) or choose 1-4");
+    }
+    if (o.tlp == stix::Tlp::kRed && o.sharing_group_ref.empty()) {
+      return FieldError("object_marking_refs",
+                        "TLP:RED on a cyber-observable needs a sharing group naming its recipients (it has no "
+                        "creator who could see it): set sharing_group_ref or share it in an SDO");
+    }
+    return absl::OkStatus();
+  }
   if (o.created_by_ref.empty()) {
     return FieldError("created_by_ref", fmt::format("required: objects written through the API name their creator ({})",
                                                     caller.org_id));

@@ -135,6 +135,33 @@ TEST_F(ObjectsApiTest, PostReportsEveryObject) {
   EXPECT_EQ(again.Json().at("objects").at(0).at("outcome").as_string(), "unchanged");
 }
 
+// A cyber-observable has no creator: a policy only its owner could see would store it for nobody.
+TEST_F(ObjectsApiTest, ObservableThatNobodyCouldSeeIsRefused) {
+  auto sco = [](int n, std::string_view extra) {
+    return fmt::format(R"({{"type":"ipv4-addr","spec_version":"2.1","id":"ipv4-addr--{:08d}-77cd-5a82-a950-b5bc3caf07c4","value":"198.51.100.{}"{}}})",
+                       n, n, extra);
+  };
+  Reply r = Post(kA, sco(1, Distribution(0)) + "," + sco(2, Marking(kTlpRed)) + "," + sco(3, Distribution(2)) + "," +
+                         sco(4, Marking(kTlpGreen)));
+  ASSERT_EQ(r.status, 200) << r.body;
+  const boost::json::value doc = r.Json();
+  const auto& items = doc.at("objects").as_array();
+  ASSERT_EQ(items.size(), 4u);
+  EXPECT_EQ(items[0].at("outcome").as_string(), "rejected");
+  EXPECT_EQ(items[0].at("field").as_string(), "distribution");
+  EXPECT_EQ(items[0].at("reason").as_string(),
+            "0 (your organisation only) cannot apply to a cyber-observable, which has no creator: share it in an SDO "
+            "(observed-data, report) or choose 1-4");
+  EXPECT_EQ(items[1].at("outcome").as_string(), "rejected");
+  EXPECT_EQ(items[1].at("field").as_string(), "object_marking_refs");
+  EXPECT_EQ(items[2].at("outcome").as_string(), "new");
+  EXPECT_EQ(items[3].at("outcome").as_string(), "new");
+  // What was stored, the writer sees.
+  EXPECT_EQ(Call("GET", "/api/v1/objects/ipv4-addr--00000003-77cd-5a82-a950-b5bc3caf07c4", kA).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/objects/ipv4-addr--00000004-77cd-5a82-a950-b5bc3caf07c4", kA).status, 200);
+  EXPECT_EQ(Call("GET", "/api/v1/objects/ipv4-addr--00000001-77cd-5a82-a950-b5bc3caf07c4", kA).status, 404);
+}
+
 TEST_F(ObjectsApiTest, WritesNeedAWritingKeyAndReadsAKey) {
   EXPECT_EQ(Post(std::string(kOrgA) + ":analyst:ro", Indicator(1, kOrgA)).status, 403);
   EXPECT_EQ(Post(std::string(kOrgA) + ":read-only", Indicator(1, kOrgA)).status, 403);

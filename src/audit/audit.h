@@ -171,6 +171,10 @@ struct Options {
   // never checkpoint themselves, so a checkpoint's copying and fsync stay off the path of the requests
   // that wait for their entries.
   int checkpoint_frames = 4096;
+  // The object index is written in runs (sqlite_audit_log.h, "Object index"): one once this many (object,
+  // entry) pairs wait, or once the oldest has waited this long.
+  int64_t index_run_pairs = 20'000;
+  int64_t index_run_delay_millis = 600'000;
 };
 
 // Opens the audit log of the store at `location` (OpenStore's syntax: "sqlite:PATH" or a path) through a

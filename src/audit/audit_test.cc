@@ -309,8 +309,13 @@ TEST_F(AuditLogTest, ListFiltersAndPages) {
   EXPECT_EQ(log_->List({.limit = 0}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
-// The object index is filled after the fact; answers by object are the same before, during and after.
-TEST_F(AuditLogTest, ObjectFilterIsExactWhetherOrNotTheIndexCaughtUp) {
+// The object index is written in runs after the fact; answers by object are the same before, during and
+// after, and for entries indexed the old way (audit_objects, before migration 6).
+TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
+  log_.reset();
+  auto opened = OpenAuditLog(path_.string(), {.clock = &clock_, .index_run_pairs = 1});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  log_ = std::move(*opened);
   AppendN(10);
   Event w = ReadEvent(3, "carol");
   w.object_ids.push_back("indicator--00000000-0000-4000-8000-000000000005");
@@ -326,23 +331,34 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhetherOrNotTheIndexCaughtUp) {
   };
   EXPECT_EQ(seqs_of(3), (std::vector<int64_t>{3, 11}));
   EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
-  // An idle log indexes everything: the mark reaches the head.
-  auto mark = [&] {
+  auto query_int = [&](const char* sql) {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT value FROM store_meta WHERE name = 'audit_objects_seq'", -1, &st, nullptr);
+    sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
     const int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
   };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (mark() != 11 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  ASSERT_EQ(mark(), 11);
+  auto mark = [&] { return query_int("SELECT value FROM store_meta WHERE name = 'audit_objects_seq'"); };
+  auto wait_for_mark = [&](int64_t want) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (mark() != want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return mark();
+  };
+  // An idle log writes its runs: the mark reaches the head; the runs hold one row per (object, entry).
+  ASSERT_EQ(wait_for_mark(11), 11);
+  EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_index"), 12);
+  EXPECT_EQ(query_int("SELECT count(*) FROM audit_objects"), 0);
   EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
-  // Half indexed (the mark set back, the index emptied above it): still exact, with paging.
-  Sql("DELETE FROM audit_objects WHERE seq > 4; UPDATE store_meta SET value = 4 WHERE name = 'audit_objects_seq'");
+  // Entries 1-4 indexed the old way, 5-11 not at all: still exact, with paging.
+  Sql("INSERT INTO audit_objects (object_id, seq) SELECT object_id, seq FROM audit_object_index WHERE seq <= 4; "
+      "DELETE FROM audit_object_index; DELETE FROM audit_object_runs; "
+      "UPDATE store_meta SET value = 4 WHERE name = 'audit_objects_seq'");
   EXPECT_EQ(seqs_of(3), (std::vector<int64_t>{3, 11}));
   EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
   auto first = log_->List({.object_id = "indicator--00000000-0000-4000-8000-000000000005", .limit = 1});
@@ -355,12 +371,13 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhetherOrNotTheIndexCaughtUp) {
   ASSERT_EQ(second->entries.size(), 1u);
   EXPECT_EQ(second->entries[0].seq, 11);
   EXPECT_FALSE(second->more);
-  // The next idle moment (after another append) indexes the rest again.
+  // The next idle moment writes one run from the mark on: old index, run and tail all answer together.
   AppendN(1);
-  const auto again = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (mark() != 12 && std::chrono::steady_clock::now() < again) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(mark(), 12);
+  ASSERT_EQ(wait_for_mark(12), 12);
+  EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_runs WHERE run = 5 AND last_seq = 12"), 1);
+  EXPECT_EQ(seqs_of(3), (std::vector<int64_t>{3, 11}));
   EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
+  EXPECT_EQ(seqs_of(1), (std::vector<int64_t>{1, 12}));
   EXPECT_TRUE(MustVerify().intact);
 }
 

@@ -139,7 +139,7 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
                                                  true));
       CONCORD_ASSIGN_OR_RETURN(
           log->insert_object_,
-          log->writer_.Prepare("INSERT OR IGNORE INTO audit_objects (object_id, seq) VALUES (?1, ?2)", true));
+          log->writer_.Prepare("INSERT OR IGNORE INTO audit_object_index (run, object_id, seq) VALUES (?1, ?2, ?3)", true));
     }
     if (!options.read_only) CONCORD_RETURN_IF_ERROR(log->Start(path));
     return log;
@@ -181,10 +181,15 @@ void SqliteAuditLog::CheckpointLoop(Connection db) {
     checkpoint_due_ = false;
     lock.unlock();
     // PASSIVE: copies what no reader still needs and never waits for a lock; the next writer restarts the
-    // WAL from its beginning once it has all been copied.
+    // WAL from its beginning once it has all been copied. Under constant reads and writes that moment may
+    // never come (checkpoint starvation), so once the WAL holds 8 times the threshold a TRUNCATE checkpoint
+    // waits for the readers of the moment (milliseconds), holding writers back meanwhile, and empties it.
     int log_frames = 0;
     int copied = 0;
-    const int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+    int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+    if (rc == SQLITE_OK && log_frames >= 8 * options_.checkpoint_frames) {
+      rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &copied);
+    }
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
       spdlog::warn("audit log: checkpoint failed: {}", Sv(store::sqlite::SqliteError(db.handle(), rc, "checkpoint").message()));
     }
@@ -250,75 +255,30 @@ void SqliteAuditLog::CommitLoop() {
     const absl::Status status = Commit(batch);
     for (Pending& p : batch) {
       if (status.ok()) {
-        unindexed_ += static_cast<int64_t>(p.entries.size());
+        for (const Entry& e : p.entries) unindexed_pairs_ += static_cast<int64_t>(e.event.object_ids.size());
         p.done(std::move(p.entries));
       } else {
         p.done(status);
       }
     }
     lock.lock();
-    // Index while nobody waits (or when the backlog grows too long); appends arriving meanwhile queue up
-    // and share the next commit.
-    while (unindexed_ > 0 && (queue_.empty() || unindexed_ > kIndexBacklog)) {
+    // A run once enough pairs wait (or they have waited long enough), while nobody waits for a commit:
+    // appends arriving meanwhile queue up and share the next one.
+    const int64_t now = clock_.Now().UnixMicros();
+    if (last_run_micros_ == 0) last_run_micros_ = now;
+    if (queue_.empty() && (unindexed_pairs_ >= options_.index_run_pairs ||
+                           (unindexed_pairs_ > 0 && now - last_run_micros_ >= options_.index_run_delay_millis * 1000))) {
       lock.unlock();
       auto indexed = IndexObjects();
       lock.lock();
-      if (!indexed.ok()) {
+      if (indexed.ok()) {
+        unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - *indexed, 0);
+        last_run_micros_ = now;
+      } else {
         spdlog::warn("audit log: indexing object ids failed (will retry): {}", Sv(indexed.status().message()));
-        break;
       }
-      unindexed_ = *indexed == 0 ? 0 : std::max<int64_t>(unindexed_ - *indexed, 0);
     }
   }
-}
-
-absl::StatusOr<int64_t> SqliteAuditLog::IndexObjects() {
-  std::lock_guard lock(write_mu_);
-  CONCORD_RETURN_IF_ERROR(writer_.Exec("BEGIN IMMEDIATE"));
-  auto indexed = [&]() -> absl::StatusOr<int64_t> {
-    CONCORD_ASSIGN_OR_RETURN(int64_t mark,
-                             writer_.QueryInt("SELECT value FROM store_meta WHERE name = 'audit_objects_seq'"));
-    CONCORD_ASSIGN_OR_RETURN(Statement s, writer_.Prepare("SELECT seq, object_ids FROM audit_log WHERE seq > ?1 ORDER BY seq"));
-    Statement::Scoped reset(s);
-    s.BindInt(1, mark);
-    std::vector<std::pair<std::string, int64_t>> pairs;
-    int64_t entries = 0;
-    int64_t last = mark;
-    while (static_cast<int64_t>(pairs.size()) < kIndexPairs) {
-      CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      last = s.ColumnInt(0);
-      ++entries;
-      auto ids = ParseJson(s.ColumnText(1));
-      if (!ids.ok() || !ids->is_array()) {
-        return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", last));
-      }
-      for (const auto& id : ids->get_array()) {
-        if (id.is_string()) pairs.emplace_back(std::string(id.get_string()), last);
-      }
-    }
-    if (entries == 0) return int64_t{0};
-    // Sorted, inserts walk the index once from left to right.
-    std::sort(pairs.begin(), pairs.end());
-    for (const auto& [id, seq] : pairs) {
-      Statement::Scoped reset_insert(insert_object_);
-      insert_object_.BindText(1, id);
-      insert_object_.BindInt(2, seq);
-      CONCORD_RETURN_IF_ERROR(insert_object_.Step().status());
-    }
-    CONCORD_ASSIGN_OR_RETURN(Statement update,
-                             writer_.Prepare("UPDATE store_meta SET value = ?1 WHERE name = 'audit_objects_seq'"));
-    update.BindInt(1, last);
-    CONCORD_RETURN_IF_ERROR(update.Step().status());
-    return entries;
-  }();
-  if (indexed.ok()) {
-    absl::Status committed = writer_.Exec("COMMIT");
-    if (committed.ok()) return indexed;
-    indexed = committed;
-  }
-  (void)writer_.Exec("ROLLBACK");
-  return Annotate(indexed.status(), "audit log: object index");
 }
 
 absl::Status SqliteAuditLog::Commit(std::vector<Pending>& batch) {
@@ -331,6 +291,60 @@ absl::Status SqliteAuditLog::Commit(std::vector<Pending>& batch) {
     return Annotate(status, "audit log");
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> SqliteAuditLog::IndexObjects() {
+  std::lock_guard lock(write_mu_);
+  CONCORD_RETURN_IF_ERROR(writer_.Exec("BEGIN IMMEDIATE"));
+  auto indexed = [&]() -> absl::StatusOr<int64_t> {
+    // Read under the write lock: another process may have written a run since.
+    CONCORD_ASSIGN_OR_RETURN(int64_t mark,
+                             writer_.QueryInt("SELECT value FROM store_meta WHERE name = 'audit_objects_seq'"));
+    CONCORD_ASSIGN_OR_RETURN(Statement s, writer_.Prepare("SELECT seq, object_ids FROM audit_log WHERE seq > ?1 ORDER BY seq"));
+    Statement::Scoped reset(s);
+    s.BindInt(1, mark);
+    std::vector<std::pair<std::string, int64_t>> pairs;
+    int64_t last = mark;
+    while (static_cast<int64_t>(pairs.size()) < kMaxRunPairs) {
+      CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
+      if (!row) break;
+      last = s.ColumnInt(0);
+      auto ids = ParseJson(s.ColumnText(1));
+      if (!ids.ok() || !ids->is_array()) {
+        return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", last));
+      }
+      for (const auto& id : ids->get_array()) {
+        if (id.is_string()) pairs.emplace_back(std::string(id.get_string()), last);
+      }
+    }
+    if (last == mark) return int64_t{0};
+    const int64_t run = mark + 1;
+    std::sort(pairs.begin(), pairs.end());
+    for (const auto& [id, seq] : pairs) {
+      Statement::Scoped reset_insert(insert_object_);
+      insert_object_.BindInt(1, run);
+      insert_object_.BindText(2, id);
+      insert_object_.BindInt(3, seq);
+      CONCORD_RETURN_IF_ERROR(insert_object_.Step().status());
+    }
+    CONCORD_ASSIGN_OR_RETURN(Statement add_run,
+                             writer_.Prepare("INSERT INTO audit_object_runs (run, last_seq) VALUES (?1, ?2)"));
+    add_run.BindInt(1, run);
+    add_run.BindInt(2, last);
+    CONCORD_RETURN_IF_ERROR(add_run.Step().status());
+    CONCORD_ASSIGN_OR_RETURN(Statement update,
+                             writer_.Prepare("UPDATE store_meta SET value = ?1 WHERE name = 'audit_objects_seq'"));
+    update.BindInt(1, last);
+    CONCORD_RETURN_IF_ERROR(update.Step().status());
+    return static_cast<int64_t>(pairs.size());
+  }();
+  if (indexed.ok()) {
+    absl::Status committed = writer_.Exec("COMMIT");
+    if (committed.ok()) return indexed;
+    indexed = committed;
+  }
+  (void)writer_.Exec("ROLLBACK");
+  return Annotate(indexed.status(), "audit log: object index");
 }
 
 absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending>& batch) {
@@ -408,8 +422,11 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
   if (!filter.org.empty()) sql += " AND org_id = :org";
   if (filter.action) sql += " AND action = :action";
   if (!filter.object_id.empty()) {
-    // Indexed entries from audit_objects, the rest (past the mark) by their object_ids (header: Object index).
+    // The entries indexed before migration 6 (audit_objects), those in runs (one seek per run), and those
+    // past the mark by their object_ids (header: Object index).
     sql += " AND seq IN (SELECT seq FROM audit_objects WHERE object_id = :object AND seq > :after"
+           " UNION ALL SELECT i.seq FROM audit_object_runs r CROSS JOIN audit_object_index i"
+           " ON i.run = r.run AND i.object_id = :object WHERE r.last_seq > :after AND i.seq > :after"
            " UNION ALL SELECT t.seq FROM audit_log t WHERE t.seq > max(:after, (SELECT value FROM store_meta"
            " WHERE name = 'audit_objects_seq')) AND EXISTS (SELECT 1 FROM json_each(t.object_ids) WHERE value = :object))";
   }

@@ -17,12 +17,15 @@
 // runs PASSIVE checkpoints (they never block writers or readers) once Options::checkpoint_frames are in
 // the WAL.
 //
-// Object index. "Who saw object X" is answered from audit_objects (object_id, seq). Its keys are random, so
-// filling it as entries are appended would cost each audited read a page write of its own, and a listing of
-// 100 objects 100 of them. The committer fills it after the fact instead, whenever the queue is empty (or
-// the backlog passes kIndexBacklog entries), sorted, up to kIndexPairs pairs per transaction, and records in
-// store_meta 'audit_objects_seq' how far it got. List finds the entries above that mark by reading their
-// object_ids, so answers are exact at every moment.
+// Object index. "Who saw object X" needs an index from object ids to entries. Keyed by object id it would
+// cost every audited object a random page write (with 16 KiB pages, a listing of 100 objects wrote more
+// than a MiB of WAL). So the committer writes it in runs instead: once kMinRunPairs (object, entry) pairs
+// have accumulated, or some time has passed (Options::index_run_pairs, index_run_delay_millis), it sorts up
+// to kMaxRunPairs of them and appends them as one
+// run keyed (run, object_id, seq), with run = the first seq covered: every run sorts after the previous
+// ones, so a run is a sequential append. store_meta 'audit_objects_seq' records how far the runs reach.
+// A lookup seeks once per run (audit_object_runs) and reads the object_ids of the entries past the mark,
+// so answers are exact at every moment. Runs are not merged yet: a busy day adds a few thousand.
 //
 // Thread-safety: every call is safe from several threads.
 #pragma once
@@ -67,11 +70,10 @@ class SqliteAuditLog final : public AuditLog {
   void CheckpointLoop(store::sqlite::Connection db);
   static int OnWalCommit(void* self, struct sqlite3* db, const char* name, int frames);
 
-  static constexpr int64_t kIndexPairs = 20'000;
-  static constexpr int64_t kIndexBacklog = 200'000;
+  static constexpr int64_t kMaxRunPairs = 50'000;
 
-  // Indexes the object ids of entries past the store_meta mark (at most kIndexPairs pairs); returns how
-  // many entries it indexed.
+  // Appends one run for the entries past the store_meta mark (at most kMaxRunPairs pairs, whole entries);
+  // returns how many pairs it indexed (0: nothing was left).
   absl::StatusOr<int64_t> IndexObjects();
 
   // Commits the events of `batch` as consecutive entries in one transaction.
@@ -93,7 +95,9 @@ class SqliteAuditLog final : public AuditLog {
   store::sqlite::Statement head_ ABSL_GUARDED_BY(write_mu_);
   store::sqlite::Statement insert_ ABSL_GUARDED_BY(write_mu_);
   store::sqlite::Statement insert_object_ ABSL_GUARDED_BY(write_mu_);
-  int64_t unindexed_ = 0;  // entries committed by this process since the last IndexObjects (committer only)
+  // Committer only: pairs committed by this process since the last run, and when that run was written.
+  int64_t unindexed_pairs_ = 0;
+  int64_t last_run_micros_ = 0;
 
   std::mutex read_mu_;
   store::sqlite::Connection reader_ ABSL_GUARDED_BY(read_mu_);
