@@ -378,6 +378,14 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
   EXPECT_EQ(seqs_of(3), (std::vector<int64_t>{3, 11}));
   EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
   EXPECT_EQ(seqs_of(1), (std::vector<int64_t>{1, 12}));
+  // A run larger than one chunk (2,000 rows per transaction) is registered only once it is all written.
+  std::vector<Event> many;
+  for (int i = 0; i < 2500; ++i) many.push_back(ReadEvent(1000 + i));
+  ASSERT_TRUE(log_->AppendBatch(std::move(many)).ok());
+  ASSERT_EQ(wait_for_mark(2512), 2512);
+  EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_index WHERE run = 13"), 2500);
+  EXPECT_EQ(query_int("SELECT last_seq FROM audit_object_runs WHERE run = 13"), 2512);
+  EXPECT_EQ(seqs_of(3499), (std::vector<int64_t>{2512}));
   EXPECT_TRUE(MustVerify().intact);
 }
 

@@ -158,6 +158,9 @@ absl::Status SqliteAuditLog::Start(const std::string& path) {
     CONCORD_ASSIGN_OR_RETURN(Connection checkpoints, Connection::Open(path, false));
     CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(checkpoints, path, false, options_.sync_full));
     checkpointer_ = std::thread([this, db = std::move(checkpoints)]() mutable { CheckpointLoop(std::move(db)); });
+    CONCORD_ASSIGN_OR_RETURN(Connection index_reader, Connection::Open(path, true));
+    CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(index_reader, path, true, false));
+    indexer_ = std::thread([this, db = std::move(index_reader)]() mutable { IndexLoop(std::move(db)); });
   }
   committer_ = std::thread([this] { CommitLoop(); });
   return absl::OkStatus();
@@ -210,8 +213,11 @@ SqliteAuditLog::~SqliteAuditLog() {
   }
   queue_cv_.notify_all();
   checkpoint_cv_.notify_all();
+  index_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
   if (checkpointer_.joinable()) checkpointer_.join();
+  index_cv_.notify_all();
+  if (indexer_.joinable()) indexer_.join();
   // Statements before their connection.
   std::lock_guard lock(write_mu_);
   if (writer_.handle() != nullptr) sqlite3_wal_hook(writer_.handle(), nullptr, nullptr);
@@ -241,8 +247,24 @@ void SqliteAuditLog::AppendAsync(std::vector<Event> events, AppendCallback done)
 void SqliteAuditLog::CommitLoop() {
   std::unique_lock lock(queue_mu_);
   for (;;) {
-    queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
-    if (queue_.empty()) return;  // stopping, and nothing left to commit
+    queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_ || run_.has_value(); });
+    if (queue_.empty() && stopping_) return;  // nothing left to commit (a run not yet written is redone later)
+    if (queue_.empty()) {
+      // Nobody waits: write the next chunk of the prepared run.
+      PreparedRun run = std::move(*run_);
+      run_.reset();
+      lock.unlock();
+      auto finished = WriteRunChunk(run);
+      lock.lock();
+      if (!finished.ok()) {
+        spdlog::warn("audit log: writing the object index failed (will retry): {}", Sv(finished.status().message()));
+      } else if (!*finished) {
+        run_ = std::move(run);
+      } else {
+        unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - static_cast<int64_t>(run.pairs.size()), 0);
+      }
+      continue;
+    }
     // Take what is queued, up to max_batch events (always at least one call's events).
     std::vector<Pending> batch;
     size_t events_taken = 0;
@@ -262,23 +284,110 @@ void SqliteAuditLog::CommitLoop() {
       }
     }
     lock.lock();
-    // A run once enough pairs wait (or they have waited long enough), while nobody waits for a commit:
-    // appends arriving meanwhile queue up and share the next one.
+    // Enough pairs wait (or they have waited long enough): ask the indexer for a run.
     const int64_t now = clock_.Now().UnixMicros();
     if (last_run_micros_ == 0) last_run_micros_ = now;
-    if (queue_.empty() && (unindexed_pairs_ >= options_.index_run_pairs ||
-                           (unindexed_pairs_ > 0 && now - last_run_micros_ >= options_.index_run_delay_millis * 1000))) {
-      lock.unlock();
-      auto indexed = IndexObjects();
-      lock.lock();
-      if (indexed.ok()) {
-        unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - *indexed, 0);
-        last_run_micros_ = now;
-      } else {
-        spdlog::warn("audit log: indexing object ids failed (will retry): {}", Sv(indexed.status().message()));
-      }
+    if (indexer_.joinable() && !run_wanted_ && !run_ &&
+        (unindexed_pairs_ >= options_.index_run_pairs ||
+         (unindexed_pairs_ > 0 && now - last_run_micros_ >= options_.index_run_delay_millis * 1000))) {
+      run_wanted_ = true;
+      last_run_micros_ = now;
+      index_cv_.notify_one();
     }
   }
+}
+
+void SqliteAuditLog::IndexLoop(Connection db) {
+  std::unique_lock lock(queue_mu_);
+  for (;;) {
+    index_cv_.wait(lock, [this] { return run_wanted_ || stopping_; });
+    if (stopping_) return;
+    lock.unlock();
+    auto prepared = PrepareRun(db);
+    lock.lock();
+    run_wanted_ = false;
+    if (!prepared.ok()) {
+      spdlog::warn("audit log: preparing the object index failed (will retry): {}", Sv(prepared.status().message()));
+    } else if (*prepared) {
+      run_ = std::move(**prepared);
+      queue_cv_.notify_one();
+    }
+  }
+}
+
+absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::PrepareRun(Connection& db) {
+  // One read transaction: the mark and the entries after it from one snapshot.
+  CONCORD_RETURN_IF_ERROR(db.Exec("BEGIN"));
+  struct EndRead {
+    Connection& db;
+    ~EndRead() { (void)db.Exec("COMMIT"); }
+  } end_read{db};
+  CONCORD_ASSIGN_OR_RETURN(int64_t mark, db.QueryInt("SELECT value FROM store_meta WHERE name = 'audit_objects_seq'"));
+  CONCORD_ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT seq, object_ids FROM audit_log WHERE seq > ?1 ORDER BY seq"));
+  Statement::Scoped reset(s);
+  s.BindInt(1, mark);
+  PreparedRun run;
+  run.run = mark + 1;
+  run.last_seq = mark;
+  while (static_cast<int64_t>(run.pairs.size()) < kMaxRunPairs) {
+    CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    run.last_seq = s.ColumnInt(0);
+    auto ids = ParseJson(s.ColumnText(1));
+    if (!ids.ok() || !ids->is_array()) {
+      return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", run.last_seq));
+    }
+    for (const auto& id : ids->get_array()) {
+      if (id.is_string()) run.pairs.emplace_back(std::string(id.get_string()), run.last_seq);
+    }
+  }
+  if (run.last_seq == mark) return std::optional<PreparedRun>();
+  std::sort(run.pairs.begin(), run.pairs.end());
+  return std::optional<PreparedRun>(std::move(run));
+}
+
+absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
+  std::lock_guard lock(write_mu_);
+  const size_t before = run.written;
+  CONCORD_RETURN_IF_ERROR(writer_.Exec("BEGIN IMMEDIATE"));
+  auto finished = [&]() -> absl::StatusOr<bool> {
+    // Another process may have indexed past this run's start since it was prepared: then it is dropped
+    // (rows already written stay unregistered, and so unread).
+    CONCORD_ASSIGN_OR_RETURN(int64_t mark,
+                             writer_.QueryInt("SELECT value FROM store_meta WHERE name = 'audit_objects_seq'"));
+    if (mark != run.run - 1) return true;
+    const size_t end = std::min(run.pairs.size(), run.written + kRunChunk);
+    for (size_t i = run.written; i < end; ++i) {
+      Statement::Scoped reset_insert(insert_object_);
+      insert_object_.BindInt(1, run.run);
+      insert_object_.BindText(2, run.pairs[i].first);
+      insert_object_.BindInt(3, run.pairs[i].second);
+      CONCORD_RETURN_IF_ERROR(insert_object_.Step().status());
+    }
+    if (end < run.pairs.size()) {
+      run.written = end;
+      return false;
+    }
+    CONCORD_ASSIGN_OR_RETURN(Statement add_run,
+                             writer_.Prepare("INSERT INTO audit_object_runs (run, last_seq) VALUES (?1, ?2)"));
+    add_run.BindInt(1, run.run);
+    add_run.BindInt(2, run.last_seq);
+    CONCORD_RETURN_IF_ERROR(add_run.Step().status());
+    CONCORD_ASSIGN_OR_RETURN(Statement update,
+                             writer_.Prepare("UPDATE store_meta SET value = ?1 WHERE name = 'audit_objects_seq'"));
+    update.BindInt(1, run.last_seq);
+    CONCORD_RETURN_IF_ERROR(update.Step().status());
+    run.written = end;
+    return true;
+  }();
+  if (finished.ok()) {
+    absl::Status committed = writer_.Exec("COMMIT");
+    if (committed.ok()) return finished;
+    finished = committed;
+  }
+  (void)writer_.Exec("ROLLBACK");
+  run.written = before;  // the chunk is not written
+  return Annotate(finished.status(), "audit log: object index");
 }
 
 absl::Status SqliteAuditLog::Commit(std::vector<Pending>& batch) {
@@ -291,60 +400,6 @@ absl::Status SqliteAuditLog::Commit(std::vector<Pending>& batch) {
     return Annotate(status, "audit log");
   }
   return absl::OkStatus();
-}
-
-absl::StatusOr<int64_t> SqliteAuditLog::IndexObjects() {
-  std::lock_guard lock(write_mu_);
-  CONCORD_RETURN_IF_ERROR(writer_.Exec("BEGIN IMMEDIATE"));
-  auto indexed = [&]() -> absl::StatusOr<int64_t> {
-    // Read under the write lock: another process may have written a run since.
-    CONCORD_ASSIGN_OR_RETURN(int64_t mark,
-                             writer_.QueryInt("SELECT value FROM store_meta WHERE name = 'audit_objects_seq'"));
-    CONCORD_ASSIGN_OR_RETURN(Statement s, writer_.Prepare("SELECT seq, object_ids FROM audit_log WHERE seq > ?1 ORDER BY seq"));
-    Statement::Scoped reset(s);
-    s.BindInt(1, mark);
-    std::vector<std::pair<std::string, int64_t>> pairs;
-    int64_t last = mark;
-    while (static_cast<int64_t>(pairs.size()) < kMaxRunPairs) {
-      CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
-      if (!row) break;
-      last = s.ColumnInt(0);
-      auto ids = ParseJson(s.ColumnText(1));
-      if (!ids.ok() || !ids->is_array()) {
-        return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", last));
-      }
-      for (const auto& id : ids->get_array()) {
-        if (id.is_string()) pairs.emplace_back(std::string(id.get_string()), last);
-      }
-    }
-    if (last == mark) return int64_t{0};
-    const int64_t run = mark + 1;
-    std::sort(pairs.begin(), pairs.end());
-    for (const auto& [id, seq] : pairs) {
-      Statement::Scoped reset_insert(insert_object_);
-      insert_object_.BindInt(1, run);
-      insert_object_.BindText(2, id);
-      insert_object_.BindInt(3, seq);
-      CONCORD_RETURN_IF_ERROR(insert_object_.Step().status());
-    }
-    CONCORD_ASSIGN_OR_RETURN(Statement add_run,
-                             writer_.Prepare("INSERT INTO audit_object_runs (run, last_seq) VALUES (?1, ?2)"));
-    add_run.BindInt(1, run);
-    add_run.BindInt(2, last);
-    CONCORD_RETURN_IF_ERROR(add_run.Step().status());
-    CONCORD_ASSIGN_OR_RETURN(Statement update,
-                             writer_.Prepare("UPDATE store_meta SET value = ?1 WHERE name = 'audit_objects_seq'"));
-    update.BindInt(1, last);
-    CONCORD_RETURN_IF_ERROR(update.Step().status());
-    return static_cast<int64_t>(pairs.size());
-  }();
-  if (indexed.ok()) {
-    absl::Status committed = writer_.Exec("COMMIT");
-    if (committed.ok()) return indexed;
-    indexed = committed;
-  }
-  (void)writer_.Exec("ROLLBACK");
-  return Annotate(indexed.status(), "audit log: object index");
 }
 
 absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending>& batch) {

@@ -19,13 +19,15 @@
 //
 // Object index. "Who saw object X" needs an index from object ids to entries. Keyed by object id it would
 // cost every audited object a random page write (with 16 KiB pages, a listing of 100 objects wrote more
-// than a MiB of WAL). So the committer writes it in runs instead: once kMinRunPairs (object, entry) pairs
-// have accumulated, or some time has passed (Options::index_run_pairs, index_run_delay_millis), it sorts up
-// to kMaxRunPairs of them and appends them as one
-// run keyed (run, object_id, seq), with run = the first seq covered: every run sorts after the previous
-// ones, so a run is a sequential append. store_meta 'audit_objects_seq' records how far the runs reach.
-// A lookup seeks once per run (audit_object_runs) and reads the object_ids of the entries past the mark,
-// so answers are exact at every moment. Runs are not merged yet: a busy day adds a few thousand.
+// than a MiB of WAL). So it is written in runs instead: once Options::index_run_pairs (object, entry) pairs
+// have accumulated, or index_run_delay_millis has passed, an indexer thread reads the entries past the mark
+// (store_meta 'audit_objects_seq') on a connection of its own and sorts up to kMaxRunPairs pairs into a run
+// keyed (run, object_id, seq), run = the first seq covered: every run sorts after the previous ones, so
+// writing one appends to the b-tree. The committer writes a prepared run kRunChunk rows per transaction,
+// only while no append waits, and registers it (audit_object_runs, the mark) with its last chunk: a commit
+// never waits for more than one chunk. A lookup seeks once per registered run and reads the object_ids of
+// the entries past the mark, so answers are exact at every moment (rows of a run not yet registered are
+// ignored). Runs are not merged yet: a busy day adds a few thousand.
 //
 // Thread-safety: every call is safe from several threads.
 #pragma once
@@ -34,8 +36,11 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "audit/audit.h"
@@ -71,10 +76,21 @@ class SqliteAuditLog final : public AuditLog {
   static int OnWalCommit(void* self, struct sqlite3* db, const char* name, int frames);
 
   static constexpr int64_t kMaxRunPairs = 50'000;
+  static constexpr size_t kRunChunk = 2'000;
 
-  // Appends one run for the entries past the store_meta mark (at most kMaxRunPairs pairs, whole entries);
-  // returns how many pairs it indexed (0: nothing was left).
-  absl::StatusOr<int64_t> IndexObjects();
+  // A run prepared by the indexer thread, written by the committer.
+  struct PreparedRun {
+    int64_t run = 0;       // the first seq it covers (the mark + 1 when prepared)
+    int64_t last_seq = 0;  // the last
+    std::vector<std::pair<std::string, int64_t>> pairs;  // (object id, seq), sorted
+    size_t written = 0;
+  };
+  void IndexLoop(store::sqlite::Connection db);
+  // Reads the entries past the mark and sorts their pairs (nullopt: nothing past the mark).
+  static absl::StatusOr<std::optional<PreparedRun>> PrepareRun(store::sqlite::Connection& db);
+  // Writes the run's next chunk in one transaction, and registers the run with its last chunk. Returns
+  // whether the run is finished (written, or dropped because another process indexed past it meanwhile).
+  absl::StatusOr<bool> WriteRunChunk(PreparedRun& run);
 
   // Commits the events of `batch` as consecutive entries in one transaction.
   absl::Status Commit(std::vector<Pending>& batch);
@@ -89,13 +105,16 @@ class SqliteAuditLog final : public AuditLog {
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   bool checkpoint_due_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::condition_variable checkpoint_cv_;
+  bool run_wanted_ ABSL_GUARDED_BY(queue_mu_) = false;  // the committer asks the indexer for a run
+  std::optional<PreparedRun> run_ ABSL_GUARDED_BY(queue_mu_);  // a run the committer is writing
+  std::condition_variable index_cv_;
 
   std::mutex write_mu_;  // held by the committer thread around each transaction
   store::sqlite::Connection writer_ ABSL_GUARDED_BY(write_mu_);
   store::sqlite::Statement head_ ABSL_GUARDED_BY(write_mu_);
   store::sqlite::Statement insert_ ABSL_GUARDED_BY(write_mu_);
   store::sqlite::Statement insert_object_ ABSL_GUARDED_BY(write_mu_);
-  // Committer only: pairs committed by this process since the last run, and when that run was written.
+  // Committer only: pairs committed by this process since the last run, and when that run was asked for.
   int64_t unindexed_pairs_ = 0;
   int64_t last_run_micros_ = 0;
 
@@ -104,6 +123,7 @@ class SqliteAuditLog final : public AuditLog {
 
   std::thread committer_;
   std::thread checkpointer_;
+  std::thread indexer_;
 };
 
 }  // namespace concord::audit
