@@ -4,19 +4,12 @@
 #include <filesystem>
 
 #include "boost/json/parse.hpp"
-#include "node_process.h"
+#include "node_fixture.h"
 
 namespace concord::testing {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr char kHost[] = "CERT-Test";
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
 
 std::string Indicator(int n, const std::string& creator, const std::string& extra = "") {
   return R"({"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-00000000000)" +
@@ -26,50 +19,12 @@ std::string Indicator(int n, const std::string& creator, const std::string& extr
 }
 std::string IndicatorId(int n) { return "indicator--00000000-0000-4000-8000-00000000000" + std::to_string(n); }
 
-class ApiTest : public ::testing::Test {
+class ApiTest : public NodeFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("concord_api_e2e_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    db_ = (dir_ / "concord.db").string();
-    node_ = std::make_unique<NodeProcess>(std::vector<std::string>{
-        "serve", "--db", db_, "--listen", "127.0.0.1:0", "--insecure-http", "--name", kHost});
-    ASSERT_NE(node_->port(), 0) << node_->output();
-    auto host = RunConcord({"org", "list", "--db", db_, "--json"});
-    ASSERT_EQ(host.first, 0);
-    host_id_ = std::string(boost::json::parse(host.second).as_array().at(0).at("id").as_string());
-    auto other = RunConcord({"org", "add", "--db", db_, "Other CSIRT"});
-    ASSERT_EQ(other.first, 0);
-    other_id_ = Trim(other.second);
-  }
-  void TearDown() override {
-    if (node_) {
-      EXPECT_EQ(node_->Terminate(), 0);
-    }
-    node_.reset();
-    fs::remove_all(dir_);
-  }
-  std::string User(const std::string& name, const std::string& org, const std::string& role,
-                   const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args{"user", "add", "--db", db_, name, "--org", org, "--role", role};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto [code, out] = RunConcord(args);
-    EXPECT_EQ(code, 0) << name;
-    return Trim(out);
-  }
   int Status(const std::string& method, const std::string& target, const std::string& key, const std::string& body = "") {
     auto r = Request(node_->port(), method, target, key, body);
     return r ? r->status : 0;
   }
-
-  fs::path dir_;
-  std::string db_;
-  std::string host_id_;
-  std::string other_id_;
-  std::unique_ptr<NodeProcess> node_;
 };
 
 TEST_F(ApiTest, AuthorisationMatrix) {

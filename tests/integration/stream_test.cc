@@ -7,7 +7,7 @@
 
 #include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
-#include "node_process.h"
+#include "node_fixture.h"
 
 namespace concord::testing {
 namespace {
@@ -15,17 +15,11 @@ namespace {
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
-constexpr char kHost[] = "CERT-Test";
 constexpr char kPolicyExt[] = "extension-definition--316340be-3f50-4d51-bfe5-65daffa13801";
 constexpr char kClear[] = "marking-definition--94868c89-83c2-464b-929b-a1a8aa3c8487";
 constexpr char kGreen[] = "marking-definition--bab4a63c-aed9-4cf5-a766-dfca5abac2bb";
 constexpr char kAmber[] = "marking-definition--55d920b0-5e8b-4f79-9ee9-91f868d9b421";
 constexpr char kRed[] = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
 
 std::string IndicatorId(int n) {
   char buf[64];
@@ -202,37 +196,10 @@ class EventStreamClient {
   std::string text_;
 };
 
-class StreamTest : public ::testing::Test {
+class StreamTest : public NodeFixture {
  protected:
-  void SetUp() override {
-    dir_ = fs::temp_directory_path() / ("concord_stream_e2e_" + std::to_string(::getpid()) + "_" +
-                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    db_ = (dir_ / "concord.db").string();
-    node_ = std::make_unique<NodeProcess>(std::vector<std::string>{
-        "serve", "--db", db_, "--listen", "127.0.0.1:0", "--insecure-http", "--name", kHost, "--stream-heartbeat-ms",
-        "100", "--idle-timeout-ms", "300", "--read-timeout-ms", "300"});
-    ASSERT_NE(node_->port(), 0) << node_->output();
-    auto host = RunConcord({"org", "list", "--db", db_, "--json"});
-    ASSERT_EQ(host.first, 0);
-    host_id_ = std::string(boost::json::parse(host.second).as_array().at(0).at("id").as_string());
-    auto other = RunConcord({"org", "add", "--db", db_, "Other CSIRT"});
-    ASSERT_EQ(other.first, 0);
-    other_id_ = Trim(other.second);
-  }
-  void TearDown() override {
-    if (node_) {
-      EXPECT_EQ(node_->Terminate(), 0);
-    }
-    node_.reset();
-    fs::remove_all(dir_);
-  }
-  std::string User(const std::string& name, const std::string& org) {
-    auto [code, out] = RunConcord({"user", "add", "--db", db_, name, "--org", org, "--role", "analyst"});
-    EXPECT_EQ(code, 0) << name;
-    return Trim(out);
-  }
+  // Short heartbeat and timeouts, so that a test sees a stream outlive them.
+  void SetUp() override { Start({"--stream-heartbeat-ms", "100", "--idle-timeout-ms", "300", "--read-timeout-ms", "300"}); }
   void Post(const std::string& key, const std::string& object) {
     auto r = Request(node_->port(), "POST", "/api/v1/objects", key, "[" + object + "]");
     ASSERT_TRUE(r);
@@ -272,12 +239,6 @@ class StreamTest : public ::testing::Test {
     }
     return ids;
   }
-
-  fs::path dir_;
-  std::string db_;
-  std::string host_id_;
-  std::string other_id_;
-  std::unique_ptr<NodeProcess> node_;
 };
 
 TEST_F(StreamTest, EachUserGetsWhatTheyMaySeeAndResumesExactly) {

@@ -9,22 +9,16 @@
 
 #include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
-#include "node_process.h"
+#include "node_fixture.h"
 
 namespace concord::testing {
 namespace {
 
 namespace fs = std::filesystem;
 
-constexpr char kHost[] = "CERT-Test";
 constexpr char kTaxii[] = "application/taxii+json;version=2.1";
 constexpr char kRed[] = "marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1";
 constexpr char kCollection[] = "/taxii2/concord/collections/5b32153d-98a1-4c36-a208-1fabb9c60b8a/";
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
-  return s;
-}
 
 std::string Base64(const std::string& in) {
   static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -67,46 +61,17 @@ std::string Envelope(const std::vector<std::string>& objects) {
 
 boost::json::object Json(const HttpReply& r) { return boost::json::parse(r.body).as_object(); }
 
-class TaxiiTest : public ::testing::Test {
+class TaxiiTest : public NodeFixture {
  protected:
   void SetUp() override { Start({}); }
-  void Start(const std::vector<std::string>& extra) {
-    dir_ = fs::temp_directory_path() /
-           ("concord_taxii_e2e_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    db_ = (dir_ / "concord.db").string();
-    std::vector<std::string> args{"serve",  "--db",         db_,    "--listen", "127.0.0.1:0", "--insecure-http",
-                                  "--name", kHost, "--rate-limit", "100000"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    node_ = std::make_unique<NodeProcess>(args);
-    ASSERT_NE(node_->port(), 0) << node_->output();
-    auto host = RunConcord({"org", "list", "--db", db_, "--json"});
-    ASSERT_EQ(host.first, 0);
-    host_id_ = std::string(boost::json::parse(host.second).as_array().at(0).at("id").as_string());
-    auto other = RunConcord({"org", "add", "--db", db_, "Other CSIRT"});
-    ASSERT_EQ(other.first, 0);
-    other_id_ = Trim(other.second);
+  // Every TAXII start lifts the per-key rate limit: paging tests make many requests.
+  void Start(std::vector<std::string> extra) {
+    extra.insert(extra.begin(), {"--rate-limit", "100000"});
+    NodeFixture::Start(extra);
   }
   void Restart(const std::vector<std::string>& extra) {
     TearDown();
     Start(extra);
-  }
-  void TearDown() override {
-    if (node_) {
-      EXPECT_EQ(node_->Terminate(), 0);
-    }
-    node_.reset();
-    fs::remove_all(dir_);
-  }
-  std::string User(const std::string& name, const std::string& org, const std::string& role,
-                   const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args{"user", "add", "--db", db_, name, "--org", org, "--role", role};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto [code, out] = RunConcord(args);
-    EXPECT_EQ(code, 0) << name;
-    return Trim(out);
   }
   // A TAXII request with Bearer credentials and the TAXII Accept (and Content-Type on POST).
   HttpReply Taxii(const std::string& method, const std::string& target, const std::string& key, const std::string& body = "",
@@ -137,12 +102,6 @@ class TaxiiTest : public ::testing::Test {
     EXPECT_TRUE(body.contains("title")) << r.body;
     EXPECT_EQ(body.at("http_status").as_string(), std::to_string(status)) << r.body;
   }
-
-  fs::path dir_;
-  std::string db_;
-  std::string host_id_;
-  std::string other_id_;
-  std::unique_ptr<NodeProcess> node_;
 };
 
 TEST_F(TaxiiTest, DiscoveryApiRootAndCollections) {
