@@ -48,7 +48,7 @@ class AdminApiTest : public ::testing::Test {
     ctx_.store = store_.get();
     ctx_.accounts = accounts_.get();
     ctx_.clock = &clock_;
-    ctx_.sharing_groups = [this] { return *groups_->Get(); };
+    ctx_.sharing_groups = [this] { return groups_->Get(); };
     ctx_.sharing_groups_changed = [this] { groups_->Invalidate(); };
     ctx_.authenticate = [this](http::Request& r) -> absl::StatusOr<Caller> {
       auto header = r.headers.Get("Authorization");

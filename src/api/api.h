@@ -41,7 +41,10 @@ struct ApiContext {
   Authenticator authenticate;
   policy::NodeDefaults defaults;
   // The sharing groups as they are now; called per request.
-  std::function<policy::PolicyContext()> sharing_groups = [] { return policy::PolicyContext{}; };
+  // A shared, immutable snapshot: taking it per request costs a reference count, not a copy of every group.
+  std::function<std::shared_ptr<const policy::PolicyContext>()> sharing_groups = [] {
+    return std::make_shared<const policy::PolicyContext>();
+  };
   const Clock* clock = &SystemClock::Instance();
   // The audit log (audit/audit.h); null: nothing is audited (unit tests without one). Reads of objects above
   // TLP:CLEAR, writes and revocations are recorded before the response is sent; when recording fails the

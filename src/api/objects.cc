@@ -99,7 +99,7 @@ absl::StatusOr<http::Response> GetObject(const ApiContext& ctx, http::Request& r
   CONCORD_ASSIGN_OR_RETURN(std::optional<Timestamp> version, TimeParam(req, "version"));
   auto found = version ? ctx.store->GetVersion(id, *version) : ctx.store->Get(id);
   if (!found.ok()) return found.status().code() == absl::StatusCode::kNotFound ? NotFound(id) : found.status();
-  if (!IsVisible(ctx, caller, *found, ctx.sharing_groups())) return NotFound(id);
+  if (!IsVisible(ctx, caller, *found, *ctx.sharing_groups())) return NotFound(id);
   CONCORD_RETURN_IF_ERROR(CheckJustification(ctx, req, found->tlp));
   if (IsAuditedRead(found->tlp)) {
     return AuditedRead(ctx, caller, req, {id}, {{"tlp", stix::TlpName(found->tlp)}, {"modified", found->modified}},
@@ -113,7 +113,8 @@ absl::StatusOr<http::Response> GetVersions(const ApiContext& ctx, http::Request&
   const std::string id(req.Param("id"));
   auto versions = ctx.store->Versions(id);
   if (!versions.ok()) return versions.status().code() == absl::StatusCode::kNotFound ? NotFound(id) : versions.status();
-  const policy::PolicyContext groups = ctx.sharing_groups();
+  const std::shared_ptr<const policy::PolicyContext> snapshot = ctx.sharing_groups();
+  const policy::PolicyContext& groups = *snapshot;
   // Each version carries its own policy: a downgrade may hide old versions, an upgrade new ones.
   std::string body = R"({"id":)" + boost::json::serialize(boost::json::value(id)) + R"(,"versions":[)";
   bool any = false;
@@ -165,7 +166,8 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
     revoked = *r == "true";
   }
 
-  const policy::PolicyContext groups = ctx.sharing_groups();
+  const std::shared_ptr<const policy::PolicyContext> snapshot = ctx.sharing_groups();
+  const policy::PolicyContext& groups = *snapshot;
   std::string objects;
   size_t returned = 0;
   size_t scanned = 0;
@@ -232,7 +234,7 @@ absl::StatusOr<http::Response> Revoke(const ApiContext& ctx, http::Request& req)
   const std::string id(req.Param("id"));
   auto current = ctx.store->Get(id);
   if (!current.ok()) return current.status().code() == absl::StatusCode::kNotFound ? NotFound(id) : current.status();
-  if (!IsVisible(ctx, caller, *current, ctx.sharing_groups())) return NotFound(id);
+  if (!IsVisible(ctx, caller, *current, *ctx.sharing_groups())) return NotFound(id);
   if (!caller.MayWrite()) return absl::PermissionDeniedError("this API key may not write");
   if (current->created_by_ref != caller.org_id) {
     return absl::PermissionDeniedError("only the creating organisation may revoke an object");

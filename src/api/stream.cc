@@ -247,7 +247,8 @@ class EventStream {
   // Reads pages after position_ until it finds events or has read pages_per_turn pages, audits what it
   // delivers, and advances position_ only when the batch can be handed out.
   absl::Status Scan(int64_t known, std::string& chunk) {
-    const policy::PolicyContext groups = ctx_.sharing_groups();
+    const std::shared_ptr<const policy::PolicyContext> snapshot = ctx_.sharing_groups();
+    const policy::PolicyContext& groups = *snapshot;
     const policy::Viewer viewer{caller_.org_id};
     std::vector<std::string> audited;
     int64_t first_event = 0;

@@ -197,7 +197,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
   // or another process (api.h, SharingGroupSnapshot).
   impl->api.accounts = impl->accounts.get();
   impl->sharing_groups = std::make_unique<api::SharingGroupSnapshot>(*impl->accounts, SystemClock::Instance());
-  impl->api.sharing_groups = [g = impl->sharing_groups.get()] { return *g->Get(); };
+  impl->api.sharing_groups = [g = impl->sharing_groups.get()] { return g->Get(); };
   impl->api.sharing_groups_changed = [g = impl->sharing_groups.get()] { g->Invalidate(); };
   // TAXII 2.1: one API root with the configured collections (taxii/handlers.h). Status resources and the
   // cursor key live in the database, so they survive restarts and are shared by every process on it.

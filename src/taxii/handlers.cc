@@ -26,7 +26,7 @@ namespace {
 struct Call {
   api::Caller caller;
   Caller rights;
-  policy::PolicyContext groups;
+  std::shared_ptr<const policy::PolicyContext> groups;  // the sharing groups' snapshot, taken once per request
 };
 
 // Every TAXII request: authenticate (401, 429), then content negotiation (406).
@@ -36,6 +36,7 @@ absl::StatusOr<Call> Begin(const TaxiiContext& ctx, http::Request& req) {
   Call call;
   call.rights = Caller{.org_id = caller.org_id, .role = caller.role, .read_only = !caller.MayWrite()};
   call.caller = std::move(caller);
+  call.groups = ctx.api->sharing_groups();
   return call;
 }
 
@@ -76,7 +77,7 @@ absl::StatusOr<const Collection*> WritableCollection(const TaxiiContext& ctx, co
 }
 
 bool IsVisible(const TaxiiContext& ctx, const Call& call, const store::StoredObject& o) {
-  return policy::Visible(policy::Viewer{call.caller.org_id}, api::PolicyOf(o, ctx.api->defaults), call.groups).visible;
+  return policy::Visible(policy::Viewer{call.caller.org_id}, api::PolicyOf(o, ctx.api->defaults), *call.groups).visible;
 }
 
 // In the collection and visible to the caller: what every read path of a collection shows.
@@ -222,7 +223,6 @@ absl::StatusOr<http::Response> GetCollection(const TaxiiContext& ctx, http::Requ
 absl::StatusOr<http::Response> GetObjectsOrManifest(const TaxiiContext& ctx, http::Request& req, Endpoint endpoint) {
   CONCORD_ASSIGN_OR_RETURN(Call call, Begin(ctx, req));
   CONCORD_ASSIGN_OR_RETURN(const Collection* c, ReadableCollection(ctx, req, call));
-  call.groups = ctx.api->sharing_groups();
   CONCORD_ASSIGN_OR_RETURN(Listed listed, ListPage(ctx, call, req, endpoint, *c, ""));
   // The manifest names ids and versions only; the objects endpoint hands out content, and is audited.
   if (endpoint == Endpoint::kManifest) return PageResponse(RenderManifest(listed.page.objects, listed.info), listed.page);
@@ -233,7 +233,6 @@ absl::StatusOr<http::Response> GetObjectsOrManifest(const TaxiiContext& ctx, htt
 absl::StatusOr<http::Response> GetObjectOrVersions(const TaxiiContext& ctx, http::Request& req, Endpoint endpoint) {
   CONCORD_ASSIGN_OR_RETURN(Call call, Begin(ctx, req));
   CONCORD_ASSIGN_OR_RETURN(const Collection* c, ReadableCollection(ctx, req, call));
-  call.groups = ctx.api->sharing_groups();
   const std::string id(req.Param("object_id"));
   CONCORD_ASSIGN_OR_RETURN(Listed listed, ListPage(ctx, call, req, endpoint, *c, id));
   // An empty first page: 404 unless the collection shows the caller some version (the filters then
@@ -321,7 +320,6 @@ absl::StatusOr<http::Response> PostObjects(TaxiiContext& ctx, http::Request& req
 absl::StatusOr<http::Response> DeleteObject(const TaxiiContext& ctx, http::Request& req) {
   CONCORD_ASSIGN_OR_RETURN(Call call, Begin(ctx, req));
   CONCORD_ASSIGN_OR_RETURN(const Collection* c, CollectionOf(ctx, req, call));
-  call.groups = ctx.api->sharing_groups();
   const std::string id(req.Param("object_id"));
   CONCORD_ASSIGN_OR_RETURN(TaxiiFilter filter, ParseFilter(req.query, Endpoint::kDeleteObject, ctx.filter));
   if (!filter.versions.all && !filter.versions.LastOnly()) {
