@@ -66,7 +66,9 @@ class AuditApiTest : public ::testing::Test {
     Remove();
   }
   void Remove() {
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+    for (const std::string& file : {path_.string(), *audit::AuditPathOf(path_.string())}) {
+      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file + suffix);
+    }
   }
 
   Reply Call(const std::string& method, const std::string& target, const std::string& caller, std::string body = "",
@@ -132,7 +134,7 @@ TEST_F(AuditApiTest, WriteIsOneEntryWithTheStoredIds) {
 TEST_F(AuditApiTest, ReadThatCannotBeAuditedIs503WithoutTheObject) {
   ASSERT_EQ(Call("POST", "/api/v1/objects", kWriterA, "[" + Indicator(1, kTlpGreen) + "," + Indicator(2, kTlpClear) + "]").status, 200);
   {
-    auto db = store::sqlite::Connection::Open(path_.string(), false);
+    auto db = store::sqlite::Connection::Open(*audit::AuditPathOf(path_.string()), false);  // the audit log's file
     ASSERT_TRUE(db.ok()) << db.status();
     // The committer may be indexing the write's entry right now: wait for its lock as every opener does.
     ASSERT_TRUE(db->Exec("PRAGMA busy_timeout = 10000").ok());

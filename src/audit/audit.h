@@ -177,8 +177,15 @@ struct Options {
   int64_t index_run_delay_millis = 600'000;
 };
 
-// Opens the audit log of the store at `location` (OpenStore's syntax: "sqlite:PATH" or a path) through a
-// connection of its own, applying the store's migrations (the audit tables are migration 3).
+// The file that holds the audit log of the store at `location` (OpenStore's syntax): beside it, "NAME.db"
+// → "NAME.audit.db", any other name gets ".audit"; ":memory:" for an in-memory store. A file of its own, so
+// that appends neither wait for an import's transactions nor share its 16 KiB pages; back it up with the
+// store.
+[[nodiscard]] absl::StatusOr<std::string> AuditPathOf(std::string_view location);
+
+// Opens (read-write: creating) the audit log of the store at `location`. On first open it moves the entries
+// an older Concord kept inside the store's file into the audit file (same seqs and hashes). Read-only:
+// NotFound when no audit file exists yet.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(std::string_view location,
                                                                    const Options& options = {});
 

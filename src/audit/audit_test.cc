@@ -17,6 +17,7 @@
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
 #include "fmt/format.h"
+#include "store/store.h"
 
 namespace concord::audit {
 namespace {
@@ -53,7 +54,9 @@ class AuditLogTest : public ::testing::Test {
     Remove();
   }
   void Remove() {
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+    for (const std::string& file : {path_.string(), AuditFile()}) {
+      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file + suffix);
+    }
   }
   void Open() {
     auto log = OpenAuditLog(path_.string(), {.clock = &clock_});
@@ -69,7 +72,7 @@ class AuditLogTest : public ::testing::Test {
   // Tampering as an attacker with the file would: triggers off, then plain SQL.
   void Sql(const std::string& sql) {
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
     char* error = nullptr;
     const std::string all =
@@ -86,6 +89,13 @@ class AuditLogTest : public ::testing::Test {
   }
 
   FixedClock clock_;
+  // The audit log's own file beside the store's.
+  std::string AuditFile() const {
+    auto p = AuditPathOf(path_.string());
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *p : std::string();
+  }
+
   std::filesystem::path path_;
   std::unique_ptr<AuditLog> log_;
 };
@@ -162,7 +172,7 @@ TEST_F(AuditLogTest, ChainSurvivesReopening) {
 TEST_F(AuditLogTest, TriggersRefuseAccidentalUpdates) {
   AppendN(1);
   sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
   EXPECT_NE(sqlite3_exec(db, "UPDATE audit_log SET user_name = 'x'", nullptr, nullptr, nullptr), SQLITE_OK);
   EXPECT_NE(sqlite3_exec(db, "DELETE FROM audit_log", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
@@ -333,7 +343,7 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
   EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
   auto query_int = [&](const char* sql) {
     sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(db, sql, -1, &st, nullptr);
@@ -342,7 +352,7 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
     sqlite3_close(db);
     return v;
   };
-  auto mark = [&] { return query_int("SELECT value FROM store_meta WHERE name = 'audit_objects_seq'"); };
+  auto mark = [&] { return query_int("SELECT value FROM audit_meta WHERE name = 'objects_seq'"); };
   auto wait_for_mark = [&](int64_t want) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (mark() != want && std::chrono::steady_clock::now() < deadline) {
@@ -358,7 +368,7 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
   // Entries 1-4 indexed the old way, 5-11 not at all: still exact, with paging.
   Sql("INSERT INTO audit_objects (object_id, seq) SELECT object_id, seq FROM audit_object_index WHERE seq <= 4; "
       "DELETE FROM audit_object_index; DELETE FROM audit_object_runs; "
-      "UPDATE store_meta SET value = 4 WHERE name = 'audit_objects_seq'");
+      "UPDATE audit_meta SET value = 4 WHERE name = 'objects_seq'");
   EXPECT_EQ(seqs_of(3), (std::vector<int64_t>{3, 11}));
   EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
   auto first = log_->List({.object_id = "indicator--00000000-0000-4000-8000-000000000005", .limit = 1});
@@ -387,6 +397,49 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
   EXPECT_EQ(query_int("SELECT last_seq FROM audit_object_runs WHERE run = 13"), 2512);
   EXPECT_EQ(seqs_of(3499), (std::vector<int64_t>{2512}));
   EXPECT_TRUE(MustVerify().intact);
+}
+
+TEST(AuditPath, BesideTheStore) {
+  EXPECT_EQ(*AuditPathOf("var/concord.db"), "var/concord.audit.db");
+  EXPECT_EQ(*AuditPathOf("sqlite:/srv/node.sqlite"), "/srv/node.sqlite.audit");
+  EXPECT_EQ(*AuditPathOf("sqlite::memory:"), ":memory:");
+}
+
+// Entries an older Concord kept in the store's own file move to the audit file on first open, unchanged.
+TEST_F(AuditLogTest, EntriesInTheStoreFileMoveToTheAuditFile) {
+  AppendN(3);
+  log_.reset();
+  // Put the three entries where the previous layout kept them (the store's migration 3 tables) and remove
+  // the audit file, as if this store had never had one.
+  {
+    auto store = store::OpenStore(path_.string());
+    ASSERT_TRUE(store.ok()) << store.status();
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  const std::string copy = "ATTACH DATABASE '" + AuditFile() + "' AS a; INSERT INTO audit_log SELECT * FROM a.audit_log; "
+                           "INSERT INTO audit_objects VALUES ('indicator--00000000-0000-4000-8000-000000000002', 2); "
+                           "DETACH DATABASE a";
+  ASSERT_EQ(sqlite3_exec(db, copy.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+  sqlite3_close(db);
+  auto before = std::filesystem::file_size(path_);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(AuditFile() + suffix);
+  Open();
+  auto v = MustVerify();
+  EXPECT_TRUE(v.intact) << v.detail;
+  EXPECT_EQ(v.entries, 3);
+  auto by_object = log_->List({.object_id = "indicator--00000000-0000-4000-8000-000000000002", .limit = 10});
+  ASSERT_TRUE(by_object.ok());
+  ASSERT_EQ(by_object->entries.size(), 1u);
+  EXPECT_EQ(by_object->entries[0].seq, 2);
+  // The chain goes on from the moved head; reopening moves nothing twice.
+  AppendN(1);
+  log_.reset();
+  Open();
+  v = MustVerify();
+  EXPECT_TRUE(v.intact) << v.detail;
+  EXPECT_EQ(v.entries, 4);
+  EXPECT_GE(std::filesystem::file_size(path_), before);
 }
 
 TEST_F(AuditLogTest, FloatsInDetailAreRefused) {

@@ -110,22 +110,111 @@ std::optional<int64_t> HashedSeq(Entry entry) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std::string& path,
+namespace {
+
+// The audit file's own tables: migration 3's audit tables, the object index runs and audit_meta.
+constexpr char kAuditFileSchema[] = R"sql(
+CREATE TABLE audit_object_runs (
+  run      INTEGER PRIMARY KEY,
+  last_seq INTEGER NOT NULL
+);
+CREATE TABLE audit_object_index (
+  run       INTEGER NOT NULL,
+  object_id TEXT NOT NULL,
+  seq       INTEGER NOT NULL,
+  PRIMARY KEY (run, object_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE audit_meta (
+  name  TEXT PRIMARY KEY,
+  value NOT NULL
+) WITHOUT ROWID;
+)sql";
+constexpr int kAuditFileVersion = 1;
+
+// Creates the audit file's tables on first open, moving the entries an older Concord kept in the store's
+// own file (they keep their seq, hashes and chain; their object index comes along as audit_objects, which
+// the mark then covers). Safe against another process doing the same at once (BEGIN IMMEDIATE, then check).
+absl::Status InitAuditFile(Connection& db, const std::string& store_path, const Clock& clock) {
+  auto has_table = [&db](const char* name) -> absl::StatusOr<bool> {
+    CONCORD_ASSIGN_OR_RETURN(int64_t n, db.QueryInt(fmt::format(
+                                            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{}'", name)));
+    return n > 0;
+  };
+  // ATTACH cannot run inside a transaction, and must not create the store file when it is missing.
+  std::error_code ec;
+  const bool old_store = store_path != ":memory:" && std::filesystem::exists(store_path, ec);
+  if (old_store) {
+    CONCORD_ASSIGN_OR_RETURN(Statement attach, db.Prepare("ATTACH DATABASE ?1 AS store"));
+    attach.BindText(1, store_path);  // read from only; it exists, so ATTACH creates nothing
+    (void)attach.Step();  // an unreadable store is not an error here: the move is then skipped
+  }
+  absl::Status status = [&]() -> absl::Status {
+    CONCORD_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+    CONCORD_ASSIGN_OR_RETURN(bool ready, has_table("audit_meta"));
+    if (ready) return db.Exec("COMMIT");
+    CONCORD_RETURN_IF_ERROR(db.Exec(store::sqlite::AuditLogSchema()));
+    CONCORD_RETURN_IF_ERROR(db.Exec(kAuditFileSchema));
+    int64_t moved = 0;
+    CONCORD_ASSIGN_OR_RETURN(int64_t attached,
+                             db.QueryInt("SELECT count(*) FROM pragma_database_list WHERE name = 'store'"));
+    if (attached > 0) {
+      CONCORD_ASSIGN_OR_RETURN(
+          int64_t old_tables,
+          db.QueryInt("SELECT count(*) FROM store.sqlite_master WHERE type = 'table' AND name IN ('audit_log', 'audit_objects')"));
+      if (old_tables == 2) {
+        CONCORD_RETURN_IF_ERROR(db.Exec(fmt::format("INSERT INTO audit_log ({0}) SELECT {0} FROM store.audit_log ORDER BY seq; "
+                                                    "INSERT INTO audit_objects (object_id, seq) SELECT object_id, seq FROM store.audit_objects",
+                                                    kColumns)));
+        CONCORD_ASSIGN_OR_RETURN(moved, db.QueryInt("SELECT coalesce(max(seq), 0) FROM audit_log"));
+      }
+    }
+    CONCORD_ASSIGN_OR_RETURN(Statement meta, db.Prepare("INSERT INTO audit_meta (name, value) VALUES "
+                                                        "('version', ?1), ('created_us', ?2), ('objects_seq', ?3), ('moved_from_store', ?3)"));
+    meta.BindInt(1, kAuditFileVersion);
+    meta.BindInt(2, clock.Now().UnixMicros());
+    meta.BindInt(3, moved);
+    CONCORD_RETURN_IF_ERROR(meta.Step().status());
+    if (moved > 0) spdlog::info("audit log: moved {} entries from {} to a file of its own", moved, store_path);
+    return db.Exec("COMMIT");
+  }();
+  if (!status.ok()) (void)db.Exec("ROLLBACK");
+  if (old_store) (void)db.Exec("DETACH DATABASE store");
+  return status;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> AuditPathOf(std::string_view location) {
+  CONCORD_ASSIGN_OR_RETURN(std::string path, store::SqlitePathOf(location));
+  if (path == ":memory:" || path.empty()) return std::string(":memory:");
+  if (path.ends_with(".db")) return path.substr(0, path.size() - 3) + ".audit.db";
+  return path + ".audit";
+}
+
+absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std::string& store_path,
                                                                       const Options& options) {
   const Clock& clock = options.clock != nullptr ? *options.clock : SystemClock::Instance();
+  CONCORD_ASSIGN_OR_RETURN(const std::string path, AuditPathOf(store_path));
   auto opened = [&]() -> absl::StatusOr<std::unique_ptr<SqliteAuditLog>> {
     Connection writer;
     if (!options.read_only) {
       CONCORD_ASSIGN_OR_RETURN(writer, Connection::Open(path, false));
-      CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(writer, path, false, options.sync_full));
-      CONCORD_RETURN_IF_ERROR(store::sqlite::ApplyMigrations(writer, clock).status());
+      CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(writer, path, false, options.sync_full, 4096));
+      CONCORD_RETURN_IF_ERROR(InitAuditFile(writer, store_path, clock));
     }
-    CONCORD_ASSIGN_OR_RETURN(Connection reader, Connection::Open(path, true));
+    auto reader_opened = Connection::Open(path, true);
+    if (!reader_opened.ok() && absl::IsNotFound(reader_opened.status())) {
+      std::error_code ec;
+      if (!std::filesystem::exists(store_path, ec)) {
+        return absl::NotFoundError(fmt::format("store '{}' does not exist", store_path));
+      }
+      return absl::NotFoundError(fmt::format("no audit log at '{}' (a node or command that writes creates it)", path));
+    }
+    CONCORD_ASSIGN_OR_RETURN(Connection reader, std::move(reader_opened));
     CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(reader, path, true, false));
-    CONCORD_ASSIGN_OR_RETURN(int version, store::sqlite::SchemaVersion(reader));
-    if (version < 6) {
-      return absl::FailedPreconditionError(
-          fmt::format("store schema version is {}, the audit log needs 6; open it read-write once to migrate", version));
+    CONCORD_ASSIGN_OR_RETURN(int64_t version, reader.QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'audit_meta'"));
+    if (version == 0) {
+      return absl::FailedPreconditionError(fmt::format("'{}' is not initialised; open it read-write once", path));
     }
     auto log = std::unique_ptr<SqliteAuditLog>(new SqliteAuditLog(std::move(writer), std::move(reader), options));
     if (!options.read_only) {
@@ -144,7 +233,7 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
     if (!options.read_only) CONCORD_RETURN_IF_ERROR(log->Start(path));
     return log;
   }();
-  if (!opened.ok()) return Annotate(opened.status(), fmt::format("opening the audit log in '{}'", path));
+  if (!opened.ok()) return Annotate(opened.status(), fmt::format("opening the audit log '{}'", path));
   return opened;
 }
 
@@ -262,6 +351,8 @@ void SqliteAuditLog::CommitLoop() {
         run_ = std::move(run);
       } else {
         unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - static_cast<int64_t>(run.pairs.size()), 0);
+        // Appends committed while this run was prepared and written may already call for the next one.
+        MaybeAskForRun();
       }
       continue;
     }
@@ -284,16 +375,20 @@ void SqliteAuditLog::CommitLoop() {
       }
     }
     lock.lock();
-    // Enough pairs wait (or they have waited long enough): ask the indexer for a run.
-    const int64_t now = clock_.Now().UnixMicros();
-    if (last_run_micros_ == 0) last_run_micros_ = now;
-    if (indexer_.joinable() && !run_wanted_ && !run_ &&
-        (unindexed_pairs_ >= options_.index_run_pairs ||
-         (unindexed_pairs_ > 0 && now - last_run_micros_ >= options_.index_run_delay_millis * 1000))) {
-      run_wanted_ = true;
-      last_run_micros_ = now;
-      index_cv_.notify_one();
-    }
+    MaybeAskForRun();
+  }
+}
+
+void SqliteAuditLog::MaybeAskForRun() {
+  // Enough pairs wait (or they have waited long enough), and no run is under way: ask the indexer for one.
+  const int64_t now = clock_.Now().UnixMicros();
+  if (last_run_micros_ == 0) last_run_micros_ = now;
+  if (indexer_.joinable() && !run_wanted_ && !run_ &&
+      (unindexed_pairs_ >= options_.index_run_pairs ||
+       (unindexed_pairs_ > 0 && now - last_run_micros_ >= options_.index_run_delay_millis * 1000))) {
+    run_wanted_ = true;
+    last_run_micros_ = now;
+    index_cv_.notify_one();
   }
 }
 
@@ -322,7 +417,7 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
     Connection& db;
     ~EndRead() { (void)db.Exec("COMMIT"); }
   } end_read{db};
-  CONCORD_ASSIGN_OR_RETURN(int64_t mark, db.QueryInt("SELECT value FROM store_meta WHERE name = 'audit_objects_seq'"));
+  CONCORD_ASSIGN_OR_RETURN(int64_t mark, db.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
   CONCORD_ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT seq, object_ids FROM audit_log WHERE seq > ?1 ORDER BY seq"));
   Statement::Scoped reset(s);
   s.BindInt(1, mark);
@@ -354,7 +449,7 @@ absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
     // Another process may have indexed past this run's start since it was prepared: then it is dropped
     // (rows already written stay unregistered, and so unread).
     CONCORD_ASSIGN_OR_RETURN(int64_t mark,
-                             writer_.QueryInt("SELECT value FROM store_meta WHERE name = 'audit_objects_seq'"));
+                             writer_.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
     if (mark != run.run - 1) return true;
     const size_t end = std::min(run.pairs.size(), run.written + kRunChunk);
     for (size_t i = run.written; i < end; ++i) {
@@ -374,7 +469,7 @@ absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
     add_run.BindInt(2, run.last_seq);
     CONCORD_RETURN_IF_ERROR(add_run.Step().status());
     CONCORD_ASSIGN_OR_RETURN(Statement update,
-                             writer_.Prepare("UPDATE store_meta SET value = ?1 WHERE name = 'audit_objects_seq'"));
+                             writer_.Prepare("UPDATE audit_meta SET value = ?1 WHERE name = 'objects_seq'"));
     update.BindInt(1, run.last_seq);
     CONCORD_RETURN_IF_ERROR(update.Step().status());
     run.written = end;
@@ -482,8 +577,8 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
     sql += " AND seq IN (SELECT seq FROM audit_objects WHERE object_id = :object AND seq > :after"
            " UNION ALL SELECT i.seq FROM audit_object_runs r CROSS JOIN audit_object_index i"
            " ON i.run = r.run AND i.object_id = :object WHERE r.last_seq > :after AND i.seq > :after"
-           " UNION ALL SELECT t.seq FROM audit_log t WHERE t.seq > max(:after, (SELECT value FROM store_meta"
-           " WHERE name = 'audit_objects_seq')) AND EXISTS (SELECT 1 FROM json_each(t.object_ids) WHERE value = :object))";
+           " UNION ALL SELECT t.seq FROM audit_log t WHERE t.seq > max(:after, (SELECT value FROM audit_meta"
+           " WHERE name = 'objects_seq')) AND EXISTS (SELECT 1 FROM json_each(t.object_ids) WHERE value = :object))";
   }
   sql += " ORDER BY seq LIMIT :limit";
   const std::string action(filter.action ? ActionName(*filter.action) : "");

@@ -86,6 +86,8 @@ class SqliteAuditLog final : public AuditLog {
     size_t written = 0;
   };
   void IndexLoop(store::sqlite::Connection db);
+  // Called by the committer with queue_mu_ held.
+  void MaybeAskForRun() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
   // Reads the entries past the mark and sorts their pairs (nullopt: nothing past the mark).
   static absl::StatusOr<std::optional<PreparedRun>> PrepareRun(store::sqlite::Connection& db);
   // Writes the run's next chunk in one transaction, and registers the run with its last chunk. Returns

@@ -308,7 +308,8 @@ class AccountAuditTest : public AccountCommandsTest {
   // A fault the audit log cannot get past, while the accounts tables stay writable: the disk is full for it.
   void BlockAuditAppends() {
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open(audit::AuditPathOf(db_)->c_str(), &db), SQLITE_OK);  // the audit log's own file
+    sqlite3_busy_timeout(db, 10000);
     char* error = nullptr;
     const int rc = sqlite3_exec(
         db, "CREATE TRIGGER test_audit_full BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END",

@@ -50,7 +50,7 @@ class AuditCommandsTest : public ::testing::Test {
   }
   void Sql(const std::string& sql) {
     sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_open(audit::AuditPathOf(db_)->c_str(), &db), SQLITE_OK);  // the audit log's own file
     const std::string all = "DROP TRIGGER IF EXISTS audit_log_no_update; DROP TRIGGER IF EXISTS audit_log_no_delete; " + sql;
     EXPECT_EQ(sqlite3_exec(db, all.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
     sqlite3_close(db);

@@ -142,12 +142,13 @@ absl::StatusOr<std::string> Connection::QueryText(std::string_view sql) {
 
 int64_t Connection::LastInsertRowid() const { return sqlite3_last_insert_rowid(db_); }
 
-absl::Status ConfigureConnection(Connection& db, const std::string& path, bool read_only, bool sync_full) {
+absl::Status ConfigureConnection(Connection& db, const std::string& path, bool read_only, bool sync_full,
+                                 int page_size) {
   sqlite3_busy_timeout(db.handle(), 10'000);  // another process's batch; longer waits surface as Unavailable
   if (read_only) return db.Exec("PRAGMA query_only = 1");
   // Pages of 16 KiB hold several objects' JSON each (most are 0.3-2 KiB) and keep the b-trees shallow;
   // the size only takes effect on a new database, before the first table exists.
-  CONCORD_RETURN_IF_ERROR(db.Exec("PRAGMA page_size = 16384"));
+  CONCORD_RETURN_IF_ERROR(db.Exec(fmt::format("PRAGMA page_size = {}", page_size)));
   CONCORD_ASSIGN_OR_RETURN(std::string mode, db.QueryText("PRAGMA journal_mode = WAL"));
   if (mode != "wal" && path != ":memory:") {
     return absl::FailedPreconditionError(

@@ -100,6 +100,8 @@ class Connection {
 // the accounts, the audit log): a 10 s busy timeout for another process's batch, then, for writers, 16 KiB
 // pages (effective on a new file only), WAL, and synchronous NORMAL or FULL. Read-only connections are
 // put in query_only mode instead.
-[[nodiscard]] absl::Status ConfigureConnection(Connection& db, const std::string& path, bool read_only, bool sync_full);
+// `page_size` applies to a new file only (the audit log uses 4 KiB: its writes are small appends).
+[[nodiscard]] absl::Status ConfigureConnection(Connection& db, const std::string& path, bool read_only, bool sync_full,
+                                               int page_size = 16384);
 
 }  // namespace concord::store::sqlite

@@ -206,32 +206,12 @@ CREATE INDEX taxii_statuses_created ON taxii_statuses (created_us);
 INSERT INTO store_meta (name, value) VALUES ('taxii_cursor_key', randomblob(32));
 )sql";
 
-// Migration 6: the audit log's object index as append-only sorted runs (audit/sqlite_audit_log.h, "Object
-// index"). audit_objects (migration 3) was written per entry with random keys, a page write per object per
-// entry; it keeps answering for the entries it holds and gets no new rows. Entries past store_meta
-// 'audit_objects_seq' are indexed in runs: audit_object_runs names each run by the first seq it covers, and
-// its rows in audit_object_index sort after every earlier run's, so writing a run appends to the b-tree.
-constexpr std::string_view kSchemaV6 = R"sql(
-CREATE TABLE audit_object_runs (
-  run      INTEGER PRIMARY KEY,
-  last_seq INTEGER NOT NULL
-);
-CREATE TABLE audit_object_index (
-  run       INTEGER NOT NULL,
-  object_id TEXT NOT NULL,
-  seq       INTEGER NOT NULL,
-  PRIMARY KEY (run, object_id, seq)
-) WITHOUT ROWID;
-INSERT INTO store_meta (name, value) VALUES ('audit_objects_seq', (SELECT coalesce(max(seq), 0) FROM audit_log));
-)sql";
-
 constexpr std::array kMigrations = {
     Migration{1, "versions, current objects, per-type counts", kSchemaV1},
     Migration{2, "organisations, users, API keys", kSchemaV2},
     Migration{3, "audit log", kSchemaV3},
     Migration{4, "sharing groups, trust communities", kSchemaV4},
     Migration{5, "TAXII status resources, TAXII cursor key", kSchemaV5},
-    Migration{6, "audit object index in append-only runs", kSchemaV6},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
@@ -275,6 +255,8 @@ absl::Status ApplyOne(Connection& db, const Migration& migration, const Clock& c
 }  // namespace
 
 std::span<const Migration> Migrations() { return kMigrations; }
+
+std::string_view AuditLogSchema() { return kSchemaV3; }
 
 int LatestSchemaVersion() { return kMigrations.back().version; }
 

@@ -20,6 +20,10 @@ struct Migration {
   std::string_view sql;
 };
 
+// The audit tables of migration 3, which the audit log's own file now starts from (audit/sqlite_audit_log.h);
+// in the store's file they only hold what was written before the audit log moved.
+std::string_view AuditLogSchema();
+
 // All migrations this binary knows, in version order (1, 2, …).
 std::span<const Migration> Migrations();
 int LatestSchemaVersion();
