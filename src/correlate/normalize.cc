@@ -5,6 +5,7 @@
 #include <libpsl.h>
 
 #include <array>
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -66,19 +67,34 @@ absl::StatusOr<std::string> NormalizeDomainAs(Kind kind, std::string_view value)
 
   bool needs_idna = false;
   for (size_t i = 0; i < value.size(); ++i) {
-    if (static_cast<unsigned char>(value[i]) >= 0x80) needs_idna = true;
+    const auto c = static_cast<unsigned char>(value[i]);
+    // Checked before libidn2, which reads C strings: "a.example\0.evil" must not become "a.example".
+    if (c < 0x20 || c == 0x7f) {
+      return Invalid(kind, fmt::format("{} has a control character at offset {}", Quoted(value), i));
+    }
+    if (c >= 0x80) needs_idna = true;
   }
   std::string domain = LowerAscii(value);
-  // A-labels written by someone else are checked by libidn2 too (a bad "xn--" is not a name).
-  if (domain.starts_with("xn--") || domain.find(".xn--") != std::string::npos) needs_idna = true;
+  if (!needs_idna && (domain.starts_with("xn--") || domain.find(".xn--") != std::string::npos)) {
+    // A-labels already in DNS form are kept when their Punycode decodes, without the IDNA2008 code point
+    // rules: names registered under IDNA2003 (emoji domains such as xn--ls8h.la) resolve, appear in logs
+    // and must correlate. U-labels, which we convert ourselves, follow IDNA2008 below.
+    char* out = nullptr;
+    const int rc = idn2_to_unicode_8z8z(domain.c_str(), &out, 0);
+    std::unique_ptr<char, decltype(&std::free)> owned(out, &std::free);
+    if (rc != IDN2_OK) {
+      return Invalid(kind,
+                     fmt::format("{} has an A-label that is not valid Punycode: {}", Quoted(value), idn2_strerror(rc)));
+    }
+  }
   if (needs_idna) {
     char* out = nullptr;
     const int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(domain.c_str()), reinterpret_cast<uint8_t**>(&out),
                                   IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT);
     std::unique_ptr<char, decltype(&std::free)> owned(out, &std::free);
     if (rc != IDN2_OK) {
-      return Invalid(kind, fmt::format("{} is not a valid internationalised domain name: {}", Quoted(value),
-                                       idn2_strerror(rc)));
+      return Invalid(
+          kind, fmt::format("{} is not a valid internationalised domain name: {}", Quoted(value), idn2_strerror(rc)));
     }
     domain = LowerAscii(owned.get());
   }
@@ -117,8 +133,9 @@ absl::StatusOr<std::string> NormalizeDomainAs(Kind kind, std::string_view value)
 
 // ---- IP addresses ----
 
+// inet_pton reads a C string: an embedded NUL would cut the text short, so it is refused here.
 std::optional<std::array<uint8_t, 4>> ParseIpv4(std::string_view text) {
-  if (text.size() > 15) return std::nullopt;
+  if (text.size() > 15 || text.find('\0') != std::string_view::npos) return std::nullopt;
   char buf[16] = {};
   std::memcpy(buf, text.data(), text.size());
   std::array<uint8_t, 4> out{};
@@ -127,7 +144,7 @@ std::optional<std::array<uint8_t, 4>> ParseIpv4(std::string_view text) {
 }
 
 std::optional<std::array<uint8_t, 16>> ParseIpv6(std::string_view text) {
-  if (text.size() > 45) return std::nullopt;  // INET6_ADDRSTRLEN - 1
+  if (text.size() > 45 || text.find('\0') != std::string_view::npos) return std::nullopt;  // INET6_ADDRSTRLEN - 1
   char buf[46] = {};
   std::memcpy(buf, text.data(), text.size());
   std::array<uint8_t, 16> out{};
@@ -282,15 +299,81 @@ absl::StatusOr<Normalized> NormalizeEmail(std::string_view value) {
 
 // ---- URLs ----
 
+bool IsUnreserved(char c) {
+  return IsAsciiLower(c) || (c >= 'A' && c <= 'Z') || IsDigit(c) || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+int HexValue(char c) {
+  if (IsDigit(c)) return c - '0';
+  return ToLowerAscii(c) - 'a' + 10;
+}
+
+// RFC 3986 §6.2.2.2: triplets of unreserved characters decoded, all other triplets in upper-case hex.
+// Boost.URL 1.81's normalize_path() also decodes "%2F" into "/", which changes the path's segments, so the
+// path, query and fragment are normalised here and only the scheme and authority by Boost.URL.
+std::string NormalizePercentEncoding(std::string_view encoded) {
+  std::string out;
+  out.reserve(encoded.size());
+  for (size_t i = 0; i < encoded.size(); ++i) {
+    if (encoded[i] == '%' && i + 2 < encoded.size() && IsHex(encoded[i + 1]) && IsHex(encoded[i + 2])) {
+      const char decoded = static_cast<char>(HexValue(encoded[i + 1]) * 16 + HexValue(encoded[i + 2]));
+      if (IsUnreserved(decoded)) {
+        out += decoded;
+      } else {
+        out += '%';
+        out += static_cast<char>(std::toupper(static_cast<unsigned char>(encoded[i + 1])));
+        out += static_cast<char>(std::toupper(static_cast<unsigned char>(encoded[i + 2])));
+      }
+      i += 2;
+    } else {
+      out += encoded[i];
+    }
+  }
+  return out;
+}
+
+// RFC 3986 §5.2.4 remove_dot_segments, for an absolute path.
+std::string RemoveDotSegments(std::string_view path) {
+  std::string out;
+  while (!path.empty()) {
+    if (path.starts_with("../")) {
+      path.remove_prefix(3);
+    } else if (path.starts_with("./")) {
+      path.remove_prefix(2);
+    } else if (path.starts_with("/./")) {
+      path.remove_prefix(2);
+    } else if (path == "/.") {
+      path = "/";
+    } else if (path.starts_with("/../") || path == "/..") {
+      path = path.size() == 3 ? std::string_view("/") : path.substr(3);
+      const size_t last = out.rfind('/');
+      out.erase(last == std::string::npos ? 0 : last);
+    } else if (path == "." || path == "..") {
+      path = {};
+    } else {
+      const size_t next = path.find('/', path.front() == '/' ? 1 : 0);
+      const size_t n = next == std::string_view::npos ? path.size() : next;
+      out.append(path.substr(0, n));
+      path.remove_prefix(n);
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<Normalized> NormalizeUrl(std::string_view value) {
   const Kind kind = Kind::kUrl;
   auto parsed = boost::urls::parse_uri(value);
   if (!parsed) {
-    return Invalid(kind, fmt::format("{} is not a URI: {}", Quoted(value), parsed.error().message()));
+    if (value.find("://") == std::string_view::npos) {
+      return Invalid(kind, fmt::format("{} has no scheme and authority (\"scheme://host\")", Quoted(value)));
+    }
+    return Invalid(
+        kind, fmt::format("{} is not a valid URI (RFC 3986; Boost.URL: {})", Quoted(value), parsed.error().message()));
   }
   try {
     boost::urls::url url(*parsed);
-    url.normalize();
+    url.normalize_scheme();
+    url.normalize_authority();
     switch (url.host_type()) {
       case boost::urls::host_type::none:
         return Invalid(kind, fmt::format("{} has no host", Quoted(value)));
@@ -323,7 +406,16 @@ absl::StatusOr<Normalized> NormalizeUrl(std::string_view value) {
       if (url.port().empty() || (default_port != 0 && url.port_number() == default_port)) url.remove_port();
     }
     // RFC 3986 §6.2.3: an empty path of a URI with an authority is equivalent to "/".
-    if (url.encoded_path().empty()) url.set_encoded_path("/");
+    std::string path = RemoveDotSegments(NormalizePercentEncoding(url.encoded_path()));
+    if (path.empty() || path == "/") {
+      // Boost.URL 1.81 writes set_encoded_path("/") as "/./"; an empty path made absolute is "/".
+      url.set_encoded_path("");
+      url.set_path_absolute(true);
+    } else {
+      url.set_encoded_path(path);
+    }
+    if (url.has_query()) url.set_encoded_query(NormalizePercentEncoding(url.encoded_query()));
+    if (url.has_fragment()) url.set_encoded_fragment(NormalizePercentEncoding(url.encoded_fragment()));
     return Normalized{kind, std::string(url.buffer())};
   } catch (const std::exception& e) {
     return Invalid(kind, fmt::format("{}: {}", Quoted(value), e.what()));

@@ -4,8 +4,8 @@
 //
 // Format: the MISP warninglist list.json (name, type, list, matching_attributes; other members ignored).
 // Types and how a normalised value of our kinds matches (values must come from Normalize/NormalizeAs):
-//   cidr       ipv4/ipv6 inside a listed range; cidr4/cidr6 wholly inside one listed range. Entries without
-//              "/N" are single addresses.
+//   cidr       ipv4/ipv6 inside a listed range; cidr4/cidr6 when every address of the prefix is on the list
+//              (inside one listed range or several adjacent ones). Entries without "/N" are single addresses.
 //   hostname   domain equal to an entry or below it ("a.b.example.com" is on "example.com"); url by its host,
 //              email by its domain. Leading and trailing dots of entries are ignored (".example.com" is
 //              MISP's way of writing "example.com and below").
@@ -14,8 +14,9 @@
 //   regex      PCRE2 (MISP writes PHP delimiters "/…/flags"; i, m, s, x flags are honoured), searched in
 //              the value.
 // matching_attributes (MISP attribute types) restrict a list to the kinds they denote, e.g. "ip-dst" →
-// ipv4, ipv6, cidr4, cidr6; "domain"/"hostname" → domain; "url" → url; "md5" → md5. A list without them, or
-// with none we know, applies to every kind its type can match.
+// ipv4, ipv6, cidr4, cidr6; "domain"/"hostname" → domain; "url" → url; "md5" → md5. A list without them
+// applies to every kind its type can match; a list naming only types we have no kind for (e.g. "user-agent")
+// matches none of our kinds yet.
 //
 // Errors: a file that is not JSON, lacks name/type/list or has an unknown type fails the whole load with
 // an error naming the file — a node must not run with a list silently missing. A single bad entry (a
@@ -45,8 +46,8 @@ struct WarninglistSource {
 class Warninglists {
  public:
   // Builds the index from list texts. `warnings` (may be null) receives one line per skipped entry.
-  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Warninglists>> Build(const std::vector<WarninglistSource>& sources,
-                                                                           std::vector<std::string>* warnings);
+  [[nodiscard]] static absl::StatusOr<std::unique_ptr<Warninglists>> Build(
+      const std::vector<WarninglistSource>& sources, std::vector<std::string>* warnings);
 
   // Reads every "*.json" file below `directory` (recursively, in path order) and builds from them.
   [[nodiscard]] static absl::StatusOr<std::unique_ptr<Warninglists>> LoadDirectory(
