@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -38,7 +39,7 @@ class Ipv4Index {
   size_t MemoryBytes() const;
 
  private:
-  Ipv4Index(Ipv4PrefixTable prefixes) : prefixes_(std::move(prefixes)) {}
+  explicit Ipv4Index(Ipv4PrefixTable prefixes) : prefixes_(std::move(prefixes)) {}
 
   absl::flat_hash_map<uint32_t, uint32_t> hosts_;
   std::vector<uint64_t> host_24s_;  // bit per /24: does it contain a host indicator?
@@ -63,7 +64,7 @@ class Ipv6Index {
   size_t MemoryBytes() const;
 
  private:
-  Ipv6Index(Ipv6PrefixTable prefixes) : prefixes_(std::move(prefixes)) {}
+  explicit Ipv6Index(Ipv6PrefixTable prefixes) : prefixes_(std::move(prefixes)) {}
 
   absl::flat_hash_map<Ipv6Address, uint32_t> hosts_;
   Ipv6PrefixTable prefixes_;

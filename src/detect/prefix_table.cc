@@ -32,7 +32,8 @@ absl::StatusOr<std::pair<std::string_view, int>> SplitLength(std::string_view te
   if (slash == std::string_view::npos) return std::pair{text, max};
   int length = 0;
   const std::string_view digits = text.substr(slash + 1);
-  if (digits.empty() || digits.size() > 3 || !absl::SimpleAtoi(AbslSv(digits), &length) || length < 0 ||
+  const bool all_digits = std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (digits.empty() || digits.size() > 3 || !all_digits || !absl::SimpleAtoi(AbslSv(digits), &length) || length < 0 ||
       length > max) {
     return absl::InvalidArgumentError(absl::StrCat("prefix length must be 0..", max, ": ", AbslSv(text)));
   }
@@ -212,33 +213,20 @@ absl::StatusOr<Ipv6PrefixTable> Ipv6PrefixTable::Build(std::span<const Ipv6Prefi
   t.ids_ = std::move(ids);
   t.ids_.shrink_to_fit();
 
-  // top_[k] = index of the interval containing k << 112 (the last start at or below it).
-  constexpr size_t kTop = size_t{1} << kTopBits;
-  t.top_.assign(kTop + 1, 0);
+  // top_[k] = index of the interval containing k << (128 - top_bits_) (the last start at or below it).
+  int bits = 8;
+  while (bits < 22 && (size_t{1} << bits) < 2 * starts.size()) ++bits;
+  t.top_bits_ = bits;
+  const size_t top = size_t{1} << bits;
+  t.top_.assign(top + 1, 0);
   size_t idx = 0;
-  for (size_t k = 0; k < kTop; ++k) {
-    const U128 at = U128{k} << (128 - kTopBits);
+  for (size_t k = 0; k < top; ++k) {
+    const U128 at = U128{k} << (128 - bits);
     while (idx + 1 < starts.size() && starts[idx + 1] <= at) ++idx;
     t.top_[k] = static_cast<uint32_t>(idx);
   }
-  t.top_[kTop] = static_cast<uint32_t>(starts.size() - 1);
+  t.top_[top] = static_cast<uint32_t>(starts.size() - 1);
   return t;
-}
-
-uint32_t Ipv6PrefixTable::Lookup(Ipv6Address address) const {
-  const size_t k = address.hi >> (64 - kTopBits);
-  // The answer is the last start <= address among starts_[top_[k] .. top_[k+1]]; starts_[top_[k]] <= address.
-  const Ipv6Address* base = starts_.data() + top_[k];
-  size_t n = top_[k + 1] - top_[k] + 1;
-  // Branch-light binary search keeping the invariant base[0] <= address.
-  while (n > 1) {
-    const size_t half = n / 2;
-    const Ipv6Address& mid = base[half];
-    const bool le = mid.hi < address.hi || (mid.hi == address.hi && mid.lo <= address.lo);
-    base = le ? base + half : base;
-    n -= half;
-  }
-  return ids_[static_cast<size_t>(base - starts_.data())];
 }
 
 size_t Ipv6PrefixTable::MemoryBytes() const {

@@ -11,14 +11,20 @@
 // IPv4 — DIR-24-8 (Gupta, Lin, McKeown 1998): a 2^24 first-level array indexed by the top 24 bits, whose
 // entries hold either the answer or the number of a 256-entry second-level block for /24s that contain
 // longer prefixes. A lookup is one or two array reads. 64 MiB fixed plus 1 KiB per /24 with prefixes
-// longer than /24 — the price of line rate; host indicators (/32) belong in the exact sets instead.
+// longer than /24 — the price of line rate. The table accepts /32s, but a million host indicators would
+// cost a block each: Ipv4Index (ip_index.h) keeps hosts in a hash map and only CIDRs here.
 //
 // IPv6 — flattened ranges: the prefixes cut the 128-bit space into disjoint intervals, each labelled with
-// the id of its most specific covering prefix (or none). The interval starts are sorted; a 2^16-entry
-// table indexed by the top 16 bits narrows the search to the intervals of that /16, then a branch-light
-// binary search finishes it. Why not a multibit trie: with prefixes of /32-/48 a stride-8 trie allocates
+// the id of its most specific covering prefix (or none). The interval starts are sorted; a direct table
+// indexed by the top bits of the address narrows the search to the intervals of that block, then a
+// branch-light binary search finishes it. Why not a multibit trie: with prefixes of /32-/48 a stride-8 trie allocates
 // 3-4 nodes of 256 entries per prefix (hundreds of MiB for 100k prefixes); the ranges need 20 bytes per
-// interval (at most two per prefix) plus 256 KiB, and a lookup touches the /16 table and a few cache lines.
+// interval (at most two per prefix) plus the first-level table, and a lookup touches the first-level table
+// and one or two cache lines of starts.
+//
+// The first level is indexed by the top `b` bits, b chosen at Build from the interval count n (2^b >= 2n,
+// 8 <= b <= 22): 4 bytes per entry, so about 8-16 bytes per interval, and with prefixes spread over
+// 2000::/3 a bucket holds a handful of intervals, i.e. two or three comparisons.
 #pragma once
 
 #include <array>
@@ -27,6 +33,7 @@
 #include <memory>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -107,22 +114,36 @@ class Ipv6PrefixTable {
   [[nodiscard]] static absl::StatusOr<Ipv6PrefixTable> Build(std::span<const Ipv6Prefix> prefixes);
 
   // The id of the longest prefix containing `address`, or kNoMatch.
-  uint32_t Lookup(Ipv6Address address) const;
+  uint32_t Lookup(Ipv6Address address) const {
+    const size_t k = address.hi >> (64 - top_bits_);
+    // The answer is the last start <= address among starts_[top_[k] .. top_[k+1]]; starts_[top_[k]] <= address.
+    const Ipv6Address* base = starts_.data() + top_[k];
+    size_t n = top_[k + 1] - top_[k] + 1;
+    // Branch-light binary search keeping the invariant base[0] <= address.
+    while (n > 1) {
+      const size_t half = n / 2;
+      const Ipv6Address& mid = base[half];
+      const bool le = mid.hi < address.hi || (mid.hi == address.hi && mid.lo <= address.lo);
+      base = le ? base + half : base;
+      n -= half;
+    }
+    return ids_[static_cast<size_t>(base - starts_.data())];
+  }
 
   size_t prefix_count() const { return prefix_count_; }
   size_t interval_count() const { return starts_.size(); }
   size_t MemoryBytes() const;
 
  private:
-  static constexpr int kTopBits = 16;
-
   Ipv6PrefixTable() = default;
 
   // Interval i covers [starts_[i], starts_[i+1]) and answers ids_[i] (kNoMatch for none); starts_[0] is ::.
   std::vector<Ipv6Address> starts_;
   std::vector<uint32_t> ids_;
-  // top_[k]: index of the interval containing k << 112; top_[2^16] = last interval.
+  // top_[k]: index of the interval containing the address whose top top_bits_ bits are k;
+  // top_[2^top_bits_] = last interval.
   std::vector<uint32_t> top_;
+  int top_bits_ = 8;
   size_t prefix_count_ = 0;
 };
 

@@ -134,6 +134,11 @@ TEST(Ipv4PrefixTable, RejectsBadInput) {
   EXPECT_EQ(ParseIpv4Prefix("10.0.0.1/8", 1).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseIpv4Prefix("10.0.0.0/33", 1).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ParseIpv4Prefix("10.0.0.0/", 1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseIpv4Prefix("10.0.0.0/+8", 1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseIpv4Prefix("10.0.0.0/ 8", 1).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ParseIpv4Prefix("10.0.0.0/8", 1).value().length, 8);
+  EXPECT_EQ(ParseIpv4Prefix("10.0.0.7", 1).value().length, 32);
+  EXPECT_EQ(ParseIpv6Prefix("2001:db8::7", 1).value().length, 128);
   EXPECT_EQ(ParseIpv4Prefix("2001:db8::/32", 1).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -235,7 +240,7 @@ TEST(Ipv4PrefixTable, MatchesLinearScanOnRandomPrefixes) {
   std::vector<uint32_t> probes;
   for (int i = 0; i < 20000; ++i) probes.push_back(random_address());
   for (const Ipv4Prefix& p : prefixes) {  // both ends of every prefix and just outside them
-    const uint32_t last = p.address | (p.length == 0 ? 0xffffffffu : (0xffffffffu >> p.length));
+    const uint32_t last = p.address | (p.length == 32 ? 0u : (0xffffffffu >> p.length));
     probes.insert(probes.end(), {p.address, last, p.address - 1, last + 1});
   }
   for (uint32_t a : probes) {
@@ -254,8 +259,8 @@ Ipv6Address Mask6(Ipv6Address a, int length) {
 
 TEST(Ipv6PrefixTable, MatchesLinearScanOnRandomPrefixes) {
   std::mt19937_64 rng(20261123);
-  const uint64_t bases[] = {0x20010db800000000u, 0x20010db800010000u, 0x2a00000000000000u,
-                            0xffffffffffffffffu, 0x0000000000000000u};
+  const uint64_t bases[] = {0x20010db800000000u, 0x20010db800010000u, 0x2a00000000000000u, 0xffffffffffffffffu,
+                            0x0000000000000000u};
   auto random_address = [&] {
     Ipv6Address a{rng(), rng()};
     if (rng() % 8 != 0) a.hi = bases[rng() % 5] ^ (a.hi & 0xffffffu);
