@@ -612,13 +612,14 @@ TEST(Server, ChunkedStreamingResponse) {
 // was released with).
 TEST(Server, GatedResponseWaitsForReleaseWithoutHoldingAWorker) {
   std::mutex mu;
-  std::vector<std::function<void(absl::Status)>> held;
+  std::map<std::string, std::function<void(absl::Status)>> held;  // by request
   Router r;
   ASSERT_TRUE(r.Add("GET", "/held/{n}", [&](Request& req) -> absl::StatusOr<Response> {
-                 Response out = Response::Text(200, "held " + std::string(req.Param("n")));
-                 out.gate = [&](std::function<void(absl::Status)> release) {
+                 const std::string n(req.Param("n"));
+                 Response out = Response::Text(200, "held " + n);
+                 out.gate = [&, n](std::function<void(absl::Status)> release) {
                    std::lock_guard lock(mu);
-                   held.push_back(std::move(release));
+                   held[n] = std::move(release);
                  };
                  return out;
                }).ok());
@@ -641,15 +642,15 @@ TEST(Server, GatedResponseWaitsForReleaseWithoutHoldingAWorker) {
   ASSERT_TRUE(free);
   EXPECT_EQ(free->body, "free");
   EXPECT_FALSE(first->Read(100ms));  // still held
-  std::vector<std::function<void(absl::Status)>> releases;
+  std::map<std::string, std::function<void(absl::Status)>> releases;
   {
     std::lock_guard lock(mu);
     ASSERT_EQ(held.size(), 2u);
     releases = std::move(held);
   }
   // Released from threads of their own, as the audit log's committer does.
-  std::thread([&] { releases[0](absl::OkStatus()); }).join();
-  std::thread([&] { releases[1](absl::UnavailableError("the audit log cannot record this request")); }).join();
+  std::thread([&] { releases.at("1")(absl::OkStatus()); }).join();
+  std::thread([&] { releases.at("2")(absl::UnavailableError("the audit log cannot record this request")); }).join();
   auto one = first->Read();
   ASSERT_TRUE(one);
   EXPECT_EQ(one->status, 200);
