@@ -170,7 +170,7 @@ struct Options {
   // WAL frames after which a background thread checkpoints (PASSIVE: never blocks an append). Appends
   // never checkpoint themselves, so a checkpoint's copying and fsync stay off the path of the requests
   // that wait for their entries.
-  int checkpoint_frames = 4096;
+  int checkpoint_frames = 16384;  // 64 MiB of the audit file's 4 KiB pages
   // The object index is written in runs (sqlite_audit_log.h, "Object index"): one once this many (object,
   // entry) pairs wait, or once the oldest has waited this long.
   int64_t index_run_pairs = 20'000;
