@@ -1,7 +1,9 @@
 // concord/audit/sqlite_audit_log.h — the SQLite backend of AuditLog.
 //
-// Lives in the object store's database file (migration 3) behind two connections of its own: a writer and
-// a reader. WAL lets List and Verify (a whole-log scan) run beside appends without delaying them.
+// Lives in a database file of its own beside the store's (AuditPathOf: NAME.db → NAME.audit.db, 4 KiB pages),
+// so that appends never wait for an import's transactions; its tables start from the store's migration 3.
+// Connections of its own: a writer (committer thread), a reader for List and Verify (WAL lets a whole-log
+// scan run beside appends), a checkpointer and the object indexer's reader.
 //
 // Group commit. Appends are on the read path of the API (a read above TLP:CLEAR is audited before it is
 // answered), so they must be cheap under concurrency. Callers queue their events (AppendAsync, or
