@@ -131,6 +131,23 @@ class ChangePublishingStore final : public store::Store {
   absl::StatusOr<store::Page> List(const store::Query& query) override { return inner_->List(query); }
   absl::StatusOr<store::Stats> GetStats() override { return inner_->GetStats(); }
   absl::StatusOr<int64_t> LastSeq() override { return inner_->LastSeq(); }
+  // Postings and correlation reads pass straight through (writes carry their postings in PutEncoded).
+  const store::PostingExtractor* posting_extractor() const override { return inner_->posting_extractor(); }
+  absl::StatusOr<store::PostingPage> FindPostings(const store::PostingQuery& query) override {
+    return inner_->FindPostings(query);
+  }
+  absl::StatusOr<int64_t> CountPostings(uint8_t kind, std::string_view value, int64_t at_most) override {
+    return inner_->CountPostings(kind, value, at_most);
+  }
+  absl::StatusOr<std::vector<store::Posting>> PostingsOf(std::string_view id) override { return inner_->PostingsOf(id); }
+  absl::StatusOr<store::IpRangePage> IpPostingsInRange(const store::IpRangeQuery& query) override {
+    return inner_->IpPostingsInRange(query);
+  }
+  absl::StatusOr<std::vector<int>> PrefixLengths(uint8_t kind) override { return inner_->PrefixLengths(kind); }
+  absl::StatusOr<bool> PostingsComplete() override { return inner_->PostingsComplete(); }
+  absl::Status ReindexPostings(const std::function<void(const store::ReindexProgress&)>& progress) override {
+    return inner_->ReindexPostings(progress);
+  }
 
   store::Store& inner() { return *inner_; }
 

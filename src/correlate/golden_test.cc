@@ -11,7 +11,7 @@
 #include "correlate/normalize.h"
 
 namespace concord::correlate {
-void PrintTo(const Normalized& n, std::ostream* os) { *os << KindName(n.kind) << " " << n.value; }
+void PrintTo(const Normalized& n, std::ostream* os) { *os << ValueKindName(n.kind) << " " << n.value; }
 
 namespace {
 
@@ -62,12 +62,12 @@ TEST(NormalizeGolden, EveryRowMatches) {
       got = NormalizeAs(*kind, c.input);
     }
     if (c.result_kind == "error") {
-      ASSERT_FALSE(got.ok()) << "expected an error, got " << KindName(got->kind) << " " << got->value;
+      ASSERT_FALSE(got.ok()) << "expected an error, got " << ValueKindName(got->kind) << " " << got->value;
       EXPECT_EQ(got.status().code(), absl::StatusCode::kInvalidArgument);
       EXPECT_EQ(Sv(got.status().message()), c.expected);
     } else {
       ASSERT_TRUE(got.ok()) << got.status();
-      EXPECT_EQ(KindName(got->kind), c.result_kind);
+      EXPECT_EQ(ValueKindName(got->kind), c.result_kind);
       EXPECT_EQ(got->value, c.expected);
       // Canonical text is a fixed point: normalising it again changes nothing.
       auto again = NormalizeAs(got->kind, got->value);

@@ -4,6 +4,7 @@
 #include <idn2.h>
 #include <libpsl.h>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <utility>
 
 #include "boost/url/parse.hpp"
 #include "boost/url/scheme.hpp"
@@ -21,12 +23,8 @@
 namespace concord::correlate {
 namespace {
 
-constexpr std::array<std::string_view, kKindCount> kKindNames = {
-    "ipv4", "ipv6", "cidr4", "cidr6", "domain", "url", "email", "md5", "sha1", "sha256", "sha512",
-};
-
 absl::Status Invalid(Kind kind, std::string_view what) {
-  return absl::InvalidArgumentError(fmt::format("{}: {}", KindName(kind), what));
+  return absl::InvalidArgumentError(fmt::format("{}: {}", pattern::ValueKindName(kind), what));
 }
 
 bool IsAsciiLower(char c) { return c >= 'a' && c <= 'z'; }
@@ -422,6 +420,123 @@ absl::StatusOr<Normalized> NormalizeUrl(std::string_view value) {
   }
 }
 
+
+// ---- values kept as written ----
+
+bool IsAsciiSpace(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+
+std::string_view TrimAsciiSpace(std::string_view s) {
+  while (!s.empty() && IsAsciiSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsAsciiSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// ssdeep, tlsh, filename, mutex, user-agent: trimmed, otherwise as written.
+absl::StatusOr<std::string> NormalizeVerbatim(Kind kind, std::string_view value) {
+  const std::string_view trimmed = TrimAsciiSpace(value);
+  if (trimmed.empty()) return Invalid(kind, "value is empty");
+  for (size_t i = 0; i < trimmed.size(); ++i) {
+    const auto c = static_cast<unsigned char>(trimmed[i]);
+    if (c < 0x20 || c == 0x7f) {
+      return Invalid(kind, fmt::format("{} has a control character at offset {}", Quoted(trimmed), i));
+    }
+  }
+  return std::string(trimmed);
+}
+
+// STIX 2.1 §6.13 wants the hive spelt out; analysts and tools often abbreviate it.
+absl::StatusOr<std::string> NormalizeRegistryKey(std::string_view value) {
+  CONCORD_ASSIGN_OR_RETURN(std::string key, NormalizeVerbatim(Kind::kRegistryKey, value));
+  static constexpr std::pair<std::string_view, std::string_view> kHives[] = {
+      {"hklm", "HKEY_LOCAL_MACHINE"}, {"hkcu", "HKEY_CURRENT_USER"}, {"hkcr", "HKEY_CLASSES_ROOT"},
+      {"hku", "HKEY_USERS"},          {"hkcc", "HKEY_CURRENT_CONFIG"},
+  };
+  const size_t end = key.find('\\');
+  const std::string hive = LowerAscii(std::string_view(key).substr(0, end));
+  std::string rest = end == std::string::npos ? std::string() : key.substr(end);
+  for (const auto& [abbreviation, full] : kHives) {
+    if (hive == abbreviation || hive == LowerAscii(full)) return fmt::format("{}{}", full, rest);
+  }
+  return key;
+}
+
+absl::StatusOr<Normalized> NormalizeAsn(std::string_view value) {
+  const Kind kind = Kind::kAsn;
+  std::string_view digits = TrimAsciiSpace(value);
+  if (digits.size() >= 2 && ToLowerAscii(digits[0]) == 'a' && ToLowerAscii(digits[1]) == 's') {
+    digits.remove_prefix(2);
+    digits = TrimAsciiSpace(digits);
+  }
+  if (digits.empty() || digits.size() > 10 || !std::all_of(digits.begin(), digits.end(), IsDigit)) {
+    return Invalid(kind, fmt::format("{} is not an AS number (\"AS64500\" or \"64500\")", Quoted(value)));
+  }
+  uint64_t number = 0;
+  for (char c : digits) number = number * 10 + static_cast<uint64_t>(c - '0');
+  if (number > 4294967295u) return Invalid(kind, fmt::format("AS number {} is out of range 0..4294967295", number));
+  return Normalized{kind, std::to_string(number)};
+}
+
+// Twelve hex digits from one of the accepted MAC forms, or nullopt.
+std::optional<std::string> MacDigits(std::string_view value) {
+  std::string digits;
+  auto take = [&](std::string_view group, size_t size) {
+    if (group.size() != size) return false;
+    for (char c : group) {
+      if (!IsHex(c)) return false;
+      digits += ToLowerAscii(c);
+    }
+    return true;
+  };
+  auto split = [&](char sep, size_t groups, size_t size) {
+    size_t start = 0;
+    for (size_t g = 0; g < groups; ++g) {
+      const size_t end = g + 1 == groups ? value.size() : value.find(sep, start);
+      if (end == std::string_view::npos || !take(value.substr(start, end - start), size)) return false;
+      start = end + 1;
+    }
+    return true;
+  };
+  if (value.size() == 17 && (value[2] == ':' || value[2] == '-') && split(value[2], 6, 2)) return digits;
+  digits.clear();
+  if (value.size() == 14 && split('.', 3, 4)) return digits;
+  digits.clear();
+  if (value.size() == 12 && take(value, 12)) return digits;
+  return std::nullopt;
+}
+
+absl::StatusOr<Normalized> NormalizeMac(std::string_view value) {
+  auto digits = MacDigits(TrimAsciiSpace(value));
+  if (!digits) {
+    return Invalid(Kind::kMac,
+                   fmt::format("{} is not a MAC address (aa:bb:cc:dd:ee:ff, aa-bb-…, aabb.ccdd.eeff)", Quoted(value)));
+  }
+  std::string out;
+  for (size_t i = 0; i < 12; i += 2) {
+    if (i > 0) out += ':';
+    out.append(*digits, i, 2);
+  }
+  return Normalized{Kind::kMac, std::move(out)};
+}
+
+absl::StatusOr<Normalized> NormalizeSerial(std::string_view value) {
+  const Kind kind = Kind::kX509Serial;
+  std::string out;
+  const std::string_view trimmed = TrimAsciiSpace(value);
+  for (size_t i = 0; i < trimmed.size(); ++i) {
+    const char c = trimmed[i];
+    if (c == ':') continue;
+    if (!IsHex(c)) {
+      return Invalid(kind, fmt::format("character {} at offset {} is not a hex digit", Quoted(trimmed.substr(i, 1)), i));
+    }
+    if (out.empty() && c == '0') continue;  // leading zeros (DER pads positive serials with 00)
+    out += ToLowerAscii(c);
+  }
+  if (!out.empty()) return Normalized{kind, std::move(out)};
+  if (trimmed.find('0') == std::string_view::npos) return Invalid(kind, "serial number is empty");
+  // Not `out = "0"`: GCC 12 at -O3 reports a false -Wrestrict on that assignment.
+  return Normalized{kind, std::string(1, '0')};
+}
+
 bool AllHex(std::string_view s) {
   for (char c : s) {
     if (!IsHex(c)) return false;
@@ -431,11 +546,10 @@ bool AllHex(std::string_view s) {
 
 }  // namespace
 
-std::string_view KindName(Kind kind) { return kKindNames[static_cast<size_t>(kind)]; }
-
 std::optional<Kind> ParseKind(std::string_view name) {
-  for (size_t i = 0; i < kKindNames.size(); ++i) {
-    if (kKindNames[i] == name) return static_cast<Kind>(i);
+  for (int i = 0; i < kKindCount; ++i) {
+    const auto kind = static_cast<Kind>(i);
+    if (pattern::ValueKindName(kind) == name) return kind;
   }
   return std::nullopt;
 }
@@ -465,6 +579,30 @@ absl::StatusOr<Normalized> NormalizeAs(Kind kind, std::string_view value) {
       return NormalizeHash(kind, value, 64);
     case Kind::kSha512:
       return NormalizeHash(kind, value, 128);
+    case Kind::kSha3_256:
+      return NormalizeHash(kind, value, 64);
+    case Kind::kSha3_512:
+      return NormalizeHash(kind, value, 128);
+    case Kind::kJa3:
+      return NormalizeHash(kind, value, 32);
+    case Kind::kAsn:
+      return NormalizeAsn(value);
+    case Kind::kMac:
+      return NormalizeMac(value);
+    case Kind::kX509Serial:
+      return NormalizeSerial(value);
+    case Kind::kRegistryKey: {
+      CONCORD_ASSIGN_OR_RETURN(std::string key, NormalizeRegistryKey(value));
+      return Normalized{kind, std::move(key)};
+    }
+    case Kind::kSsdeep:
+    case Kind::kTlsh:
+    case Kind::kFilename:
+    case Kind::kMutex:
+    case Kind::kUserAgent: {
+      CONCORD_ASSIGN_OR_RETURN(std::string text, NormalizeVerbatim(kind, value));
+      return Normalized{kind, std::move(text)};
+    }
   }
   return absl::InvalidArgumentError(fmt::format("unknown kind {}", static_cast<int>(kind)));
 }
@@ -492,6 +630,7 @@ std::optional<Kind> DetectKind(std::string_view value) {
     return std::nullopt;
   }
   if (ParseIpv4(value)) return Kind::kIpv4;
+  if (value.size() == 17 && (value[2] == ':' || value[2] == '-') && MacDigits(value)) return Kind::kMac;
   if (value.find(':') != std::string_view::npos) {
     if (ParseIpv6(value.substr(0, value.find('%')))) return Kind::kIpv6;
     return std::nullopt;
@@ -510,6 +649,10 @@ std::optional<Kind> DetectKind(std::string_view value) {
         break;
     }
   }
+  if (value.size() > 2 && ToLowerAscii(value[0]) == 'a' && ToLowerAscii(value[1]) == 's' &&
+      std::all_of(value.begin() + 2, value.end(), IsDigit)) {
+    return Kind::kAsn;
+  }
   const size_t dot = value.find('.');
   if (dot != std::string_view::npos && dot + 1 < value.size() && value.find(' ') == std::string_view::npos) {
     return Kind::kDomain;
@@ -521,7 +664,7 @@ absl::StatusOr<Normalized> NormalizeAny(std::string_view value) {
   const std::optional<Kind> kind = DetectKind(value);
   if (!kind) {
     return absl::InvalidArgumentError(
-        fmt::format("{} is none of the known kinds (ip, cidr, domain, url, email, hash)", Quoted(value)));
+        fmt::format("{} is none of the known kinds (ip, cidr, domain, url, email, hash, mac, asn)", Quoted(value)));
   }
   return NormalizeAs(*kind, value);
 }

@@ -17,7 +17,21 @@
 //           characters decoded, other triplets upper-case hex, dot segments removed), default port dropped,
 //           empty path of a hierarchical URL becomes "/", host by the domain or IP rules. A host is required.
 //   email   local-part kept as written (RFC 5321 §2.4: it is case-sensitive), domain by the domain rules.
-//   hashes  lower-case hex of exactly 32 (md5), 40 (sha1), 64 (sha256) or 128 (sha512) digits.
+//   hashes  lower-case hex of exactly 32 (md5), 40 (sha1), 64 (sha256, sha3-256) or 128 (sha512,
+//           sha3-512) digits.
+//   ja3     an MD5 of the TLS ClientHello: 32 hex digits, lower case.
+//   asn     the number alone, decimal without leading zeros, 0..4294967295 (RFC 6793); "AS64500",
+//           "as64500", "AS 64500" and "64500" are all "64500".
+//   mac     EUI-48 as six lower-case hex pairs joined by ':' ("aa:bb:cc:dd:ee:ff"), read from the ':' or '-'
+//           form, Cisco's dotted "aabb.ccdd.eeff" or twelve bare hex digits.
+//   x509-serial  lower-case hex without ':' separators and without leading zeros ("0" for zero).
+//   registry-key  surrounding white space trimmed; a leading hive abbreviation (HKLM, HKCU, HKCR, HKU, HKCC,
+//           any case) is expanded and the hive upper-cased (STIX 2.1 §6.13: "the hive portion of the key MUST
+//           be fully expanded"), so "hklm\Software\X" and "HKEY_LOCAL_MACHINE\Software\X" correlate. The
+//           rest is kept as written: Windows compares key names case-insensitively but STIX asks producers to
+//           preserve case, and folding non-ASCII case is not worth its errors here.
+//   ssdeep, tlsh, filename, mutex, user-agent  as written, surrounding white space (ASCII) trimmed; empty
+//           values and control characters are refused.
 #pragma once
 
 #include <optional>
@@ -25,26 +39,16 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "pattern/extract.h"
 
 namespace concord::correlate {
 
-enum class Kind {
-  kIpv4,
-  kIpv6,
-  kCidr4,
-  kCidr6,
-  kDomain,
-  kUrl,
-  kEmail,
-  kMd5,
-  kSha1,
-  kSha256,
-  kSha512,
-};
-inline constexpr int kKindCount = 11;
+// One vocabulary of observable kinds for patterns, postings, warninglists and detection (design.md,
+// "Postings"). Names come from pattern::ValueKindName ("ipv4", "cidr6", "sha3-256", "registry-key", …).
+using Kind = pattern::ValueKind;
+inline constexpr int kKindCount = static_cast<int>(pattern::ValueKind::kX509Serial) + 1;
 
-// "ipv4", "cidr6", "sha256", … as design.md names them.
-std::string_view KindName(Kind kind);
+// The kind named `name` (exactly as ValueKindName writes it); nullopt for any other text.
 std::optional<Kind> ParseKind(std::string_view name);
 
 struct Normalized {
@@ -61,8 +65,10 @@ struct Normalized {
 [[nodiscard]] absl::StatusOr<std::string> Normalize(Kind kind, std::string_view value);
 
 // The kind a bare value most plausibly is, from its shape alone; nullopt when it looks like none.
-// Order of the tests: URL (has "://"), e-mail (one '@'), CIDR (has '/'), IPv4, IPv6, hash (hex of a hash
-// length), domain (at least two labels). A 32-digit hex string is md5, never a domain label.
+// Order of the tests: URL (has "://"), e-mail (one '@'), CIDR (has '/'), IPv4, MAC (six hex pairs joined by
+// ':' or '-'), IPv6, hash (hex of a hash length: 32 md5, 40 sha1, 64 sha256, 128 sha512 — the SHA-3 kinds
+// are never guessed), ASN ("AS" and digits, any case), domain (at least two labels). A 32-digit hex string is
+// md5, never a domain label; a bare number is nothing (it could be anything).
 std::optional<Kind> DetectKind(std::string_view value);
 
 // DetectKind then NormalizeAs. NotFound-free: a value of no known kind is InvalidArgument.

@@ -11,10 +11,12 @@ namespace concord::correlate {
 namespace {
 
 TEST(Kind, NamesRoundTripForEveryKind) {
-  const char* names[] = {"ipv4", "ipv6", "cidr4", "cidr6", "domain", "url", "email", "md5", "sha1", "sha256", "sha512"};
+  const char* names[] = {"ipv4",     "ipv6",     "cidr4",  "cidr6", "domain",   "url",          "email",    "md5",
+                         "sha1",     "sha256",   "sha512", "sha3-256", "sha3-512", "ssdeep", "tlsh",  "filename",
+                         "mutex",    "registry-key", "asn", "mac",    "user-agent", "ja3",   "x509-serial"};
   ASSERT_EQ(std::size(names), static_cast<size_t>(kKindCount));
   for (int i = 0; i < kKindCount; ++i) {
-    EXPECT_EQ(KindName(static_cast<Kind>(i)), names[i]);
+    EXPECT_EQ(ValueKindName(static_cast<Kind>(i)), names[i]);
     EXPECT_EQ(ParseKind(names[i]), static_cast<Kind>(i));
   }
   EXPECT_EQ(ParseKind("IPv4"), std::nullopt);

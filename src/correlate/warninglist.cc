@@ -52,6 +52,17 @@ uint32_t KindsOfMispType(std::string_view type) {
   if (type == "sha1" || type == "filename|sha1") return Bit(Kind::kSha1);
   if (type == "sha256" || type == "filename|sha256") return Bit(Kind::kSha256);
   if (type == "sha512" || type == "filename|sha512") return Bit(Kind::kSha512);
+  if (type == "sha3-256" || type == "filename|sha3-256") return Bit(Kind::kSha3_256);
+  if (type == "sha3-512" || type == "filename|sha3-512") return Bit(Kind::kSha3_512);
+  if (type == "ssdeep" || type == "filename|ssdeep") return Bit(Kind::kSsdeep);
+  if (type == "tlsh" || type == "filename|tlsh") return Bit(Kind::kTlsh);
+  if (type == "filename") return Bit(Kind::kFilename);
+  if (type == "mutex") return Bit(Kind::kMutex);
+  if (type == "regkey") return Bit(Kind::kRegistryKey);
+  if (type == "AS") return Bit(Kind::kAsn);
+  if (type == "mac-address" || type == "mac-eui-64") return Bit(Kind::kMac);
+  if (type == "user-agent") return Bit(Kind::kUserAgent);
+  if (type == "ja3-fingerprint-md5") return Bit(Kind::kJa3);
   return 0;
 }
 

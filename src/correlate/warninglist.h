@@ -14,9 +14,9 @@
 //   regex      PCRE2 (MISP writes PHP delimiters "/…/flags"; i, m, s, x flags are honoured), searched in
 //              the value.
 // matching_attributes (MISP attribute types) restrict a list to the kinds they denote, e.g. "ip-dst" →
-// ipv4, ipv6, cidr4, cidr6; "domain"/"hostname" → domain; "url" → url; "md5" → md5. A list without them
-// applies to every kind its type can match; a list naming only types we have no kind for (e.g. "user-agent")
-// matches none of our kinds yet.
+// ipv4, ipv6, cidr4, cidr6; "domain"/"hostname" → domain; "url" → url; "md5" → md5; "user-agent" →
+// user-agent; "AS" → asn; "regkey" → registry-key. A list without them applies to every kind its type can
+// match; a list naming only types we have no kind for (e.g. "btc") matches none of our kinds.
 //
 // Errors: a file that is not JSON, lacks name/type/list or has an unknown type fails the whole load with
 // an error naming the file — a node must not run with a list silently missing. A single bad entry (a

@@ -203,7 +203,9 @@ absl::Status Ingestor::Commit(std::vector<stix::Object> objects, std::vector<Whe
   // Encoding (serialising, hashing) costs about as much as the database work: done here, while the store
   // still commits the previous batch, so that the store's thread does only the database part.
   flight->encoded.reserve(flight->objects.size());
-  for (const stix::Object& object : flight->objects) flight->encoded.push_back(store::Encode(object));
+  for (const stix::Object& object : flight->objects) {
+    flight->encoded.push_back(store::Encode(object, store_.posting_extractor()));
+  }
   CONCORD_RETURN_IF_ERROR(Drain());  // one batch in flight at a time keeps batches in order
   InFlight* f = flight.get();
   f->results = std::async(std::launch::async, [this, f] { return store_.PutEncoded(f->encoded); });

@@ -491,13 +491,14 @@ TEST_F(SqliteStoreTest, MigrationsAppliedOnce) {
   auto stats = store_->GetStats();
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->schema_version, sqlite::LatestSchemaVersion());
-  // 3: audit log (before it moved to a file of its own), 4: sharing groups and communities, 5: TAXII state
-  EXPECT_EQ(sqlite::LatestSchemaVersion(), 5);
-  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 5);
+  // 3: audit log (before it moved to a file of its own), 4: sharing groups and communities, 5: TAXII state,
+  // 6: postings
+  EXPECT_EQ(sqlite::LatestSchemaVersion(), 6);
+  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 6);
   EXPECT_EQ(RawInt("SELECT applied_at FROM schema_migrations WHERE version = 1"), clock_.now.UnixMicros());
   clock_.now = Ts("2025-07-01T00:00:00.000Z");
   Reopen();
-  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 5);
+  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 6);
   EXPECT_EQ(RawInt("SELECT applied_at FROM schema_migrations WHERE version = 1"),
             Ts("2025-06-01T12:00:00.000Z").UnixMicros());
   EXPECT_EQ(RawInt("SELECT count(*) FROM sqlite_master WHERE name = 'versions'"), 1);

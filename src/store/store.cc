@@ -1,5 +1,8 @@
 #include "store/store.h"
 
+#include <algorithm>
+#include <tuple>
+
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
 #include "common/status.h"
@@ -42,7 +45,17 @@ std::optional<std::string> Sortable(const std::optional<Timestamp>& ts) {
 
 }  // namespace
 
-EncodedObject Encode(const stix::Object& object) {
+PostingExtractor::~PostingExtractor() = default;
+
+void CanonicalisePostings(std::vector<Posting>& postings) {
+  auto key = [](const Posting& p) { return std::tie(p.kind, p.value); };
+  std::sort(postings.begin(), postings.end(), [&](const Posting& a, const Posting& b) { return key(a) < key(b); });
+  postings.erase(std::unique(postings.begin(), postings.end(),
+                             [&](const Posting& a, const Posting& b) { return key(a) == key(b); }),
+                 postings.end());
+}
+
+EncodedObject Encode(const stix::Object& object, const PostingExtractor* postings) {
   EncodedObject row;
   row.object = &object;
   row.json = boost::json::serialize(object.json);
@@ -52,13 +65,18 @@ EncodedObject Encode(const stix::Object& object) {
   if (auto key = object.VersionTimestamp()) row.version_key = FormatSortable(*key);
   row.valid_from = Sortable(object.valid_from);
   row.valid_until = Sortable(object.valid_until);
+  if (postings != nullptr) {
+    postings->Extract(object, row.postings);
+    CanonicalisePostings(row.postings);
+    row.has_postings = true;
+  }
   return row;
 }
 
 absl::StatusOr<std::vector<PutResult>> Store::Put(std::span<const stix::Object> batch) {
   std::vector<EncodedObject> encoded;
   encoded.reserve(batch.size());
-  for (const stix::Object& object : batch) encoded.push_back(Encode(object));
+  for (const stix::Object& object : batch) encoded.push_back(Encode(object, posting_extractor()));
   return PutEncoded(encoded);
 }
 
@@ -88,5 +106,18 @@ absl::StatusOr<int64_t> Store::LastSeq() {
   CONCORD_ASSIGN_OR_RETURN(Stats stats, GetStats());
   return stats.last_seq;
 }
+
+namespace {
+absl::Status NoPostings() { return absl::UnimplementedError("this store does not keep postings"); }
+}  // namespace
+
+const PostingExtractor* Store::posting_extractor() const { return nullptr; }
+absl::StatusOr<PostingPage> Store::FindPostings(const PostingQuery&) { return NoPostings(); }
+absl::StatusOr<int64_t> Store::CountPostings(uint8_t, std::string_view, int64_t) { return NoPostings(); }
+absl::StatusOr<std::vector<Posting>> Store::PostingsOf(std::string_view) { return NoPostings(); }
+absl::StatusOr<IpRangePage> Store::IpPostingsInRange(const IpRangeQuery&) { return NoPostings(); }
+absl::StatusOr<std::vector<int>> Store::PrefixLengths(uint8_t) { return NoPostings(); }
+absl::StatusOr<bool> Store::PostingsComplete() { return NoPostings(); }
+absl::Status Store::ReindexPostings(const std::function<void(const ReindexProgress&)>&) { return NoPostings(); }
 
 }  // namespace concord::store

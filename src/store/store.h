@@ -10,15 +10,25 @@
 // JSON) changes nothing. A different object under an existing (id, modified) is a producer error: the stored
 // version stays and the put reports a conflict. Once a version with `revoked: true` is stored, a later version
 // that is not itself revoked is refused (revocation is final; restating it is allowed). Unversioned objects (SCOs, marking definitions) have one version keyed by their id.
+//
+// Postings (design.md, "Postings"; principle 3): (kind, normalised value) → object, one per value found in an
+// object's current version, written in the same transaction as the version. The store does not know what
+// kinds mean or how values are found: a PostingExtractor given at open (the correlate module's) does, and
+// the store keeps, replaces and looks up what it yields. Postings belong to the current version: a new
+// current version replaces its object's postings, an older version arriving later changes none, and a
+// revoked current version keeps its postings (searches show the object as revoked).
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -96,6 +106,35 @@ struct Stats {
   int schema_version = 0;
 };
 
+// One posting of an object: a kind (the correlate module's pattern::ValueKind, as a number the store does not
+// interpret) and the normalised value.
+struct Posting {
+  uint8_t kind = 0;
+  std::string value;
+  // Address postings (IPs and CIDRs) only: the address, or a prefix's network address, as 16 bytes big-endian
+  // with IPv4 as IPv4-mapped IPv6 (::ffff:a.b.c.d), so that one byte order sorts both families.
+  std::optional<std::array<uint8_t, 16>> address;
+  // CIDR postings only: the prefix length as the value writes it (0..32 for IPv4, 0..128 for IPv6); -1 otherwise.
+  int prefix_length = -1;
+
+  friend bool operator==(const Posting&, const Posting&) = default;
+  friend auto operator<=>(const Posting&, const Posting&) = default;
+};
+
+// Finds the postings of an object. Implemented by the correlate module (correlate/postings.h), so that the
+// store depends on nothing above it. Extract is called from any thread, concurrently: it must be thread-safe
+// and must not call back into the store. It appends to `out` and must not fail: values it cannot normalise
+// are left out. It reads only `object.type`, `object.id` and `object.json`: when the store rebuilds
+// postings (ReindexPostings) it passes objects rebuilt from their stored JSON with only those members set.
+class PostingExtractor {
+ public:
+  virtual ~PostingExtractor();
+  virtual void Extract(const stix::Object& object, std::vector<Posting>& out) const = 0;
+};
+
+// Sorts `postings` by (kind, value) and removes repeated (kind, value) pairs: the form every backend stores.
+void CanonicalisePostings(std::vector<Posting>& postings);
+
 // A version as every backend writes it: the object plus what is computed from it without a database
 // (serialised JSON, content hash, timestamp columns). Encoding costs about as much as the database work,
 // so callers that pipeline (ingest) encode on their own thread and hand encoded batches to the store.
@@ -108,10 +147,65 @@ struct EncodedObject {
   std::string version_key;  // FormatSortable(modified, else created), "" for unversioned objects
   std::optional<std::string> valid_from;  // FormatSortable
   std::optional<std::string> valid_until;
+  // The object's postings (canonical: sorted by kind and value, each pair once) when `has_postings`. A store
+  // opened with an extractor writes them if this version becomes current; given a row encoded without one
+  // (has_postings false) it extracts them itself, on the writer's thread.
+  std::vector<Posting> postings;
+  bool has_postings = false;
 };
 
-// Pure and thread-safe.
-EncodedObject Encode(const stix::Object& object);
+// Pure and thread-safe (as `postings` is). With an extractor the row carries the object's postings; pass the
+// store's own (Store::posting_extractor()) so that extraction runs on the encoding thread.
+EncodedObject Encode(const stix::Object& object, const PostingExtractor* postings = nullptr);
+
+// An object that has a posting, as a posting search returns it: the columns of its current version (the
+// `json` member is left empty; Get reads it), and the position to resume after it.
+struct PostingHit {
+  int64_t cursor = 0;  // opaque, increasing along one search; pass as `after` to continue after this object
+  StoredObject object;
+};
+
+// The objects having posting (kind, value), ordered by cursor. Paged: pass `next_after` back as `after`.
+struct PostingQuery {
+  uint8_t kind = 0;
+  std::string value;
+  int64_t after = 0;   // cursor: objects after this one (0: from the start)
+  size_t limit = 100;  // page size (1..10000)
+};
+
+struct PostingPage {
+  std::vector<PostingHit> hits;
+  int64_t next_after = 0;  // cursor of the last hit (the query's `after` when empty)
+  bool more = false;       // whether another page may follow
+};
+
+// Address postings of one kind whose address lies in [low, high] (16-byte big-endian, IPv4 as IPv4-mapped),
+// ordered by (address, cursor).
+struct IpRangeQuery {
+  uint8_t kind = 0;  // the ipv4 or ipv6 kind (or a CIDR kind: then the network addresses are compared)
+  std::array<uint8_t, 16> low{};
+  std::array<uint8_t, 16> high{};
+  std::optional<std::pair<std::array<uint8_t, 16>, int64_t>> after;  // resume after (address, cursor)
+  size_t limit = 100;                                                 // page size (1..10000)
+};
+
+struct IpPosting {
+  std::string value;  // the posting's normalised value
+  std::array<uint8_t, 16> address{};
+  PostingHit hit;
+};
+
+struct IpRangePage {
+  std::vector<IpPosting> postings;
+  std::optional<std::pair<std::array<uint8_t, 16>, int64_t>> next_after;  // (address, cursor) of the last one
+  bool more = false;
+};
+
+struct ReindexProgress {
+  int64_t objects_done = 0;   // objects whose postings have been rebuilt
+  int64_t objects_total = 0;  // objects in the store when the rebuild started
+  int64_t postings = 0;       // postings written so far
+};
 
 class Store {
  public:
@@ -136,6 +230,34 @@ class Store {
   // The last change sequence number committed (0 for an empty store): what change feeds poll, so it must
   // be cheap. Defaults to GetStats().last_seq.
   [[nodiscard]] virtual absl::StatusOr<int64_t> LastSeq();
+
+  // ---- Postings. The defaults are Unimplemented (null for posting_extractor), for stores without postings
+  // and for wrappers that do not forward them.
+
+  // The extractor given at open (OpenOptions::postings), or null. Callers that encode for this store call
+  // Encode(object, store.posting_extractor()).
+  virtual const PostingExtractor* posting_extractor() const;
+  // One page of the objects having posting (kind, value). An unknown value gives an empty page.
+  [[nodiscard]] virtual absl::StatusOr<PostingPage> FindPostings(const PostingQuery& query);
+  // How many objects have posting (kind, value), counting no further than `at_most` (≥ 1): min(count,
+  // at_most). The bound keeps the cost of a value shared by many objects proportional to the question asked
+  // ("more than N?").
+  [[nodiscard]] virtual absl::StatusOr<int64_t> CountPostings(uint8_t kind, std::string_view value, int64_t at_most);
+  // The postings of the current version of `id`, sorted by (kind, value); NotFound when the id is unknown.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<Posting>> PostingsOf(std::string_view id);
+  // Address postings in a range (see IpRangeQuery): the IPs inside a CIDR.
+  [[nodiscard]] virtual absl::StatusOr<IpRangePage> IpPostingsInRange(const IpRangeQuery& query);
+  // The distinct prefix lengths of the postings of `kind` (a CIDR kind), ascending: to find the CIDRs that
+  // contain an address, mask it to each length and look the prefix up exactly.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<int>> PrefixLengths(uint8_t kind);
+  // Whether every current version has its postings: false after opening an older database (migrated, with
+  // objects) or after versions were stored by an opener without an extractor, until ReindexPostings ran.
+  [[nodiscard]] virtual absl::StatusOr<bool> PostingsComplete();
+  // Rebuilds the postings of every object from its stored current version with the configured extractor
+  // (FailedPrecondition without one), in batches of its own transactions; concurrent Puts stay correct.
+  // `progress` (may be empty) is called after each batch. On success PostingsComplete() is true unless an
+  // opener without an extractor stored versions meanwhile.
+  [[nodiscard]] virtual absl::Status ReindexPostings(const std::function<void(const ReindexProgress&)>& progress);
 };
 
 struct OpenOptions {
@@ -145,6 +267,9 @@ struct OpenOptions {
   // (SIGKILL, crash) but the last commits may be lost on power failure or kernel panic (SQLite WAL with
   // synchronous=NORMAL). `sync_full` fsyncs every commit (synchronous=FULL): survives power loss, slower.
   bool sync_full = false;
+  // Finds the postings written with every version that becomes current; null writes none (and marks the
+  // postings incomplete once such a version is stored). Borrowed: must outlive the store.
+  const PostingExtractor* postings = nullptr;
 };
 
 // Opens (creating when missing, applying numbered migrations) the store named by `location`:

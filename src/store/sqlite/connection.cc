@@ -54,6 +54,10 @@ void Statement::BindText(int index, std::string_view value) {
   sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_STATIC, SQLITE_UTF8);
 }
 
+void Statement::BindBlob(int index, std::span<const uint8_t> value) {
+  sqlite3_bind_blob64(stmt_, index, value.data(), value.size(), SQLITE_STATIC);
+}
+
 void Statement::BindNull(int index) { sqlite3_bind_null(stmt_, index); }
 
 int Statement::ParameterIndex(const char* name) const { return sqlite3_bind_parameter_index(stmt_, name); }
@@ -76,6 +80,12 @@ std::string_view Statement::ColumnText(int column) const {
   const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
   if (text == nullptr) return {};
   return {text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column))};
+}
+
+std::span<const uint8_t> Statement::ColumnBlob(int column) const {
+  const auto* bytes = static_cast<const uint8_t*>(sqlite3_column_blob(stmt_, column));
+  if (bytes == nullptr) return {};
+  return {bytes, static_cast<size_t>(sqlite3_column_bytes(stmt_, column))};
 }
 
 bool Statement::ColumnIsNull(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }

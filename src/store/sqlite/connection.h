@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -34,6 +35,7 @@ class Statement {
   // Binds by 1-based index. Text is bound without copying: the bytes must stay alive until Reset().
   void BindInt(int index, int64_t value);
   void BindText(int index, std::string_view value);
+  void BindBlob(int index, std::span<const uint8_t> value);  // not copied either
   void BindNull(int index);
   // 1-based index of a named parameter (":name"), 0 when the statement has none by that name.
   int ParameterIndex(const char* name) const;
@@ -46,6 +48,7 @@ class Statement {
 
   int64_t ColumnInt(int column) const;
   std::string_view ColumnText(int column) const;  // "" for NULL; valid until the next Step/Reset
+  std::span<const uint8_t> ColumnBlob(int column) const;  // empty for NULL; valid until the next Step/Reset
   bool ColumnIsNull(int column) const;
 
   // Resets the statement when it goes out of scope.

@@ -206,12 +206,51 @@ CREATE INDEX taxii_statuses_created ON taxii_statuses (created_us);
 INSERT INTO store_meta (name, value) VALUES ('taxii_cursor_key', randomblob(32));
 )sql";
 
+// Migration 6: postings (store.h; design.md "Postings"), (kind, normalised value) → object, for the current
+// version of each object only, written in the transaction that makes a version current.
+//
+// Lookups go by (kind, value), which is as random a key as an id: the same WAL arithmetic as objects_id_hash
+// applies (every random-keyed b-tree rewrites about min(batch postings, index pages) pages per commit). So
+// the only random-keyed index over all postings, postings_vhash, holds a 64-bit keyed SipHash of (kind byte,
+// value) — the id_hash_key of migration 1 — and the oid: about 20 bytes an entry whatever the value's length
+// (URLs run to hundreds). The value text stays in the row, so that readers verify a hash hit (a collision
+// costs a row read, never a wrong answer), and (vhash, oid) orders one value's objects for cursor paging.
+// Rows refer to their object by oid and are inserted together per object, so the table (rowid) and
+// postings_oid, which replaces an object's postings when a new version becomes current, append.
+// A value shared by 50,000 objects is 50,000 rows: no pairs are ever stored.
+//
+// address is set on IP and CIDR postings only: 16 bytes big-endian, IPv4 as IPv4-mapped IPv6, so that
+// blob order is address order and "the IPs inside 10.0.0.0/8" is one range scan of postings_address (partial:
+// other postings cost it nothing). prefix is set on CIDR postings only; postings_prefix (partial, tiny
+// key) answers "which prefix lengths exist for this kind" by a skip scan, so that "the CIDRs containing
+// 10.1.2.3" is at most 33 (129) exact lookups of the masked address.
+//
+// postings_complete in store_meta: 1 when every current version has its postings. A database that already
+// holds objects when it reaches this migration starts at 0, and so does one written by an opener without an
+// extractor, until ReindexPostings has run (2 while it runs).
+constexpr std::string_view kSchemaV6 = R"sql(
+CREATE TABLE postings (
+  oid     INTEGER NOT NULL,
+  kind    INTEGER NOT NULL,
+  vhash   INTEGER NOT NULL,
+  value   TEXT NOT NULL,
+  address BLOB,
+  prefix  INTEGER
+);
+CREATE INDEX postings_vhash ON postings (vhash, oid);
+CREATE INDEX postings_oid ON postings (oid);
+CREATE INDEX postings_address ON postings (kind, address, oid) WHERE address IS NOT NULL;
+CREATE INDEX postings_prefix ON postings (kind, prefix) WHERE prefix IS NOT NULL;
+INSERT INTO store_meta (name, value) SELECT 'postings_complete', NOT EXISTS (SELECT 1 FROM objects);
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "versions, current objects, per-type counts", kSchemaV1},
     Migration{2, "organisations, users, API keys", kSchemaV2},
     Migration{3, "audit log", kSchemaV3},
     Migration{4, "sharing groups, trust communities", kSchemaV4},
     Migration{5, "TAXII status resources, TAXII cursor key", kSchemaV5},
+    Migration{6, "postings", kSchemaV6},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -50,6 +50,12 @@ constexpr char kInsertObject[] =
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 constexpr char kUpdateObject[] =
     "UPDATE objects SET current_seq = ?2, version_key = ?3, revoked = ?4, revoked_since = ?5 WHERE oid = ?1";
+constexpr char kDeletePostings[] = "DELETE FROM postings WHERE oid = ?1";
+constexpr char kInsertPosting[] =
+    "INSERT INTO postings (oid, kind, vhash, value, address, prefix) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+// Only changes the row (and dirties its page) when it says complete or rebuilding.
+constexpr char kMarkPostingsIncomplete[] =
+    "UPDATE store_meta SET value = 0 WHERE name = 'postings_complete' AND value <> 0";
 constexpr char kAddTypeCounts[] =
     "INSERT INTO type_counts (type, objects, versions, revoked) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (type) DO UPDATE SET objects = objects + excluded.objects, "
@@ -59,6 +65,11 @@ constexpr char kAddTypeCounts[] =
 #define CONCORD_STORED_COLUMNS                                                                              \
   "v.seq, v.id, v.type, v.spec_version, v.created, v.modified, v.created_by_ref, v.revoked, v.tlp, v.added, " \
   "v.json, o.current_seq = v.seq, v.distribution, v.sharing_group_ref"
+
+// The same for posting searches, without the JSON (callers filter by the columns; Get reads the object).
+#define CONCORD_POSTING_COLUMNS                                                                             \
+  "v.seq, v.id, v.type, v.spec_version, v.created, v.modified, v.created_by_ref, v.revoked, v.tlp, v.added, " \
+  "'', 1, v.distribution, v.sharing_group_ref"
 
 constexpr char kSelectCurrent[] =
     "SELECT " CONCORD_STORED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq WHERE o.id_hash = ?3 AND o.id = ?1";
@@ -181,6 +192,14 @@ int64_t SqliteStore::IdHash(std::string_view id) const {
   return static_cast<int64_t>(h);
 }
 
+int64_t SqliteStore::PostingHash(uint8_t kind, std::string_view value) const {
+  std::string input;
+  input.reserve(value.size() + 1);
+  input += static_cast<char>(kind);
+  input.append(value);
+  return IdHash(input);
+}
+
 absl::StatusOr<Statement*> SqliteStore::Handle::Prepared(const std::string& sql) {
   auto it = statements.find(sql);
   if (it == statements.end()) {
@@ -259,8 +278,9 @@ absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<c
     CONCORD_ASSIGN_OR_RETURN(bool row, max_oid->Step());
     next_oid = (row ? max_oid->ColumnInt(0) : 0) + 1;
   }
+  bool postings_missing = false;
   for (size_t i = 0; i < rows.size(); ++i) {
-    auto result = PutOne(rows[i], added, next_oid, deltas);
+    auto result = PutOne(rows[i], added, next_oid, deltas, postings_missing);
     if (!result.ok()) {
       return Annotate(result.status(), fmt::format("batch item {} ({})", i, rows[i].object->id));
     }
@@ -275,11 +295,41 @@ absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<c
     counts->BindInt(4, delta.revoked);
     CONCORD_RETURN_IF_ERROR(counts->Step().status());
   }
+  if (postings_missing) {
+    CONCORD_ASSIGN_OR_RETURN(Statement * mark, Prepared(kMarkPostingsIncomplete));
+    Statement::Scoped scoped(*mark);
+    CONCORD_RETURN_IF_ERROR(mark->Step().status());
+  }
   return results;
 }
 
+absl::Status SqliteStore::InsertPostings(int64_t oid, const std::vector<Posting>& postings) {
+  if (postings.empty()) return absl::OkStatus();
+  CONCORD_ASSIGN_OR_RETURN(Statement * insert, Prepared(kInsertPosting));
+  for (const Posting& posting : postings) {
+    Statement::Scoped scoped(*insert);
+    insert->BindInt(1, oid);
+    insert->BindInt(2, posting.kind);
+    insert->BindInt(3, PostingHash(posting.kind, posting.value));
+    insert->BindText(4, posting.value);
+    if (posting.address) {
+      insert->BindBlob(5, *posting.address);
+    } else {
+      insert->BindNull(5);
+    }
+    if (posting.prefix_length >= 0) {
+      insert->BindInt(6, posting.prefix_length);
+    } else {
+      insert->BindNull(6);
+    }
+    CONCORD_RETURN_IF_ERROR(insert->Step().status());
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<PutResult> SqliteStore::PutOne(const EncodedObject& row, int64_t added, int64_t& next_oid,
-                                              std::unordered_map<std::string, TypeDelta>& deltas) {
+                                              std::unordered_map<std::string, TypeDelta>& deltas,
+                                              bool& postings_missing) {
   const stix::Object& object = *row.object;
 
   // The id's current state, if any.
@@ -370,6 +420,27 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const EncodedObject& row, int64_t 
   std::optional<std::string> new_revoked_since = revoked_since;
   if (object.revoked && (!revoked_since || row.version_key < *revoked_since)) new_revoked_since = row.version_key;
   const bool becomes_current = !known || row.version_key > current_key;
+
+  // Postings follow the current version: replaced when this one becomes current, untouched otherwise
+  // (an older version arriving late is history). A revoked current version keeps its postings.
+  if (becomes_current) {
+    if (known) {
+      CONCORD_ASSIGN_OR_RETURN(Statement * remove, Prepared(kDeletePostings));
+      Statement::Scoped scoped(*remove);
+      remove->BindInt(1, oid);
+      CONCORD_RETURN_IF_ERROR(remove->Step().status());
+    }
+    if (options_.postings == nullptr) {
+      postings_missing = true;
+    } else if (row.has_postings) {
+      CONCORD_RETURN_IF_ERROR(InsertPostings(oid, row.postings));
+    } else {
+      std::vector<Posting> postings;
+      options_.postings->Extract(object, postings);
+      CanonicalisePostings(postings);
+      CONCORD_RETURN_IF_ERROR(InsertPostings(oid, postings));
+    }
+  }
 
   if (!known) {
     CONCORD_ASSIGN_OR_RETURN(Statement * insert, Prepared(kInsertObject));
@@ -550,6 +621,259 @@ absl::StatusOr<int64_t> SqliteStore::LastSeq() {
   return WithReader([](Handle& reader) { return reader.db.QueryInt("SELECT max(seq) FROM versions"); });
 }
 
+// ---- postings ----
+
+absl::StatusOr<PostingPage> SqliteStore::FindPostings(const PostingQuery& query) {
+  static const std::string kSql =
+      "SELECT " CONCORD_POSTING_COLUMNS ", p.oid FROM postings p JOIN objects o ON o.oid = p.oid "
+      "JOIN versions v ON v.seq = o.current_seq "
+      "WHERE p.vhash = ?1 AND p.kind = ?2 AND p.value = ?3 AND p.oid > ?4 ORDER BY p.oid LIMIT ?5";
+  const size_t limit = std::clamp<size_t>(query.limit, 1, kMaxLimit);
+  const int64_t hash = PostingHash(query.kind, query.value);
+  return WithReader([&](Handle& reader) -> absl::StatusOr<PostingPage> {
+    CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(kSql));
+    Statement::Scoped scoped(*select);
+    select->BindInt(1, hash);
+    select->BindInt(2, query.kind);
+    select->BindText(3, query.value);
+    select->BindInt(4, query.after);
+    select->BindInt(5, static_cast<int64_t>(limit) + 1);  // one more tells whether another page follows
+    PostingPage page;
+    page.next_after = query.after;
+    while (true) {
+      CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      if (page.hits.size() == limit) {
+        page.more = true;
+        break;
+      }
+      PostingHit& hit = page.hits.emplace_back();
+      hit.object = ReadStored(*select);
+      hit.cursor = select->ColumnInt(14);
+      page.next_after = hit.cursor;
+    }
+    return page;
+  });
+}
+
+absl::StatusOr<int64_t> SqliteStore::CountPostings(uint8_t kind, std::string_view value, int64_t at_most) {
+  static const std::string kSql =
+      "SELECT count(*) FROM (SELECT 1 FROM postings WHERE vhash = ?1 AND kind = ?2 AND value = ?3 LIMIT ?4)";
+  const int64_t hash = PostingHash(kind, value);
+  return WithReader([&](Handle& reader) -> absl::StatusOr<int64_t> {
+    CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(kSql));
+    Statement::Scoped scoped(*select);
+    select->BindInt(1, hash);
+    select->BindInt(2, kind);
+    select->BindText(3, value);
+    select->BindInt(4, std::max<int64_t>(at_most, 1));
+    CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+    return row ? select->ColumnInt(0) : 0;
+  });
+}
+
+namespace {
+
+Posting ReadPosting(const Statement& s, int first) {
+  Posting p;
+  p.kind = static_cast<uint8_t>(s.ColumnInt(first));
+  p.value = std::string(s.ColumnText(first + 1));
+  if (const auto blob = s.ColumnBlob(first + 2); blob.size() == 16) {
+    p.address.emplace();
+    std::copy(blob.begin(), blob.end(), p.address->begin());
+  }
+  p.prefix_length = s.ColumnIsNull(first + 3) ? -1 : static_cast<int>(s.ColumnInt(first + 3));
+  return p;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<Posting>> SqliteStore::PostingsOf(std::string_view id) {
+  static const std::string kObject = "SELECT oid FROM objects WHERE id_hash = ?2 AND id = ?1";
+  static const std::string kPostings =
+      "SELECT kind, value, address, prefix FROM postings WHERE oid = ?1 ORDER BY kind, value";
+  return WithReader([&](Handle& reader) -> absl::StatusOr<std::vector<Posting>> {
+    int64_t oid = 0;
+    {
+      CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(kObject));
+      Statement::Scoped scoped(*select);
+      select->BindText(1, id);
+      select->BindInt(2, IdHash(id));
+      CONCORD_ASSIGN_OR_RETURN(bool found, select->Step());
+      if (!found) return absl::NotFoundError(fmt::format("object {} not found", id));
+      oid = select->ColumnInt(0);
+    }
+    CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(kPostings));
+    Statement::Scoped scoped(*select);
+    select->BindInt(1, oid);
+    std::vector<Posting> out;
+    while (true) {
+      CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      out.push_back(ReadPosting(*select, 0));
+    }
+    return out;
+  });
+}
+
+absl::StatusOr<IpRangePage> SqliteStore::IpPostingsInRange(const IpRangeQuery& query) {
+  static const std::string kSql =
+      "SELECT " CONCORD_POSTING_COLUMNS ", p.oid, p.value, p.address FROM postings p "
+      "JOIN objects o ON o.oid = p.oid JOIN versions v ON v.seq = o.current_seq "
+      "WHERE p.kind = ?1 AND p.address IS NOT NULL AND p.address >= ?2 AND p.address <= ?3 "
+      "AND (p.address, p.oid) > (?4, ?5) ORDER BY p.address, p.oid LIMIT ?6";
+  const size_t limit = std::clamp<size_t>(query.limit, 1, kMaxLimit);
+  // Without a cursor, start before (low, any oid): oids are ≥ 1.
+  const std::array<uint8_t, 16> after_address = query.after ? query.after->first : query.low;
+  const int64_t after_oid = query.after ? query.after->second : 0;
+  return WithReader([&](Handle& reader) -> absl::StatusOr<IpRangePage> {
+    CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(kSql));
+    Statement::Scoped scoped(*select);
+    select->BindInt(1, query.kind);
+    select->BindBlob(2, query.low);
+    select->BindBlob(3, query.high);
+    select->BindBlob(4, after_address);
+    select->BindInt(5, after_oid);
+    select->BindInt(6, static_cast<int64_t>(limit) + 1);
+    IpRangePage page;
+    page.next_after = query.after;
+    while (true) {
+      CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      if (page.postings.size() == limit) {
+        page.more = true;
+        break;
+      }
+      IpPosting& posting = page.postings.emplace_back();
+      posting.hit.object = ReadStored(*select);
+      posting.hit.cursor = select->ColumnInt(14);
+      posting.value = std::string(select->ColumnText(15));
+      const auto blob = select->ColumnBlob(16);
+      if (blob.size() != 16) return absl::DataLossError("postings: an address is not 16 bytes");
+      std::copy(blob.begin(), blob.end(), posting.address.begin());
+      page.next_after = std::make_pair(posting.address, posting.hit.cursor);
+    }
+    return page;
+  });
+}
+
+absl::StatusOr<std::vector<int>> SqliteStore::PrefixLengths(uint8_t kind) {
+  // A skip scan of postings_prefix: one seek per distinct length, however many CIDR postings there are.
+  static const std::string kSql =
+      "SELECT prefix FROM postings WHERE kind = ?1 AND prefix IS NOT NULL AND prefix > ?2 ORDER BY prefix LIMIT 1";
+  return WithReader([&](Handle& reader) -> absl::StatusOr<std::vector<int>> {
+    CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(kSql));
+    std::vector<int> lengths;
+    int64_t after = -1;
+    while (true) {
+      Statement::Scoped scoped(*select);
+      select->BindInt(1, kind);
+      select->BindInt(2, after);
+      CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      after = select->ColumnInt(0);
+      lengths.push_back(static_cast<int>(after));
+    }
+    return lengths;
+  });
+}
+
+absl::StatusOr<bool> SqliteStore::PostingsComplete() {
+  return WithReader([](Handle& reader) -> absl::StatusOr<bool> {
+    CONCORD_ASSIGN_OR_RETURN(int64_t value,
+                             reader.db.QueryInt("SELECT value FROM store_meta WHERE name = 'postings_complete'"));
+    return value == 1;
+  });
+}
+
+absl::StatusOr<int64_t> SqliteStore::ReindexBatch(int64_t after_oid, size_t limit, ReindexProgress& progress) {
+  static const std::string kSelect =
+      "SELECT o.oid, v.id, v.type, v.spec_version, v.json FROM objects o JOIN versions v ON v.seq = o.current_seq "
+      "WHERE o.oid > ?1 ORDER BY o.oid LIMIT ?2";
+  static const std::string kDeleteRange = "DELETE FROM postings WHERE oid > ?1 AND oid <= ?2";
+  struct Row {
+    int64_t oid;
+    stix::Object object;
+  };
+  std::vector<Row> rows;
+  {
+    CONCORD_ASSIGN_OR_RETURN(Statement * select, Prepared(kSelect));
+    Statement::Scoped scoped(*select);
+    select->BindInt(1, after_oid);
+    select->BindInt(2, static_cast<int64_t>(limit));
+    while (true) {
+      CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+      if (!row) break;
+      Row& r = rows.emplace_back();
+      r.oid = select->ColumnInt(0);
+      r.object.id = select->ColumnText(1);
+      r.object.type = select->ColumnText(2);
+      r.object.spec_version = select->ColumnText(3);
+      auto json = ParseJson(select->ColumnText(4));
+      if (!json.ok() || !json->is_object()) {
+        return absl::DataLossError(fmt::format("object {}: the stored JSON does not parse", r.object.id));
+      }
+      r.object.json = std::move(json->get_object());
+    }
+  }
+  if (rows.empty()) return after_oid;
+  {
+    CONCORD_ASSIGN_OR_RETURN(Statement * remove, Prepared(kDeleteRange));
+    Statement::Scoped scoped(*remove);
+    remove->BindInt(1, after_oid);
+    remove->BindInt(2, rows.back().oid);
+    CONCORD_RETURN_IF_ERROR(remove->Step().status());
+  }
+  std::vector<Posting> postings;
+  for (const Row& r : rows) {
+    postings.clear();
+    options_.postings->Extract(r.object, postings);
+    CanonicalisePostings(postings);
+    CONCORD_RETURN_IF_ERROR(InsertPostings(r.oid, postings));
+    progress.postings += static_cast<int64_t>(postings.size());
+  }
+  progress.objects_done += static_cast<int64_t>(rows.size());
+  return rows.back().oid;
+}
+
+absl::Status SqliteStore::ReindexPostings(const std::function<void(const ReindexProgress&)>& progress) {
+  if (read_only_) return absl::FailedPreconditionError("store is open read-only");
+  if (options_.postings == nullptr) {
+    return absl::FailedPreconditionError("rebuilding postings needs a posting extractor (OpenOptions::postings)");
+  }
+  // Small enough that a concurrent ingest waits at most one batch for the writer.
+  constexpr size_t kBatch = 2000;
+  ReindexProgress done;
+  {
+    std::lock_guard lock(mu_);
+    CONCORD_ASSIGN_OR_RETURN(done.objects_total, writer_.db.QueryInt("SELECT count(*) FROM objects"));
+    // 2: rebuilding. A Put without an extractor meanwhile sets 0, and then the end does not claim completeness.
+    CONCORD_RETURN_IF_ERROR(writer_.db.Exec("UPDATE store_meta SET value = 2 WHERE name = 'postings_complete'"));
+  }
+  int64_t after = 0;
+  while (true) {
+    int64_t last = 0;
+    {
+      std::lock_guard lock(mu_);
+      CONCORD_RETURN_IF_ERROR(writer_.db.Exec("BEGIN IMMEDIATE"));
+      auto batch = ReindexBatch(after, kBatch, done);
+      absl::Status status = batch.status();
+      if (status.ok()) status = writer_.db.Exec("COMMIT");
+      if (!status.ok()) {
+        (void)writer_.db.Exec("ROLLBACK");  // the batch's error is the one to report
+        return Annotate(status, "rebuilding postings");
+      }
+      last = *batch;
+    }
+    if (last == after) break;
+    after = last;
+    if (progress) progress(done);
+  }
+  std::lock_guard lock(mu_);
+  return writer_.db.Exec("UPDATE store_meta SET value = 1 WHERE name = 'postings_complete' AND value = 2");
+}
+
+#undef CONCORD_POSTING_COLUMNS
 #undef CONCORD_STORED_COLUMNS
 
 }  // namespace concord::store

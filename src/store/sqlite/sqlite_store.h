@@ -13,6 +13,10 @@
 // kMaxIdleReaders); each read call is its own read transaction, so it sees every batch committed before it
 // started, by this process or another. An in-memory database (":memory:") is private to its connection:
 // there reads share the writer's connection and mutex.
+//
+// Postings (migration 6; store.h): written by PutOne inside the batch's transaction when a version becomes
+// current, with the extractor of OpenOptions::postings. ReindexPostings takes the writer's mutex one batch
+// at a time, so Puts interleave with a rebuild.
 #pragma once
 
 #include <array>
@@ -44,6 +48,15 @@ class SqliteStore final : public Store {
   absl::StatusOr<Stats> GetStats() override;
   absl::StatusOr<int64_t> LastSeq() override;
 
+  const PostingExtractor* posting_extractor() const override { return options_.postings; }
+  absl::StatusOr<PostingPage> FindPostings(const PostingQuery& query) override;
+  absl::StatusOr<int64_t> CountPostings(uint8_t kind, std::string_view value, int64_t at_most) override;
+  absl::StatusOr<std::vector<Posting>> PostingsOf(std::string_view id) override;
+  absl::StatusOr<IpRangePage> IpPostingsInRange(const IpRangeQuery& query) override;
+  absl::StatusOr<std::vector<int>> PrefixLengths(uint8_t kind) override;
+  absl::StatusOr<bool> PostingsComplete() override;
+  absl::Status ReindexPostings(const std::function<void(const ReindexProgress&)>& progress) override;
+
  private:
   struct TypeDelta;
   // A connection and the statements prepared on it.
@@ -61,6 +74,8 @@ class SqliteStore final : public Store {
 
   // The keyed 64-bit hash (SipHash-2-4) under which objects_id_hash finds an id.
   int64_t IdHash(std::string_view id) const;
+  // The same keyed hash over (kind byte, value): the key of postings_vhash.
+  int64_t PostingHash(uint8_t kind, std::string_view value) const;
 
   // The writer's prepared statement for `sql`.
   absl::StatusOr<sqlite::Statement*> Prepared(const std::string& sql) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -69,8 +84,15 @@ class SqliteStore final : public Store {
   auto WithReader(Fn&& read) -> decltype(read(std::declval<Handle&>()));
   absl::StatusOr<std::unique_ptr<Handle>> OpenReader();
   // Stores one item inside the batch's transaction; a new id takes `next_oid` and advances it.
+  // `postings_missing` is set when a version became current without postings (no extractor).
   absl::StatusOr<PutResult> PutOne(const EncodedObject& row, int64_t added, int64_t& next_oid,
-                                   std::unordered_map<std::string, TypeDelta>& deltas)
+                                   std::unordered_map<std::string, TypeDelta>& deltas, bool& postings_missing)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Inserts `postings` for `oid` (the caller deleted the old ones).
+  absl::Status InsertPostings(int64_t oid, const std::vector<Posting>& postings) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // One batch of ReindexPostings in its own transaction: the objects after `after_oid`, at most `limit`.
+  // Returns the last oid done (after_oid when there were none) and adds to `progress`.
+  absl::StatusOr<int64_t> ReindexBatch(int64_t after_oid, size_t limit, ReindexProgress& progress)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::StatusOr<std::vector<PutResult>> PutInTransaction(std::span<const EncodedObject> rows, int64_t added)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -1,0 +1,140 @@
+// concord/correlate/correlator.h — correlation queries over the store's postings (design.md principle 3:
+// value-keyed, never pairwise).
+//
+// Search(value) answers "who else has seen this?" for a value an analyst types: its kind (detected, or
+// given), canonical text, the warninglists it is on, whether it over-correlates, and one page of the objects
+// having it. CorrelationsOf(id) answers the same for every posting of one object, leaving the object out.
+// Addresses correlate by containment too: an IP with the CIDR postings that contain it, a CIDR with the IP
+// postings inside it (and the shorter CIDR postings containing it).
+//
+// Visibility is the caller's: every object returned has passed `visible` (REST applies the sharing policy
+// there); correlate never decides it. Pages are filled with visible objects only and a cursor resumes after
+// the last object returned, so neither a page nor a cursor tells how many objects were hidden. To bound the
+// work one call does for a caller who sees little, a page scans at most max(10 × limit, 10,000) postings: a
+// page cut short by that bound has `more` set and may hold fewer objects than asked (the next one resumes
+// after the last posting scanned).
+//
+// Warninglists: Search reports the lists a value is on and still returns its objects (a lookup, asked for
+// by name). In CorrelationsOf a warninglisted value is reported with its lists but yields no objects: it does
+// not correlate (MISP's semantics), and neither do warninglisted values reached by containment.
+// Over-correlation: a value with more than max_correlations postings is flagged; it stays indexed and its
+// objects are still returned, paged.
+//
+// Objects are returned with their current version's columns; `json` is empty (Store::Get reads it).
+// Thread-safety: a Correlator holds references only; calls are thread-safe as the store and the `visible`
+// callback are.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "correlate/normalize.h"
+#include "correlate/warninglist.h"
+#include "store/store.h"
+
+namespace concord::correlate {
+
+using Visible = absl::FunctionRef<bool(const store::StoredObject&)>;
+// Resumes a listing of address postings: (address, store cursor) of the last one returned.
+using AddressCursor = std::pair<std::array<uint8_t, 16>, int64_t>;
+
+// One object found through another value related by address containment.
+struct AddressHit {
+  Kind kind;                              // cidr4/cidr6 for containing prefixes, ipv4/ipv6 for contained IPs
+  std::string value;                      // that value, normalised
+  std::vector<std::string> warninglists;  // the lists it is on
+  store::StoredObject object;
+};
+
+struct ObjectPage {
+  std::vector<store::StoredObject> objects;  // visible objects, in cursor order
+  int64_t next_after = 0;                    // pass back as `after` for the next page
+  bool more = false;
+};
+
+struct SearchOptions {
+  std::optional<Kind> kind;        // read the value as this kind instead of detecting one
+  int64_t after = 0;               // cursor: a previous page's next_after
+  size_t limit = 50;               // objects per page (1..1000)
+  int64_t max_correlations = 1000;  // more postings than this: over-correlating
+  size_t max_related = 100;        // containing / contained hits returned (1..1000)
+  std::optional<AddressCursor> contained_after;  // cursor for the next page of contained IPs
+};
+
+struct SearchResult {
+  Kind kind;
+  std::string value;  // normalised
+  std::vector<std::string> warninglists;
+  bool over_correlating = false;
+  ObjectPage objects;
+  // IP or CIDR searched: the CIDR postings containing it (shorter prefixes only for a CIDR), at most
+  // max_related hits, by prefix length descending (most specific first); `containing_more` when cut.
+  std::vector<AddressHit> containing;
+  bool containing_more = false;
+  // CIDR searched: one page of the IP postings inside it, by address.
+  std::vector<AddressHit> contained;
+  std::optional<AddressCursor> contained_next_after;
+  bool contained_more = false;
+};
+
+struct CorrelationOptions {
+  size_t per_value = 20;            // objects per value (1..1000); continue one value with Search(after)
+  int64_t max_correlations = 1000;  // over-correlation threshold
+  size_t max_related = 20;          // containing / contained hits per address value (0..1000)
+};
+
+// One posting of the object and what shares it.
+struct CorrelatedValue {
+  Kind kind;
+  std::string value;
+  std::vector<std::string> warninglists;  // non-empty: the value does not correlate (no objects below)
+  bool over_correlating = false;
+  ObjectPage objects;  // other visible objects with this value (the object itself left out)
+  std::vector<AddressHit> containing;
+  std::vector<AddressHit> contained;
+  bool related_more = false;  // containing or contained was cut at max_related
+};
+
+class Correlator {
+ public:
+  // `warninglists` may be null (no lists loaded); both must outlive the Correlator.
+  explicit Correlator(store::Store& store, const Warninglists* warninglists = nullptr)
+      : store_(store), warninglists_(warninglists) {}
+
+  // InvalidArgument when the value is of no known kind or does not normalise as the kind given.
+  [[nodiscard]] absl::StatusOr<SearchResult> Search(std::string_view raw_value, const SearchOptions& options,
+                                                    Visible visible) const;
+
+  // The postings of object `id`'s current version, in (kind, value) order, each with what correlates.
+  // NotFound when the id is unknown or the object is not visible.
+  [[nodiscard]] absl::StatusOr<std::vector<CorrelatedValue>> CorrelationsOf(std::string_view id,
+                                                                           const CorrelationOptions& options,
+                                                                           Visible visible) const;
+
+ private:
+  std::vector<std::string> ListsOf(Kind kind, std::string_view value) const;
+  // One page of the visible objects having (kind, value), skipping `exclude_id`.
+  absl::StatusOr<ObjectPage> VisiblePage(Kind kind, std::string_view value, int64_t after, size_t limit,
+                                         std::string_view exclude_id, Visible visible) const;
+  // CIDR postings containing an address or a prefix (only shorter prefixes then), most specific first.
+  absl::Status Containing(Kind kind, std::string_view value, size_t limit, bool skip_listed,
+                          std::string_view exclude_id, Visible visible, std::vector<AddressHit>& out,
+                          bool& more) const;
+  // IP postings inside a prefix, by address.
+  absl::Status Contained(Kind kind, std::string_view value, const std::optional<AddressCursor>& after, size_t limit,
+                         bool skip_listed, std::string_view exclude_id, Visible visible,
+                         std::vector<AddressHit>& out, std::optional<AddressCursor>& next_after,
+                         bool& more) const;
+
+  store::Store& store_;
+  const Warninglists* warninglists_;
+};
+
+}  // namespace concord::correlate

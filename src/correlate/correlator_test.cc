@@ -1,0 +1,240 @@
+#include "correlate/correlator.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "correlate/postings.h"
+#include "correlate/testing/objects.h"
+#include "fmt/format.h"
+
+namespace concord::correlate {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+using testing::Parse;
+
+std::string Id(std::string_view type, int n) { return fmt::format("{}--00000000-0000-4000-8000-{:012d}", type, n); }
+
+stix::Object IndicatorOf(int n, std::string_view pattern) {
+  return Parse(fmt::format(R"({{"type":"indicator","spec_version":"2.1","id":"{}","created":"2024-01-01T00:00:00.000Z",
+      "modified":"2024-01-01T00:00:00.000Z","valid_from":"2024-01-01T00:00:00Z","pattern_type":"stix","pattern":"{}"}})",
+                           Id("indicator", n), pattern));
+}
+
+stix::Object Ipv4Of(int n, std::string_view value) {
+  return Parse(fmt::format(R"({{"type":"ipv4-addr","spec_version":"2.1","id":"{}","value":"{}"}})", Id("ipv4-addr", n),
+                           value));
+}
+
+std::vector<std::string> Ids(const std::vector<store::StoredObject>& objects) {
+  std::vector<std::string> out;
+  for (const auto& o : objects) out.push_back(o.id);
+  return out;
+}
+
+class CorrelatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "correlator_test_XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    store::OpenOptions options;
+    options.postings = &extractor_;
+    auto opened = store::OpenStore("sqlite:" + (dir_ / "concord.db").string(), options);
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    store_ = std::move(*opened);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void Put(const std::vector<stix::Object>& objects) {
+    auto results = store_->Put(objects);
+    ASSERT_TRUE(results.ok()) << results.status();
+  }
+  SearchResult MustSearch(std::string_view value, const SearchOptions& options, Visible visible) {
+    auto result = Correlator(*store_, lists_.get()).Search(value, options, visible);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return result.ok() ? *std::move(result) : SearchResult{};
+  }
+
+  PostingExtractor extractor_;
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<Warninglists> lists_;
+};
+
+const auto kAll = [](const store::StoredObject&) { return true; };
+
+// 120 objects share a value; the caller sees every third. Pages fill with visible objects only, and paging
+// through gives each visible object exactly once.
+TEST_F(CorrelatorTest, HiddenObjectsNeverShortenOrLeakIntoPages) {
+  std::vector<stix::Object> objects;
+  for (int i = 1; i <= 120; ++i) objects.push_back(IndicatorOf(i, "[domain-name:value = 'shared.example']"));
+  Put(objects);
+  std::set<std::string> visible_ids;
+  for (int i = 3; i <= 120; i += 3) visible_ids.insert(Id("indicator", i));
+  auto visible = [&](const store::StoredObject& o) { return visible_ids.count(o.id) > 0; };
+  SearchOptions options;
+  options.limit = 7;
+  std::vector<std::string> seen;
+  int pages = 0;
+  while (true) {
+    const SearchResult result = MustSearch("SHARED.example", options, visible);
+    EXPECT_EQ(result.kind, Kind::kDomain);
+    EXPECT_EQ(result.value, "shared.example");
+    ++pages;
+    if (result.objects.more) {
+      EXPECT_EQ(result.objects.objects.size(), 7u);  // full pages while more follows
+    }
+    for (const auto& id : Ids(result.objects.objects)) seen.push_back(id);
+    if (!result.objects.more) break;
+    options.after = result.objects.next_after;
+  }
+  EXPECT_EQ(pages, 6);  // 40 visible: 5 full pages and one of 5
+  EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), visible_ids);
+  EXPECT_EQ(seen.size(), 40u);
+  // Seeing nothing: an empty page, no "more".
+  const SearchResult none = MustSearch("shared.example", {}, [](const store::StoredObject&) { return false; });
+  EXPECT_THAT(none.objects.objects, IsEmpty());
+  EXPECT_FALSE(none.objects.more);
+}
+
+TEST_F(CorrelatorTest, OverCorrelatingValueIsFlaggedAndStillPaged) {
+  std::vector<stix::Object> objects;
+  for (int i = 1; i <= 30; ++i) objects.push_back(Ipv4Of(i, fmt::format("192.0.2.{}", i)));
+  for (int i = 1; i <= 30; ++i) objects.push_back(IndicatorOf(i, "[ipv4-addr:value = '203.0.113.9']"));
+  Put(objects);
+  SearchOptions options;
+  options.max_correlations = 29;
+  options.limit = 25;
+  SearchResult result = MustSearch("203.0.113.9", options, kAll);
+  EXPECT_TRUE(result.over_correlating);
+  EXPECT_EQ(result.objects.objects.size(), 25u);
+  EXPECT_TRUE(result.objects.more);
+  options.max_correlations = 30;  // exactly at the bound is not over it
+  result = MustSearch("203.0.113.9", options, kAll);
+  EXPECT_FALSE(result.over_correlating);
+  options.after = result.objects.next_after;
+  result = MustSearch("203.0.113.9", options, kAll);
+  EXPECT_EQ(result.objects.objects.size(), 5u);
+  EXPECT_FALSE(result.objects.more);
+}
+
+TEST_F(CorrelatorTest, CidrEdgesBothWays) {
+  Put({IndicatorOf(1, "[ipv4-addr:value = '0.0.0.0/0']"), IndicatorOf(2, "[ipv4-addr:value = '255.255.255.255']"),
+       IndicatorOf(3, "[ipv4-addr:value = '0.0.0.0']"), IndicatorOf(4, "[ipv6-addr:value = '::/0']"),
+       IndicatorOf(5, "[ipv6-addr:value = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff']"),
+       IndicatorOf(6, "[ipv6-addr:value = '::']"), IndicatorOf(7, "[ipv6-addr:value = '2001:db8::/127']"),
+       IndicatorOf(8, "[ipv6-addr:value = '2001:db8::1']"), IndicatorOf(9, "[ipv4-addr:value = '198.51.100.0/31']"),
+       IndicatorOf(10, "[ipv4-addr:value = '198.51.100.1']")});
+  // IPv4 /0 contains the whole IPv4 space, ends included, and nothing of IPv6.
+  SearchResult all4 = MustSearch("0.0.0.0/0", {}, kAll);
+  std::vector<std::string> inside;
+  for (const AddressHit& hit : all4.contained) inside.push_back(hit.value);
+  EXPECT_THAT(inside, ElementsAre("0.0.0.0", "198.51.100.1", "255.255.255.255"));
+  EXPECT_THAT(all4.containing, IsEmpty());
+  // IPv6 /0: IPv6 postings only (IPv4-mapped addresses are IPv4 postings).
+  SearchResult all6 = MustSearch("::/0", {}, kAll);
+  inside.clear();
+  for (const AddressHit& hit : all6.contained) inside.push_back(hit.value);
+  EXPECT_THAT(inside, ElementsAre("::", "2001:db8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"));
+  // An address: the containing prefixes, most specific first; a /32 search is the address itself.
+  SearchResult host = MustSearch("198.51.100.1/32", {}, kAll);
+  EXPECT_EQ(host.kind, Kind::kIpv4);  // a host prefix is its address, as postings store it
+  SearchResult address = MustSearch("::ffff:198.51.100.1", {}, kAll);  // IPv4-mapped is the IPv4 address
+  EXPECT_EQ(address.kind, Kind::kIpv4);
+  EXPECT_THAT(Ids(address.objects.objects), ElementsAre(Id("indicator", 10)));
+  std::vector<std::string> containing;
+  for (const AddressHit& hit : address.containing) containing.push_back(hit.value + " " + hit.object.id);
+  EXPECT_THAT(containing, ElementsAre("198.51.100.0/31 " + Id("indicator", 9), "0.0.0.0/0 " + Id("indicator", 1)));
+  EXPECT_THAT(Ids(host.objects.objects), ElementsAre(Id("indicator", 10)));
+  EXPECT_THAT(host.contained, IsEmpty());
+  containing.clear();
+  for (const AddressHit& hit : host.containing) containing.push_back(hit.value);
+  EXPECT_THAT(containing, ElementsAre("198.51.100.0/31", "0.0.0.0/0"));
+  SearchResult v6 = MustSearch("2001:db8::1/128", {}, kAll);
+  EXPECT_EQ(v6.value, "2001:db8::1");
+  // A CIDR is not inside itself, nor does it contain itself.
+  SearchResult net = MustSearch("2001:db8::/127", {}, kAll);
+  EXPECT_THAT(Ids(net.objects.objects), ElementsAre(Id("indicator", 7)));
+  containing.clear();
+  for (const AddressHit& hit : net.containing) containing.push_back(hit.value);
+  EXPECT_THAT(containing, ElementsAre("::/0"));
+  inside.clear();
+  for (const AddressHit& hit : net.contained) inside.push_back(hit.value);
+  EXPECT_THAT(inside, ElementsAre("2001:db8::1"));
+  containing.clear();
+  for (const AddressHit& hit : v6.containing) containing.push_back(hit.value);
+  EXPECT_THAT(containing, ElementsAre("2001:db8::/127", "::/0"));
+}
+
+TEST_F(CorrelatorTest, ContainedIpsArePagedByCursor) {
+  std::vector<stix::Object> objects = {IndicatorOf(1, "[ipv4-addr:value = '10.0.0.0/8']")};
+  for (int i = 1; i <= 12; ++i) objects.push_back(Ipv4Of(i, fmt::format("10.0.0.{}", i)));
+  Put(objects);
+  SearchOptions options;
+  options.max_related = 5;
+  std::vector<std::string> values;
+  for (int page = 0; page < 10; ++page) {
+    const SearchResult result = MustSearch("10.0.0.0/8", options, kAll);
+    for (const AddressHit& hit : result.contained) values.push_back(hit.value);
+    if (!result.contained_more) break;
+    options.contained_after = result.contained_next_after;
+  }
+  ASSERT_EQ(values.size(), 12u);
+  EXPECT_EQ(values.front(), "10.0.0.1");
+  EXPECT_EQ(values.back(), "10.0.0.12");
+}
+
+TEST_F(CorrelatorTest, CorrelationsLeaveOutTheObjectAndWarninglistedValues) {
+  std::vector<std::string> warnings;
+  auto lists = Warninglists::Build({{"l.json", R"({"name":"test-net","type":"cidr","list":["192.0.2.0/24"]})"}}, &warnings);
+  ASSERT_TRUE(lists.ok()) << lists.status();
+  lists_ = std::move(*lists);
+  Put({IndicatorOf(1, "[ipv4-addr:value = '192.0.2.1' OR ipv4-addr:value = '198.51.100.1']"), Ipv4Of(2, "192.0.2.1"),
+       Ipv4Of(3, "198.51.100.1"), IndicatorOf(4, "[ipv4-addr:value = '198.51.100.0/24']")});
+  Correlator correlator(*store_, lists_.get());
+  auto correlations = correlator.CorrelationsOf(Id("indicator", 1), {}, kAll);
+  ASSERT_TRUE(correlations.ok()) << correlations.status();
+  ASSERT_EQ(correlations->size(), 2u);
+  const CorrelatedValue& listed = (*correlations)[0];
+  EXPECT_EQ(listed.value, "192.0.2.1");
+  EXPECT_THAT(listed.warninglists, ElementsAre("test-net"));
+  EXPECT_THAT(listed.objects.objects, IsEmpty());  // does not correlate
+  const CorrelatedValue& plain = (*correlations)[1];
+  EXPECT_EQ(plain.value, "198.51.100.1");
+  EXPECT_THAT(Ids(plain.objects.objects), ElementsAre(Id("ipv4-addr", 3)));  // not indicator 1 itself
+  ASSERT_EQ(plain.containing.size(), 1u);
+  EXPECT_EQ(plain.containing[0].value, "198.51.100.0/24");
+  // Search still shows a warninglisted value's objects, with its lists.
+  const SearchResult search = MustSearch("192.0.2.1", {}, kAll);
+  EXPECT_THAT(search.warninglists, ElementsAre("test-net"));
+  EXPECT_EQ(search.objects.objects.size(), 2u);
+  // An object the caller may not see is not found.
+  auto hidden = correlator.CorrelationsOf(Id("indicator", 1), {},
+                                          [](const store::StoredObject& o) { return o.type != "indicator"; });
+  EXPECT_EQ(hidden.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(correlator.CorrelationsOf(Id("indicator", 99), {}, kAll).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CorrelatorTest, ExplicitKindOverridesDetectionAndBadValuesAreInvalid) {
+  Put({Parse(R"({"type":"file","spec_version":"2.1","id":"file--00000000-0000-4000-8000-000000000001",
+      "hashes":{"SHA3-256":"a7ffc6f8bf1ed76651c14756a061d662f580ff4de43b49fa82d80a4b80f8434a"}})")});
+  const std::string hash = "A7FFC6F8BF1ED76651C14756A061D662F580FF4DE43B49FA82D80A4B80F8434A";
+  EXPECT_THAT(MustSearch(hash, {}, kAll).objects.objects, IsEmpty());  // detected as sha256
+  SearchOptions options;
+  options.kind = Kind::kSha3_256;
+  EXPECT_EQ(MustSearch(hash, options, kAll).objects.objects.size(), 1u);
+  auto bad = Correlator(*store_).Search("not a value", {}, kAll);
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace concord::correlate

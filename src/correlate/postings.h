@@ -1,0 +1,50 @@
+// concord/correlate/postings.h — which (kind, normalised value) postings an object has (design.md, "Postings").
+//
+// PostingExtractor is the store's hook (store::PostingExtractor): the store calls it for every version that
+// becomes current and writes what it yields in the same transaction. Values come from
+//   SCOs        ipv4-addr/ipv6-addr value (ipv4/ipv6, or cidr4/cidr6 when it carries a shorter prefix; a /32 or
+//               /128 is the address), domain-name, url and email-addr value, file and artifact hashes (MD5,
+//               SHA-1, SHA-256, SHA-512, SHA3-256, SHA3-512, SSDEEP, TLSH; names compared ignoring case, '-'
+//               and '_') and file name, mutex name, windows-registry-key key, autonomous-system number,
+//               mac-addr value, x509-certificate serial_number and hashes.
+//   indicators  pattern_type "stix": every equality / IN / ISSUBSET value of the pattern that
+//               pattern::Extract indexes, normalised.
+// Values that do not normalise are left out (the object was validated on the way in; a value of an odd shape
+// simply does not correlate). Other types (observed-data, whose 2.1 refs point at SCOs that are objects of
+// their own; network-traffic, software, user-account, SDOs) have none. Each (kind, value) once per object,
+// sorted by (kind, value).
+//
+// Thread-safety: PostingExtractor is stateless; Extract may run on any number of threads at once.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "correlate/normalize.h"
+#include "stix/object.h"
+#include "store/store.h"
+
+namespace concord::correlate {
+
+class PostingExtractor final : public store::PostingExtractor {
+ public:
+  void Extract(const stix::Object& object, std::vector<store::Posting>& out) const override;
+};
+
+// The store posting for a value already normalised as `kind` (address and prefix filled for IPs and CIDRs).
+store::Posting MakePosting(Kind kind, std::string_view normalized_value);
+
+// The 16-byte big-endian address of a normalised ipv4 (as IPv4-mapped IPv6) or ipv6 value, or the network
+// address of a normalised cidr4/cidr6 value; nullopt for other kinds or malformed text.
+std::optional<std::array<uint8_t, 16>> AddressOf(Kind kind, std::string_view normalized_value);
+
+// The prefix length of a normalised cidr4/cidr6 value (0..32, 0..128); nullopt otherwise.
+std::optional<int> PrefixLengthOf(Kind kind, std::string_view normalized_value);
+
+// Formats a 16-byte address as the normalised text of `kind` (ipv4: the last four bytes; ipv6: RFC 5952).
+std::string FormatAddress(Kind kind, const std::array<uint8_t, 16>& address);
+
+}  // namespace concord::correlate
