@@ -14,7 +14,10 @@ if(CONCORD_TESTS)
 endif()
 if(CONCORD_BENCH)
   find_package(benchmark CONFIG REQUIRED)
-  find_package(simdjson CONFIG REQUIRED)  # the ingest benchmark's parse-only baseline
 endif()
+# simdjson: the log readers' JSON (Suricata EVE, Zeek JSON, JSON lines) and the ingest benchmark's baseline.
+find_package(simdjson CONFIG REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# Vectorscan (Debian's libvectorscan-dev, the portable Hyperscan fork): only for LIKE/MATCHES/substring patterns.
+pkg_check_modules(HS REQUIRED IMPORTED_TARGET libhs)

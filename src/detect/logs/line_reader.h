@@ -1,0 +1,59 @@
+// concord/detect/logs/line_reader.h — the part every format shares: cutting fed bytes into lines (with
+// the 1 MiB cap and a bounded pending buffer), line numbers and offsets, the per-line observable list and
+// scratch arena, statistics and the first errors. Each format implements ParseLine. Internal.
+//
+// Thread-safety: none; one reader per source.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "detect/logs/log_reader.h"
+#include "detect/logs/scan.h"
+
+namespace concord::detect::logs::detail {
+
+using Sink = absl::FunctionRef<void(const Record&)>;
+
+class LineReader : public LogReader {
+ public:
+  void Feed(std::string_view bytes, Sink sink) final;
+  void Finish(Sink sink) final;
+  const ReaderStats& stats() const final { return stats_; }
+
+ protected:
+  // One complete line without its '\n' and a trailing '\r' (the first line also without a UTF-8 BOM).
+  // `line` stays valid only during the call. Implementations start from empty observables_/arena_ (the
+  // base clears both before each call) and end with Emit() or Malformed(), or neither for a line that
+  // holds nothing.
+  virtual void ParseLine(std::string_view line, uint64_t number, uint64_t offset, Sink sink) = 0;
+  // After the last line of the source (CSV: an open quoted field is an error).
+  virtual void EndOfSource(Sink /*sink*/) {}
+
+  void Add(pattern::ValueKind kind, std::string_view value, std::string_view field) {
+    if (!value.empty()) observables_.push_back(Observable{kind, value, field});
+  }
+  // Hands observables_ to the sink as one record when there is at least one.
+  void Emit(uint64_t number, uint64_t offset, std::optional<int64_t> time_ms, Sink sink);
+  // Counts a malformed line (record) and keeps its message when fewer than 10 are kept.
+  void Malformed(uint64_t number, std::string_view why);
+
+  std::vector<Observable> observables_;
+  Arena arena_;
+
+ private:
+  void Line(std::string_view line, Sink sink);
+
+  ReaderStats stats_;
+  std::string pending_;       // the start of a line whose '\n' has not arrived
+  bool discarding_ = false;   // the current line passed kMaxLineBytes: drop bytes until '\n'
+  uint64_t line_number_ = 1;  // of the line being read
+  uint64_t line_offset_ = 0;  // of its first byte
+  uint64_t consumed_ = 0;     // bytes fed so far
+};
+
+}  // namespace concord::detect::logs::detail
