@@ -26,6 +26,10 @@
 #include "node/audit_commands.h"
 #include "node/cli_audit.h"
 #include "node/config.h"
+#include "node/detect_commands.h"
+#include "correlate/normalize.h"
+#include "detect/export/export.h"
+#include "detect/export_indicators.h"
 #include "node/pattern_commands.h"
 #include "node/serve.h"
 #include "store/store.h"
@@ -57,7 +61,7 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenDb(const Globals& g, bool read
       return absl::NotFoundError(fmt::format("no database at {} (import something first, or pass --db)", g.db));
     }
   }
-  return store::OpenStore(g.db, {.read_only = read_only});
+  return store::OpenStore(g.db, {.read_only = read_only, .postings = NodePostingExtractor()});
 }
 
 boost::json::object CountsJson(const ingest::OutcomeCounts& c) {
@@ -195,6 +199,12 @@ int RunImport(const Globals& g, const ImportArgs& a, std::ostream& out, std::ost
 // ---- export ------------------------------------------------------------------------------------------
 
 struct ExportArgs {
+  std::string format = "stix";
+  std::string max_tlp = "amber";
+  std::vector<std::string> kinds;
+  double min_score = 0;
+  bool include_warninglisted = false;
+  std::string warninglists;
   std::string output;
   std::vector<std::string> types;
   std::vector<std::string> ids;
@@ -275,10 +285,112 @@ boost::json::object ExportDetail(const ExportArgs& a) {
     const auto absolute = std::filesystem::absolute(a.output, ec);
     output = ec ? a.output : absolute.lexically_normal().string();
   }
-  return {{"format", "stix"}, {"filter", std::move(filter)}, {"output", std::move(output)}};
+  if (a.format != "stix" || !a.kinds.empty() || a.min_score > 0) {
+    boost::json::array kinds;
+    for (const auto& k : a.kinds) kinds.emplace_back(k);
+    filter["max_tlp"] = a.max_tlp;
+    filter["kinds"] = std::move(kinds);
+    filter["min_score"] = fmt::format("{}", a.min_score);  // audit details hold no floating point
+    filter["include_warninglisted"] = a.include_warninglisted;
+  }
+  return {{"format", a.format}, {"filter", std::move(filter)}, {"output", std::move(output)}};
+}
+
+// Detection formats: the indicators' matchable values, filtered (detect/export_indicators.h). Suricata
+// writes a directory (rules plus list and dataset files); the others one file or standard output.
+int RunDetectionExport(const Globals& g, const ExportArgs& a, detect::exports::ExportFormat format, std::ostream& out,
+                       std::ostream& err) {
+  detect::ExportFilter filter;
+  auto tlp = stix::ParseTlpName(a.max_tlp);
+  if (!tlp) return Fail(err, absl::InvalidArgumentError(fmt::format("--max-tlp: '{}' is none of clear, green, amber, amber+strict, red", a.max_tlp)));
+  filter.max_tlp = *tlp;
+  for (const std::string& k : a.kinds) {
+    const std::optional<pattern::ValueKind> kind = correlate::ParseKind(k);
+    if (!kind) return Fail(err, absl::InvalidArgumentError(fmt::format("--kind: '{}' is no value kind (ipv4, domain, url, sha256, …)", k)));
+    filter.kinds.push_back(*kind);
+  }
+  if (!a.modified_since.empty()) {
+    auto ts = ParseRfc3339(a.modified_since);
+    if (!ts.ok()) return Fail(err, Annotate(ts.status(), "--modified-since"));
+    filter.since = *ts;
+  }
+  filter.min_score = a.min_score;
+  filter.include_warninglisted = a.include_warninglisted;
+  auto lists = LoadWarninglists(a.warninglists, err);
+  if (!lists.ok()) return Fail(err, lists.status());
+  std::unique_ptr<detect::WarninglistsFilter> listed;
+  if (*lists) listed = std::make_unique<detect::WarninglistsFilter>(**lists);
+  filter.warninglists = listed.get();
+
+  auto db = OpenDb(g, true);
+  if (!db.ok()) return Fail(err, db.status());
+  auto log = CliAudit::Open(g.db);
+  if (!log.ok()) return Fail(err, log.status());
+  ExportAudit audit{.log = *log, .detail = ExportDetail(a), .justification = a.justification};
+  const bool to_stdout = a.output.empty() || a.output == "-";
+  const bool directory = format == detect::exports::ExportFormat::kSuricata && !to_stdout;
+  std::ofstream file;
+  std::unique_ptr<detect::exports::OutputSet> output;
+  const std::string tmp = a.output + ".partial";
+  if (directory) {
+    output = detect::exports::DirectoryOutput(a.output, std::string(detect::exports::DefaultMainFile(format)));
+  } else if (to_stdout) {
+    output = detect::exports::StreamOutput(out);
+  } else {
+    file.open(tmp, std::ios::binary | std::ios::trunc);
+    if (!file) return Fail(err, absl::PermissionDeniedError(fmt::format("cannot write {}", tmp)));
+    output = detect::exports::StreamOutput(file);
+  }
+  detect::exports::ExportOptions options;
+  const Timestamp now = SystemClock::Instance().Now();
+  options.generated_at = FormatRfc3339(now, 0);
+  options.bundle_id = "bundle--" + UuidV4().ToString();
+  auto writer = detect::exports::ExportWriter::Create(format, *output, options);
+  if (!writer.ok()) return Fail(err, writer.status());
+  detect::ExportSummary summary;
+  absl::Status s = detect::ExportIndicators(
+      **db, filter, now, **writer, nullptr,
+      [&](std::span<const std::string> ids) -> absl::Status {
+        boost::json::object d = audit.detail;
+        d["chunk"] = ++audit.entries;
+        d["objects"] = ids.size();
+        return audit.log.Record(audit::Action::kExport, std::vector<std::string>(ids.begin(), ids.end()), "ok",
+                                audit.justification, std::move(d));
+      },
+      &summary);
+  if (file.is_open()) {
+    file.close();
+    if (s.ok() && !file) s = absl::DataLossError(fmt::format("cannot write {}", tmp));
+    std::error_code ec;
+    if (s.ok()) {
+      std::filesystem::rename(tmp, a.output, ec);
+      if (ec) s = absl::PermissionDeniedError(fmt::format("cannot rename {}: {}", tmp, ec.message()));
+    }
+    if (!s.ok()) std::filesystem::remove(tmp, ec);
+  }
+  if (!s.ok()) {
+    audit.RecordFailure(s, static_cast<int64_t>(summary.values_written), file.is_open() || !to_stdout);
+    return Fail(err, s);
+  }
+  err << fmt::format("exported {} values of {} indicators ({} read)", summary.values_written,
+                     summary.indicators_exported, summary.indicators_read);
+  if (!to_stdout) err << " to " << a.output;
+  err << '\n';
+  for (const auto& [reason, n] : summary.left_out) err << fmt::format("  left out: {} {}\n", n, reason);
+  for (const auto& [kind, n] : (*writer)->skipped()) {
+    err << fmt::format("  not expressible in {}: {} {}\n", a.format, n, pattern::ValueKindName(kind));
+  }
+  return kOk;
 }
 
 int RunExport(const Globals& g, const ExportArgs& a, std::ostream& out, std::ostream& err) {
+  auto format = detect::exports::ParseExportFormat(a.format);
+  if (!format) {
+    return Fail(err, absl::InvalidArgumentError(fmt::format(
+                         "--format: '{}' is none of stix, suricata, snort, zeek, rpz, csv, text", a.format)));
+  }
+  const bool detection_filters = !a.kinds.empty() || a.min_score > 0;
+  if (*format != detect::exports::ExportFormat::kStix || detection_filters) return RunDetectionExport(g, a, *format, out, err);
   store::Query q{.types = a.types, .ids = a.ids, .current_only = !a.all_versions};
   if (!a.modified_since.empty()) {
     auto ts = ParseRfc3339(a.modified_since);
@@ -451,6 +563,43 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   export_cmd->add_flag("--all-versions", export_args.all_versions, "Every stored version, not only the current one");
   export_cmd->add_option("--justification", export_args.justification,
                          "Why the objects are exported (recorded in the audit log with the exported ids)");
+  export_cmd->add_option("--format", export_args.format,
+                         "stix (every object, as a bundle) or a detection format of the indicators: suricata "
+                         "(-o names a directory), snort, zeek, rpz, csv, text")
+      ->capture_default_str();
+  export_cmd->add_option("--max-tlp", export_args.max_tlp, "Detection formats: highest TLP exported")->capture_default_str();
+  export_cmd->add_option("--kind", export_args.kinds, "Detection formats: only these value kinds (repeatable)");
+  export_cmd->add_option("--min-score", export_args.min_score, "Detection formats: lowest decay score (0-100)")
+      ->check(CLI::Range(0.0, 100.0));
+  export_cmd->add_flag("--include-warninglisted", export_args.include_warninglisted,
+                       "Detection formats: keep values that a warninglist names");
+  export_cmd->add_option("--warninglists", export_args.warninglists,
+                         "Warninglist directory (default: the lists shipped with Concord; 'none': no lists)");
+
+  MatchArgs match_args;
+  auto* match_log_cmd = app.add_subcommand(
+      "match", "Match logs against the stored indicators; one JSON line per hit on standard output");
+  match_log_cmd->fallthrough();
+  match_log_cmd->add_option("inputs", match_args.inputs, "Log files or directories (default or '-': standard input)");
+  match_log_cmd->add_option("--format", match_args.format, "eve, zeek (TSV or JSON), jsonl, csv, text")
+      ->capture_default_str();
+  match_log_cmd->add_option("--field", match_args.fields,
+                            "jsonl/csv: FIELD=KIND, e.g. query=domain or client.ip=ipv4 (repeatable; default: "
+                            "every value scanned for indicators)");
+  match_log_cmd->add_option("--time-field", match_args.time_field, "jsonl/csv: the field with the event time");
+  match_log_cmd->add_option("--csv-delimiter", match_args.csv_delimiter, "csv: the field delimiter")->capture_default_str();
+  match_log_cmd->add_flag("--no-header", match_args.no_header, "csv: the first row is data (columns named 1, 2, …)");
+  match_log_cmd->add_flag("-f,--follow", match_args.follow, "Keep reading files as they grow (new indicators are picked up)");
+  match_log_cmd->add_flag("--record", match_args.record,
+                          "Store STIX sightings of the hits, one per indicator and window, as this node's organisation");
+  match_log_cmd->add_option("--window", match_args.window_seconds, "Sighting aggregation window in seconds")
+      ->check(CLI::Range(1, 86400 * 30))
+      ->capture_default_str();
+  match_log_cmd->add_option("--sighting-tlp", match_args.sighting_tlp, "TLP of recorded sightings")->capture_default_str();
+  match_log_cmd->add_option("--warninglists", match_args.warninglists,
+                            "Warninglist directory (default: the lists shipped with Concord; 'none': no lists)");
+  match_log_cmd->add_flag("-q,--quiet", match_args.quiet, "No progress or summary on standard error");
+  match_log_cmd->add_option("--follow-idle-polls", match_args.follow_idle_polls)->group("");
 
   GetArgs get_args;
   auto* get_cmd = app.add_subcommand("get", "Show one object (current version unless told otherwise)");
@@ -589,6 +738,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
 
   if (*import_cmd) return RunImport(g, import_args, out, err);
   if (*export_cmd) return RunExport(g, export_args, out, err);
+  if (*match_log_cmd) return RunMatch(g.db, match_args, out, err);
   if (*get_cmd) return RunGet(g, get_args, out, err);
   if (*stats_cmd) return RunStats(g, out, err);
   if (*org_add_cmd) return RunOrgAdd(g.db, org_add_args, g.json, out, err);

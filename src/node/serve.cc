@@ -1,4 +1,5 @@
 #include "node/serve.h"
+#include "node/detect_commands.h"
 
 #include <chrono>
 #include <filesystem>
@@ -171,7 +172,14 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
     fs::create_directories(parent, ec);
   }
   {
-    CONCORD_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened, store::OpenStore(config.db));
+    CONCORD_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened,
+                             store::OpenStore(config.db, {.postings = NodePostingExtractor()}));
+    // A database written before postings existed (or by an opener without the extractor) gets them now,
+    // before the node serves correlation. Batches of 2,000 objects; the demo data takes a second or two.
+    if (auto complete = opened->PostingsComplete(); complete.ok() && !*complete) {
+      spdlog::info("postings are incomplete: rebuilding them from the stored objects");
+      CONCORD_RETURN_IF_ERROR(opened->ReindexPostings(nullptr));
+    }
     impl->change_source = std::make_unique<api::StoreChangeSource>(*opened);
     CONCORD_ASSIGN_OR_RETURN(int64_t last_seq, impl->change_source->LastSeq());
     impl->changes = std::make_unique<api::ChangeFeed>(*impl->change_source, last_seq, api::ChangeFeed::Options{});

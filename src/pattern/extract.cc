@@ -258,4 +258,24 @@ std::vector<IndexableValue> Extract(const Pattern& pattern) {
   return e.Take();
 }
 
+std::vector<TextMatcher> ExtractTextMatchers(const Pattern& pattern) {
+  std::vector<TextMatcher> out;
+  for (uint32_t i = 0; i < pattern.comparisons().size(); ++i) {
+    const Comparison& c = pattern.comparisons()[i];
+    if (c.negated || (c.op != Operator::kLike && c.op != Operator::kMatches)) continue;
+    if (c.literals.size() != 1 || c.literals[0].kind != LiteralKind::kString) continue;
+    const PathKind pk = Classify(c.path);
+    const std::string_view literal = c.literals[0].value;
+    ValueKind kind = pk.kind;
+    switch (pk.target) {
+      case Target::kNone: continue;
+      case Target::kFixed: break;
+      case Target::kAddress: kind = literal.find(':') != std::string_view::npos ? ValueKind::kIpv6 : ValueKind::kIpv4; break;
+      case Target::kAddressOrDomain: kind = ValueKind::kDomain; break;
+    }
+    out.push_back({kind, c.op, literal, i});
+  }
+  return out;
+}
+
 }  // namespace concord::pattern

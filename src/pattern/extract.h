@@ -63,4 +63,17 @@ struct IndexableValue {
 // In pattern order. A comparison may yield several pairs (IN lists).
 std::vector<IndexableValue> Extract(const Pattern& pattern);
 
+// A LIKE or MATCHES comparison (without NOT) on a path Extract would index: what detection hands to a
+// regex engine. An address path is ipv6 when the literal holds ':', else ipv4; network-traffic
+// src_ref/dst_ref.value is domain.
+struct TextMatcher {
+  ValueKind kind;
+  Operator op;               // kLike or kMatches
+  std::string_view literal;  // the unescaped string literal (points into the Pattern)
+  uint32_t comparison = 0;
+
+  friend bool operator==(const TextMatcher&, const TextMatcher&) = default;
+};
+std::vector<TextMatcher> ExtractTextMatchers(const Pattern& pattern);
+
 }  // namespace concord::pattern

@@ -102,5 +102,30 @@ TEST(Extract, RecordsTheComparisonIndex) {
   EXPECT_EQ(v[0].comparison, 1u);
 }
 
+TEST(ExtractTextMatchers, LikeAndMatchesOnIndexablePaths) {
+  auto p = Pattern::Parse(
+      "[url:value LIKE 'http://%.evil.example/%' OR domain-name:value MATCHES '^c2-[0-9]+\\\\.example$'] AND "
+      "[ipv4-addr:value LIKE '10.%' AND url:value NOT LIKE '%x%'] AND [file:size = 3 AND file:name LIKE 'a%']");
+  ASSERT_TRUE(p.ok()) << p.status();
+  const auto m = ExtractTextMatchers(*p);
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_EQ(m[0].kind, ValueKind::kUrl);
+  EXPECT_EQ(m[0].op, Operator::kLike);
+  EXPECT_EQ(m[0].literal, "http://%.evil.example/%");
+  EXPECT_EQ(m[1].kind, ValueKind::kDomain);
+  EXPECT_EQ(m[1].op, Operator::kMatches);
+  EXPECT_EQ(m[1].literal, "^c2-[0-9]+\\.example$");
+  EXPECT_EQ(m[2].kind, ValueKind::kIpv4);
+  EXPECT_EQ(m[2].literal, "10.%");
+  EXPECT_EQ(m[3].kind, ValueKind::kFilename);
+  EXPECT_EQ(m[3].comparison, 5u);
+}
+
+TEST(ExtractTextMatchers, IgnoresUnindexedPathsAndOtherOperators) {
+  auto p = Pattern::Parse("[file:size > 3 OR x-custom:path LIKE '%a' OR url:value = 'http://a.example/']");
+  ASSERT_TRUE(p.ok()) << p.status();
+  EXPECT_TRUE(ExtractTextMatchers(*p).empty());
+}
+
 }  // namespace
 }  // namespace concord::pattern
