@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <optional>
 #include <utility>
 
@@ -42,7 +43,15 @@ size_t RequestReader::Put(std::string_view bytes) {
   // Not eager while reading the header: Beast then stops at its end, as the server needs for 100-continue.
   parser.eager(state_ == State::kBody);
   boost::beast::error_code ec;
-  const size_t used = parser.put(boost::asio::const_buffer(bytes.data(), bytes.size()), ec);
+  size_t used = 0;
+  try {
+    used = parser.put(boost::asio::const_buffer(bytes.data(), bytes.size()), ec);
+  } catch (const std::exception& e) {
+    // Beast throws (instead of returning an error) when a field it stores is over 64 KiB, which the header
+    // limit prevents in the header but not in a chunked body's trailer section.
+    Fail(absl::InvalidArgumentError(fmt::format("malformed HTTP request: {}", e.what())));
+    return bytes.size();
+  }
   if (ec == bhttp::error::need_more) return used;
   if (ec == bhttp::error::header_limit) {
     Fail(WithHttpStatus(absl::ResourceExhaustedError(fmt::format("request header exceeds the limit of {} bytes",
@@ -63,9 +72,21 @@ size_t RequestReader::Put(std::string_view bytes) {
   }
   if (state_ == State::kHeader) {
     if (parser.is_header_done()) AcceptHeader();
-  } else if (parser.is_done()) {
-    state_ = State::kComplete;
+    return used;
   }
+  if (parser.chunked()) {
+    // Beast bounds the header but not a chunked body's trailer section, whose fields it keeps in the
+    // message: without a bound here a client could send trailer fields for ever.
+    size_t field_bytes = 0;
+    for (const auto& field : parser.get()) field_bytes += field.name_string().size() + field.value().size() + 4;
+    if (field_bytes > header_bytes_ + limits_.max_header_bytes) {
+      Fail(WithHttpStatus(absl::ResourceExhaustedError(fmt::format("request trailer exceeds the limit of {} bytes",
+                                                                   limits_.max_header_bytes)),
+                          431));
+      return used;
+    }
+  }
+  if (parser.is_done()) state_ = State::kComplete;
   return used;
 }
 
@@ -74,6 +95,10 @@ void RequestReader::AcceptHeader() {
   const auto& msg = parser.get();
   method_ = std::string(msg.method_string());
   target_ = std::string(msg.target());
+  for (const auto& field : msg) {
+    header_fields_.Add(std::string(field.name_string()), std::string(field.value()));
+    header_bytes_ += field.name_string().size() + field.value().size() + 4;
+  }
   // RFC 9112 §3.2: an HTTP/1.1 request without Host, or with more than one, is invalid (two could name
   // different hosts to two parsers on the way). §6.3: a request whose transfer coding does not end in
   // chunked has no knowable length; reading on would let its body pass for a request.
@@ -120,7 +145,7 @@ ParsedRequest RequestReader::Take() {
   Request& req = out.request;
   req.method = std::move(method_);
   req.target = std::move(target_);
-  for (const auto& field : msg) req.headers.Add(std::string(field.name_string()), std::string(field.value()));
+  req.headers = std::move(header_fields_);  // trailer fields, if any, are dropped
   req.body = std::move(msg.body());
   const std::string_view target = req.target;
   const size_t q = target.find('?');

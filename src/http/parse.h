@@ -89,6 +89,11 @@ class RequestReader {
   absl::Status error_;
   std::string method_;
   std::string target_;
+  // The header section as it was when the header ended. Beast appends the fields of a chunked body's
+  // trailer section to the same field list; RFC 9110 §6.5.1 forbids merging them into the header, and a
+  // trailer could otherwise add a second Host, an Authorization or a justification after the fact.
+  Headers header_fields_;
+  size_t header_bytes_ = 0;  // of header_fields_, counted as the trailer limit counts them
 };
 
 }  // namespace concord::http
