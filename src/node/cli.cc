@@ -576,6 +576,17 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   export_cmd->add_option("--warninglists", export_args.warninglists,
                          "Warninglist directory (default: the lists shipped with Concord; 'none': no lists)");
 
+  SearchArgs search_args;
+  auto* search_cmd = app.add_subcommand(
+      "search", "Who else has this value: objects, related addresses, warninglists, indicators that fire on it");
+  search_cmd->fallthrough();
+  search_cmd->add_option("value", search_args.value, "An IP, CIDR, domain, URL, e-mail address, hash, …")->required();
+  search_cmd->add_option("--kind", search_args.kind, "Read the value as this kind instead of guessing");
+  search_cmd->add_option("--limit", search_args.limit, "Objects per page (1-1000)")->capture_default_str();
+  search_cmd->add_option("--after", search_args.after, "Next page: the cursor a previous page printed");
+  search_cmd->add_option("--warninglists", search_args.warninglists,
+                         "Warninglist directory (default: the lists shipped with Concord; 'none': no lists)");
+
   MatchArgs match_args;
   auto* match_log_cmd = app.add_subcommand(
       "match", "Match logs against the stored indicators; one JSON line per hit on standard output");
@@ -739,6 +750,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   if (*import_cmd) return RunImport(g, import_args, out, err);
   if (*export_cmd) return RunExport(g, export_args, out, err);
   if (*match_log_cmd) return RunMatch(g.db, match_args, out, err);
+  if (*search_cmd) return RunSearch(g.db, search_args, g.json, out, err);
   if (*get_cmd) return RunGet(g, get_args, out, err);
   if (*stats_cmd) return RunStats(g, out, err);
   if (*org_add_cmd) return RunOrgAdd(g.db, org_add_args, g.json, out, err);

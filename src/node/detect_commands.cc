@@ -16,6 +16,7 @@
 #include "common/status.h"
 #include "common/time.h"
 #include "common/uuid.h"
+#include "correlate/correlator.h"
 #include "correlate/normalize.h"
 #include "correlate/postings.h"
 #include "detect/logs/log_reader.h"
@@ -313,6 +314,114 @@ int RunMatch(const std::string& db_location, const MatchArgs& a, std::ostream& o
     if (!a.quiet) err << fmt::format("concord: recorded {} sightings\n", *written);
   }
   if (malformed > 0 && !a.quiet) err << fmt::format("concord: {} malformed lines skipped\n", malformed);
+  return kOk;
+}
+
+}  // namespace concord::node
+
+namespace concord::node {
+namespace {
+
+boost::json::object ObjectJson(const store::StoredObject& o) {
+  boost::json::object j{{"id", o.id}, {"type", o.type}, {"tlp", stix::TlpName(o.tlp)}, {"revoked", o.revoked}};
+  if (!o.modified.empty()) j["modified"] = o.modified;
+  if (!o.created_by_ref.empty()) j["created_by_ref"] = o.created_by_ref;
+  return j;
+}
+
+boost::json::array AddressHitsJson(const std::vector<correlate::AddressHit>& hits) {
+  boost::json::array out;
+  for (const auto& h : hits) {
+    boost::json::object j = ObjectJson(h.object);
+    j["via_kind"] = pattern::ValueKindName(h.kind);
+    j["via_value"] = h.value;
+    if (!h.warninglists.empty()) {
+      boost::json::array lists;
+      for (const auto& l : h.warninglists) lists.emplace_back(l);
+      j["via_warninglists"] = std::move(lists);
+    }
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+}  // namespace
+
+int RunSearch(const std::string& db_location, const SearchArgs& a, bool json, std::ostream& out, std::ostream& err) {
+  correlate::SearchOptions options;
+  if (!a.kind.empty()) {
+    options.kind = correlate::ParseKind(a.kind);
+    if (!options.kind) return Fail(err, absl::InvalidArgumentError(fmt::format("--kind: '{}' is no value kind", a.kind)));
+  }
+  options.after = a.after;
+  options.limit = std::clamp<size_t>(a.limit, 1, 1000);
+  auto db = store::OpenStore(db_location, {.read_only = true, .postings = NodePostingExtractor()});
+  if (!db.ok()) return Fail(err, db.status());
+  if (auto complete = (*db)->PostingsComplete(); complete.ok() && !*complete) {
+    err << "concord: postings are incomplete (objects stored before postings existed, or by an older version): "
+           "results may miss objects; `concord serve` rebuilds them when it starts\n";
+  }
+  auto lists = LoadWarninglists(a.warninglists, err);
+  if (!lists.ok()) return Fail(err, lists.status());
+  correlate::Correlator correlator(**db, lists->get());
+  auto found = correlator.Search(a.value, options, [](const store::StoredObject&) { return true; });
+  if (!found.ok()) return Fail(err, found.status());
+
+  // Which indicators would fire on the value now (validity, warninglists and confirmation as in `match`).
+  std::unique_ptr<detect::WarninglistsFilter> filter;
+  if (*lists) filter = std::make_unique<detect::WarninglistsFilter>(**lists);
+  detect::SnapshotOptions snapshot_options;
+  snapshot_options.warninglists = filter.get();
+  auto snapshot = detect::BuildSnapshot(**db, snapshot_options, SystemClock::Instance().Now());
+  if (!snapshot.ok()) return Fail(err, snapshot.status());
+  auto matcher = detect::Matcher::Create(*snapshot);
+  if (!matcher.ok()) return Fail(err, matcher.status());
+  boost::json::array hits;
+  (*matcher)->MatchValue(found->kind, found->value, std::nullopt, [&](const detect::Hit& hit) {
+    const detect::Snapshot& snap = (*matcher)->snapshot();
+    hits.push_back(boost::json::object{{"indicator", snap.IndicatorId(hit.indicator)},
+                                       {"name", snap.IndicatorName(hit.indicator)},
+                                       {"matched_kind", pattern::ValueKindName(hit.matched_kind)},
+                                       {"matched", hit.matched},
+                                       {"score", std::lround(snap.indicator(hit.indicator).score)}});
+  });
+
+  const correlate::SearchResult& r = *found;
+  if (json) {
+    boost::json::array objects, lists_json;
+    for (const auto& o : r.objects.objects) objects.push_back(ObjectJson(o));
+    for (const auto& l : r.warninglists) lists_json.emplace_back(l);
+    boost::json::object j{{"kind", pattern::ValueKindName(r.kind)},
+                          {"value", r.value},
+                          {"warninglists", std::move(lists_json)},
+                          {"over_correlating", r.over_correlating},
+                          {"objects", std::move(objects)},
+                          {"more", r.objects.more},
+                          {"next_after", r.objects.next_after},
+                          {"containing", AddressHitsJson(r.containing)},
+                          {"contained", AddressHitsJson(r.contained)},
+                          {"detection", std::move(hits)}};
+    out << boost::json::serialize(j) << '\n';
+    return kOk;
+  }
+  out << fmt::format("{} {}", pattern::ValueKindName(r.kind), r.value);
+  if (r.over_correlating) out << "  [over-correlating]";
+  out << '\n';
+  for (const auto& l : r.warninglists) out << "  on warninglist: " << l << '\n';
+  out << fmt::format("objects with this value ({}{}):\n", r.objects.objects.size(), r.objects.more ? "+" : "");
+  for (const auto& o : r.objects.objects) {
+    out << fmt::format("  {}  {}{}\n", o.id, o.modified.empty() ? "-" : o.modified, o.revoked ? "  revoked" : "");
+  }
+  if (r.objects.more) out << fmt::format("  more: --after {}\n", r.objects.next_after);
+  for (const auto& h : r.containing) out << fmt::format("  inside {} {}: {}\n", pattern::ValueKindName(h.kind), h.value, h.object.id);
+  for (const auto& h : r.contained) out << fmt::format("  contains {} {}: {}\n", pattern::ValueKindName(h.kind), h.value, h.object.id);
+  out << fmt::format("detection: {} indicator(s) fire on it now\n", hits.size());
+  for (const auto& h : hits) {
+    const auto& o = h.as_object();
+    out << fmt::format("  {}  {} {} (score {})\n", std::string(o.at("indicator").as_string()),
+                       std::string(o.at("matched_kind").as_string()), std::string(o.at("matched").as_string()),
+                       o.at("score").as_int64());
+  }
   return kOk;
 }
 

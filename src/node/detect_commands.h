@@ -35,6 +35,19 @@ const store::PostingExtractor* NodePostingExtractor();
 
 int RunMatch(const std::string& db, const MatchArgs& args, std::ostream& out, std::ostream& err);
 
+struct SearchArgs {
+  std::string value;
+  std::string kind;          // "" = detect from the value's shape
+  int64_t after = 0;
+  size_t limit = 50;
+  std::string warninglists;  // as MatchArgs::warninglists
+};
+
+// `concord search VALUE`: the objects that have the value (postings), addresses related by containment,
+// the warninglists it is on, and the indicators that would fire on it now. Reads everything (a local
+// operator's view), like `concord get`.
+int RunSearch(const std::string& db, const SearchArgs& args, bool json, std::ostream& out, std::ostream& err);
+
 // The warninglists at `directory` ("" → the lists shipped in the project's data/warninglists, "none" →
 // none: returns null).
 [[nodiscard]] absl::StatusOr<std::unique_ptr<correlate::Warninglists>> LoadWarninglists(const std::string& directory,

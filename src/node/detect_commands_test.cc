@@ -245,5 +245,50 @@ TEST_F(DetectCommands, ExportCsvLeavesOutRevokedAndRedAndWarninglisted) {
   EXPECT_NE(r.err.find("--kind: 'nonsense' is no value kind"), std::string::npos);
 }
 
+TEST_F(DetectCommands, SearchFindsObjectsRelatedAddressesListsAndFiringIndicators) {
+  const std::string sco = R"({"type":"domain-name","spec_version":"2.1","id":"domain-name--7c4a3c6a-5d52-5a2c-9d2e-4b4f7f0b7e11","value":"C2.evil.example"})";
+  ASSERT_EQ(Run({"--db", db_, "import", Write("sco.json", sco)}).code, 0);
+
+  Result r = Run({"--db", db_, "--json", "search", "c2.EVIL.example."});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = boost::json::parse(r.out).as_object();
+  EXPECT_EQ(j["kind"].as_string(), "domain");
+  EXPECT_EQ(j["value"].as_string(), "c2.evil.example");
+  std::set<std::string> ids;
+  for (const auto& o : j["objects"].as_array()) ids.insert(std::string(o.as_object().at("id").as_string()));
+  EXPECT_EQ(ids, (std::set<std::string>{"indicator--00000000-0000-4000-8000-000000000001",
+                                        "domain-name--7c4a3c6a-5d52-5a2c-9d2e-4b4f7f0b7e11"}));
+  ASSERT_EQ(j["detection"].as_array().size(), 1u);
+  EXPECT_EQ(j["detection"].as_array()[0].as_object()["indicator"].as_string(),
+            "indicator--00000000-0000-4000-8000-000000000001");
+
+  // A subdomain has no postings of its own but the domain indicator fires on it.
+  r = Run({"--db", db_, "--json", "search", "www.c2.evil.example"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = boost::json::parse(r.out).as_object();
+  EXPECT_TRUE(j["objects"].as_array().empty());
+  ASSERT_EQ(j["detection"].as_array().size(), 1u);
+  EXPECT_EQ(j["detection"].as_array()[0].as_object()["matched"].as_string(), "c2.evil.example");
+
+  // An address inside a CIDR indicator; a documentation address is on the shipped warninglists.
+  r = Run({"--db", db_, "--json", "search", "2001:db8:bad::5"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = boost::json::parse(r.out).as_object();
+  ASSERT_EQ(j["containing"].as_array().size(), 1u);
+  EXPECT_EQ(j["containing"].as_array()[0].as_object()["via_value"].as_string(), "2001:db8:bad::/48");
+  EXPECT_FALSE(j["warninglists"].as_array().empty());
+
+  r = Run({"--db", db_, "search", "c2.evil.example", "--warninglists", "none"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("domain c2.evil.example\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("detection: 1 indicator(s) fire on it now"), std::string::npos) << r.out;
+
+  r = Run({"--db", db_, "search", "x", "--kind", "nonsense"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--kind: 'nonsense' is no value kind"), std::string::npos) << r.err;
+  r = Run({"--db", db_, "search", "not a value at all"});
+  EXPECT_EQ(r.code, 2);
+}
+
 }  // namespace
 }  // namespace concord::node
