@@ -124,8 +124,11 @@ std::optional<HttpUrl> ParseHttpUrl(std::string_view url) {
   HttpUrl out;
   for (char c : authority) out.host += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   if (size_t hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
-  out.path_query = std::string(rest);
-  if (out.path_query.empty() || out.path_query.front() != '/') out.path_query.insert(0, "/");
+  // Built with reserve + push_back: GCC 12 at -O2 reports a false -Wrestrict (its bug 105651) on
+  // string::insert(0, "/") and on assigning a literal here.
+  out.path_query.reserve(rest.size() + 1);
+  if (rest.empty() || rest.front() != '/') out.path_query.push_back('/');
+  out.path_query.append(rest.data(), rest.size());
   return out;
 }
 
