@@ -267,6 +267,7 @@ int main(int argc, char** argv) {
   const std::string zeek_path = tmp + "/concord-match-bench-dns.log";
   const std::string eve_path = tmp + "/concord-match-bench-eve.json";
   const std::string patterns_path = tmp + "/concord-match-bench-domains.txt";
+  uint64_t planted = 0;
   {
     std::ofstream zeek(zeek_path, std::ios::binary), eve(eve_path, std::ios::binary), pat(patterns_path);
     zeek << ZeekHeader();
@@ -274,6 +275,7 @@ int main(int argc, char** argv) {
     std::string name;
     for (int64_t i = 0; i < lines; ++i) {
       if (is_hit(gen.rng())) {
+        ++planted;
         const size_t k = std::uniform_int_distribution<size_t>(0, domains.size() - 1)(gen.rng());
         name = subtree[k] ? "www." + domains[k] : domains[k];
       } else {
@@ -293,7 +295,8 @@ int main(int argc, char** argv) {
           i % 1000000, c, (c >> 16) & 255, (c >> 8) & 255, c & 255, 40000 + (c % 20000), c % 65536, name);
     }
   }
-  std::printf("log lines: %lld per format\n", static_cast<long long>(lines));
+  std::printf("log lines: %lld per format, %llu with an indicator domain planted\n", static_cast<long long>(lines),
+              static_cast<unsigned long long>(planted));
 
   const Run zeek = Concord(zeek_path, logs::Format::kZeek, snap);
   const Run eve = Concord(eve_path, logs::Format::kEve, snap);

@@ -169,7 +169,7 @@ void Matcher::MatchOne(ValueKind kind, std::string_view raw, std::string_view fi
   auto consider = [&](const Candidate& c) {
     ++stats_.candidates;
     const SnapshotIndicator& ind = snap.indicator(c.indicator);
-    if (time_ms < ind.valid_from_ms || time_ms >= ind.valid_until_ms) {
+    if (time_ms < ind.valid_from_ms() || time_ms >= ind.valid_until_ms()) {
       ++stats_.outside_validity;
       return;
     }

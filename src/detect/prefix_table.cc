@@ -99,6 +99,8 @@ absl::StatusOr<Ipv4PrefixTable> Ipv4PrefixTable::Build(std::span<const Ipv4Prefi
   });
 
   Ipv4PrefixTable t;
+  // No prefixes, no table: a snapshot with only host or domain indicators does not pay 64 MiB.
+  if (sorted.empty()) return t;
   constexpr size_t kBytes = kTbl24Entries * sizeof(uint32_t);  // a multiple of kHugePage
   auto* raw = static_cast<uint32_t*>(std::aligned_alloc(kHugePage, kBytes));
   CONCORD_CHECK(raw != nullptr, "64 MiB for the DIR-24-8 first level can be allocated");
@@ -138,7 +140,7 @@ absl::StatusOr<Ipv4PrefixTable> Ipv4PrefixTable::Build(std::span<const Ipv4Prefi
 }
 
 size_t Ipv4PrefixTable::MemoryBytes() const {
-  return sizeof(*this) + kTbl24Entries * sizeof(uint32_t) + tbl8_.capacity() * sizeof(uint32_t);
+  return sizeof(*this) + (tbl24_ ? kTbl24Entries * sizeof(uint32_t) : 0) + tbl8_.capacity() * sizeof(uint32_t);
 }
 
 // ---------------------------------------------------------------------------------------------- IPv6

@@ -10,8 +10,8 @@
 //
 // IPv4 — DIR-24-8 (Gupta, Lin, McKeown 1998): a 2^24 first-level array indexed by the top 24 bits, whose
 // entries hold either the answer or the number of a 256-entry second-level block for /24s that contain
-// longer prefixes. A lookup is one or two array reads. 64 MiB fixed plus 1 KiB per /24 with prefixes
-// longer than /24 — the price of line rate. The table accepts /32s, but a million host indicators would
+// longer prefixes. A lookup is one or two array reads. 64 MiB fixed (nothing when built from no prefixes)
+// plus 1 KiB per /24 with prefixes longer than /24 — the price of line rate. The table accepts /32s, but a million host indicators would
 // cost a block each: Ipv4Index (ip_index.h) keeps hosts in a hash map and only CIDRs here.
 //
 // IPv6 — flattened ranges: the prefixes cut the 128-bit space into disjoint intervals, each labelled with
@@ -86,6 +86,7 @@ class Ipv4PrefixTable {
 
   // The id of the longest prefix containing `address`, or kNoMatch.
   uint32_t Lookup(uint32_t address) const {
+    if (!tbl24_) return kNoMatch;  // built from no prefixes
     uint32_t entry = tbl24_[address >> 8];
     if (entry & kBlockFlag) entry = tbl8_[((entry & ~kBlockFlag) << 8) | (address & 0xffu)];
     return entry - 1;  // entries hold id + 1; 0 (no match) wraps to kNoMatch

@@ -52,6 +52,7 @@ TEST(Ipv4PrefixTable, EmptyMatchesNothing) {
   EXPECT_EQ(t.Lookup(0), kNoMatch);
   EXPECT_EQ(t.Lookup(V4("10.1.2.3")), kNoMatch);
   EXPECT_EQ(t.Lookup(0xffffffffu), kNoMatch);
+  EXPECT_LT(t.MemoryBytes(), 4096u);  // no 64 MiB first level without prefixes
 }
 
 TEST(Ipv4PrefixTable, SlashZeroMatchesEverythingAndLosesToLongerPrefixes) {

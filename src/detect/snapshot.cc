@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <exception>
@@ -19,6 +20,11 @@
 
 namespace concord::detect {
 
+namespace {
+constexpr uint32_t kKeyOffsetMask = 0x7fffffffu;  // list_key_: bit 31 says "some posting covers subdomains"
+constexpr uint32_t kKeySubtreeBit = 0x80000000u;
+}  // namespace
+
 // The distinct values of one kind, as a hash set of list numbers that hashes and compares through the
 // snapshot's key arena; found by the value's text (heterogeneous lookup).
 class KeyIndex {
@@ -27,7 +33,7 @@ class KeyIndex {
     const std::string* arena;
     const std::vector<uint32_t>* offsets;
     std::string_view Text(uint32_t list) const {
-      const size_t at = (*offsets)[list];
+      const size_t at = (*offsets)[list] & kKeyOffsetMask;
       uint16_t size;
       std::memcpy(&size, arena->data() + at, sizeof size);
       return {arena->data() + at + sizeof size, size};
@@ -97,7 +103,6 @@ std::optional<std::array<uint8_t, 16>> IndicatorUuid(std::string_view id) {
   return out;
 }
 
-int64_t MillisOr(const std::optional<Timestamp>& ts, int64_t fallback) { return ts ? ts->UnixMillis() : fallback; }
 
 struct Net {
   bool v6 = false;
@@ -230,14 +235,21 @@ void SnapshotBuilder::Add(Indicator indicator, Skip skip) {
   if (hot.id_size > 0) p.text.append(indicator.id, 0, hot.id_size);
   hot.name_size = static_cast<uint16_t>(std::min<size_t>(indicator.name.size(), UINT16_MAX));
   p.text.append(indicator.name, 0, hot.name_size);
-  hot.tlp = indicator.tlp;
-  hot.needs_confirmation = indicator.needs_confirmation;
+  hot.tlp_ = static_cast<uint8_t>(indicator.tlp);
   if (indicator.needs_confirmation && indicator.pattern) {
     hot.pattern = static_cast<uint32_t>(p.patterns.size());
     p.patterns.push_back(std::move(indicator.pattern));
   }
-  hot.valid_from_ms = MillisOr(indicator.valid_from, INT64_MIN);
-  hot.valid_until_ms = MillisOr(indicator.valid_until, INT64_MAX);
+  if (indicator.valid_from) {
+    // Rounded up to the second: never valid earlier than it says.
+    const int64_t s = indicator.valid_from->seconds + (indicator.valid_from->nanos > 0 ? 1 : 0) -
+                      SnapshotIndicator::kEpoch2000;
+    hot.valid_from = static_cast<uint32_t>(std::clamp<int64_t>(s, 0, UINT32_MAX - 1));
+  }
+  if (indicator.valid_until) {
+    const int64_t s = indicator.valid_until->seconds - SnapshotIndicator::kEpoch2000;
+    hot.valid_until = static_cast<uint32_t>(std::clamp<int64_t>(s, 0, UINT32_MAX - 1));
+  }
   e.score_kind = !indicator.values.empty() ? indicator.values.front().kind
                                            : (!indicator.regexes.empty() ? indicator.regexes.front().kind : ValueKind::kIpv4);
   e.confidence = indicator.confidence;
@@ -265,7 +277,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build() {
   for (Pending::Entry& e : p.entries) {
     Timestamp since = e.valid_from.value_or(now_);
     if (auto it = p.sightings.find(e.id); it != p.sightings.end() && it->second > since) since = it->second;
-    e.hot.score = static_cast<float>(options_.decay.Score(e.score_kind, e.confidence, since, now_));
+    const double score = options_.decay.Score(e.score_kind, e.confidence, since, now_);
+    e.hot.score_hundredths = static_cast<uint16_t>(std::lround(std::clamp(score, 0.0, 100.0) * 100));
     s->indicators_.push_back(e.hot);
   }
   p.entries = {};
@@ -294,6 +307,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build() {
     const auto& first = p.postings[order[i]];
     const auto list = static_cast<uint32_t>(s->list_begin_.size());
     s->list_begin_.push_back(static_cast<uint32_t>(s->postings_.size()));
+    if (s->keys_->size() > kKeyOffsetMask) return absl::ResourceExhaustedError("snapshot: more than 2 GiB of values");
     s->list_key_.push_back(static_cast<uint32_t>(s->keys_->size()));
     const auto size = static_cast<uint16_t>(first.value.size());
     s->keys_->append(reinterpret_cast<const char*>(&size), sizeof size);
@@ -311,7 +325,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build() {
       }
       subtree = subtree || q.subtree;
     }
-    s->list_has_subtree_.push_back(subtree ? 1 : 0);
+    if (subtree) s->list_key_.back() |= kKeySubtreeBit;
     ++s->stats_.values;
     ++s->stats_.values_by_kind[std::string(ValueKindName(first.kind))];
     s->stats_.key_bytes += first.value.size();
@@ -332,6 +346,11 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build() {
     i = j;
   }
   s->list_begin_.push_back(static_cast<uint32_t>(s->postings_.size()));
+  // Growth by doubling leaves up to half of each array unused: give it back, the snapshot never grows.
+  s->list_begin_.shrink_to_fit();
+  s->list_key_.shrink_to_fit();
+  s->keys_->shrink_to_fit();
+  s->text_.shrink_to_fit();
   s->stats_.postings = s->postings_.size();
   p.postings = {};
   CONCORD_ASSIGN_OR_RETURN(Ipv4Index ipv4, Ipv4Index::Build(v4));
@@ -360,7 +379,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build() {
 
   uint64_t memory = sizeof(Snapshot) + s->indicators_.capacity() * sizeof(SnapshotIndicator) + s->text_.capacity() +
                     s->list_begin_.capacity() * 4 + s->postings_.capacity() * 4 + s->list_key_.capacity() * 4 +
-                    s->keys_->capacity() + s->list_has_subtree_.capacity() + s->ipv4_->MemoryBytes() +
+                    s->keys_->capacity() + s->ipv4_->MemoryBytes() +
                     s->ipv6_->MemoryBytes();
   for (const auto& index : s->exact_) memory += index ? index->MemoryBytes() : 0;
   for (const auto& r : s->regexes_) memory += r.MemoryBytes();
@@ -421,7 +440,7 @@ void Snapshot::Lookup(ValueKind kind, std::string_view normalized, RegexSet::Scr
       bool whole = true;
       while (!suffix.empty()) {
         const uint32_t list = index->Find(suffix);
-        if (list != kNoMatch && (whole || list_has_subtree_[list] != 0)) EmitList(list, kind, whole, found);
+        if (list != kNoMatch && (whole || (list_key_[list] & kKeySubtreeBit) != 0)) EmitList(list, kind, whole, found);
         const size_t dot = suffix.find('.');
         if (dot == std::string_view::npos) break;
         suffix.remove_prefix(dot + 1);

@@ -42,19 +42,31 @@ namespace concord::detect {
 
 class KeyIndex;  // snapshot.cc
 
-// What a snapshot knows of one indicator (compact: the hot path touches only this).
+// What a snapshot knows of one indicator, in 40 bytes: the hot path touches only this. Validity is kept to
+// the second as uint32 seconds since 2000-01-01 (valid_from rounded up, valid_until down; earlier than
+// 2000 means "always", later than 2136 "never ends"), the score in hundredths.
 struct SnapshotIndicator {
-  std::array<uint8_t, 16> uuid{};  // of "indicator--<uuid>" (id_text used otherwise)
+  static constexpr int64_t kEpoch2000 = 946'684'800;  // Unix seconds of 2000-01-01T00:00:00Z
+
+  std::array<uint8_t, 16> uuid{};  // of "indicator--<uuid>" (the text arena holds other ids)
   uint32_t text_offset = 0;        // id (when not a plain indicator uuid) then name, in the text arena
   uint16_t id_size = 0;            // 0: the id is "indicator--" + uuid
   uint16_t name_size = 0;
-  float score = 0;
-  stix::Tlp tlp = stix::Tlp::kNone;
-  bool needs_confirmation = false;
-  uint32_t pattern = kNoMatch;     // index of its Pattern when it needs confirmation
-  int64_t valid_from_ms = INT64_MIN;
-  int64_t valid_until_ms = INT64_MAX;
+  uint32_t pattern = kNoMatch;     // index of its Pattern when a candidate needs confirmation
+  uint32_t valid_from = 0;         // seconds since 2000; 0: no lower bound
+  uint32_t valid_until = UINT32_MAX;  // seconds since 2000; UINT32_MAX: no upper bound
+  uint16_t score_hundredths = 0;
+  uint8_t tlp_ = 0;  // stix::Tlp (an int-sized enum) in one byte
+
+  double score() const { return score_hundredths / 100.0; }
+  stix::Tlp tlp() const { return static_cast<stix::Tlp>(tlp_); }
+  bool needs_confirmation() const { return pattern != kNoMatch; }
+  int64_t valid_from_ms() const { return valid_from == 0 ? INT64_MIN : (valid_from + kEpoch2000) * 1000; }
+  int64_t valid_until_ms() const {
+    return valid_until == UINT32_MAX ? INT64_MAX : (valid_until + kEpoch2000) * 1000;
+  }
 };
+static_assert(sizeof(SnapshotIndicator) == 40);
 
 // One indicator found for a value. `matched` is the indicator's own value (the domain that covers a
 // subdomain, the CIDR that contains an address, the expression of a regex), pointing into the snapshot.
@@ -123,7 +135,8 @@ class Snapshot {
   std::vector<std::shared_ptr<const pattern::Pattern>> patterns_;
   // Lists: list l holds postings_[list_begin_[l] .. list_begin_[l + 1]); each posting is an indicator
   // index with bit 31 = decisive and bit 30 = covers subdomains. list_key_[l] is the offset of the
-  // value text (uint16 length then bytes) in keys_.
+  // value text (uint16 length then bytes) in keys_, with bit 31 set when some posting of the list covers
+  // subdomains (so a parent domain's list is skipped at once when none does).
   std::vector<uint32_t> list_begin_;
   std::vector<uint32_t> postings_;
   std::vector<uint32_t> list_key_;
@@ -134,7 +147,6 @@ class Snapshot {
   std::vector<std::string> regex_text_;           // by regex id, for Candidate::matched
   std::unique_ptr<Ipv4Index> ipv4_;
   std::unique_ptr<Ipv6Index> ipv6_;
-  std::vector<uint8_t> list_has_subtree_;  // domains: does any posting of list l cover subdomains?
   bool has_regexes_ = false;
   SnapshotStats stats_;
   Timestamp built_at_;

@@ -235,8 +235,8 @@ int RunMatch(const std::string& db_location, const MatchArgs& a, std::ostream& o
                             {"name", snap.IndicatorName(hit.indicator)},
                             {"matched_kind", pattern::ValueKindName(hit.matched_kind)},
                             {"matched", hit.matched},
-                            {"score", std::lround(ind.score)},
-                            {"tlp", stix::TlpName(ind.tlp)},
+                            {"score", std::lround(ind.score())},
+                            {"tlp", stix::TlpName(ind.tlp())},
                             {"confirmed", hit.confirmed}};
       if (record.time_ms) o["time"] = FormatRfc3339(Timestamp::FromUnixMillis(*record.time_ms), 3);
       out << boost::json::serialize(o) << '\n';
@@ -383,7 +383,7 @@ int RunSearch(const std::string& db_location, const SearchArgs& a, bool json, st
                                        {"name", snap.IndicatorName(hit.indicator)},
                                        {"matched_kind", pattern::ValueKindName(hit.matched_kind)},
                                        {"matched", hit.matched},
-                                       {"score", std::lround(snap.indicator(hit.indicator).score)}});
+                                       {"score", std::lround(snap.indicator(hit.indicator).score())}});
   });
 
   const correlate::SearchResult& r = *found;
