@@ -287,65 +287,85 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> SnapshotBuilder::Build() {
   s->patterns_ = std::move(p.patterns);
   s->stats_.indicators = s->indicators_.size();
 
-  // Lists: postings grouped by (kind, value), indicators ascending inside a list.
-  std::vector<uint32_t> order(p.postings.size());
-  std::iota(order.begin(), order.end(), 0u);
-  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    const auto& x = p.postings[a];
-    const auto& y = p.postings[b];
-    if (x.kind != y.kind) return x.kind < y.kind;
-    if (int c = x.value.compare(y.value); c != 0) return c < 0;
-    return x.indicator < y.indicator;
-  });
+  // Lists: postings grouped by (kind, value) through the key indexes themselves (one hash probe per
+  // posting, no sort), then laid out contiguously per list. Postings arrive in indicator order, so each
+  // list's indicators come out ascending, and one indicator twice on a value (exact and with
+  // subdomains) is adjacent: its flags are merged into one posting.
   s->keys_ = std::make_unique<std::string>();
   const KeyIndex::Keys keys{s->keys_.get(), &s->list_key_};
   s->exact_.resize(kValueKindCount);
+  constexpr uint32_t kMerged = kNoMatch;
+  std::vector<uint32_t> list_of(p.postings.size());
+  std::vector<uint32_t> count;
+  std::vector<uint32_t> last_posting;  // per list: the index of its latest posting
+  std::vector<uint32_t> ip_lists;      // lists of addresses and CIDRs
+  for (size_t i = 0; i < p.postings.size(); ++i) {
+    Pending::Posting& q = p.postings[i];
+    auto& index = s->exact_[static_cast<size_t>(q.kind)];
+    if (!index) index = std::make_unique<KeyIndex>(keys);
+    uint32_t list = index->Find(q.value);
+    if (list == kNoMatch) {
+      list = static_cast<uint32_t>(s->list_key_.size());
+      if (s->keys_->size() > kKeyOffsetMask) return absl::ResourceExhaustedError("snapshot: more than 2 GiB of values");
+      s->list_key_.push_back(static_cast<uint32_t>(s->keys_->size()));
+      const auto size = static_cast<uint16_t>(q.value.size());
+      s->keys_->append(reinterpret_cast<const char*>(&size), sizeof size);
+      s->keys_->append(q.value);
+      index->Insert(list);
+      if (IsIpKind(q.kind)) ip_lists.push_back(list);
+      count.push_back(0);
+      last_posting.push_back(kNoMatch);
+      ++s->stats_.values;
+      ++s->stats_.values_by_kind[std::string(ValueKindName(q.kind))];
+      s->stats_.key_bytes += q.value.size();
+    }
+    if (q.subtree) s->list_key_[list] |= kKeySubtreeBit;
+    const uint32_t last = last_posting[list];
+    if (last != kNoMatch && p.postings[last].indicator == q.indicator) {
+      p.postings[last].decisive = p.postings[last].decisive || q.decisive;
+      p.postings[last].subtree = p.postings[last].subtree || q.subtree;
+      list_of[i] = kMerged;
+      continue;
+    }
+    last_posting[list] = static_cast<uint32_t>(i);
+    list_of[i] = list;
+    ++count[list];
+  }
+  last_posting = {};
+  s->list_begin_.resize(count.size() + 1);
+  uint32_t total = 0;
+  for (size_t l = 0; l < count.size(); ++l) {
+    s->list_begin_[l] = total;
+    total += count[l];
+  }
+  s->list_begin_[count.size()] = total;
+  s->postings_.resize(total);
+  std::vector<uint32_t>& cursor = count;  // reused: the next free slot of each list
+  for (size_t l = 0; l < cursor.size(); ++l) cursor[l] = s->list_begin_[l];
+  for (size_t i = 0; i < p.postings.size(); ++i) {
+    if (list_of[i] == kMerged) continue;
+    const Pending::Posting& q = p.postings[i];
+    s->postings_[cursor[list_of[i]]++] = q.indicator | (q.decisive ? kDecisiveBit : 0) | (q.subtree ? kSubtreeBit : 0);
+  }
+  list_of = {};
+  count = {};
+
+  // Addresses go to the prefix tables; their key indexes were only needed to group them.
   std::vector<Ipv4Prefix> v4;
   std::vector<Ipv6Prefix> v6;
-  s->postings_.reserve(p.postings.size());
-  for (size_t i = 0; i < order.size();) {
-    const auto& first = p.postings[order[i]];
-    const auto list = static_cast<uint32_t>(s->list_begin_.size());
-    s->list_begin_.push_back(static_cast<uint32_t>(s->postings_.size()));
-    if (s->keys_->size() > kKeyOffsetMask) return absl::ResourceExhaustedError("snapshot: more than 2 GiB of values");
-    s->list_key_.push_back(static_cast<uint32_t>(s->keys_->size()));
-    const auto size = static_cast<uint16_t>(first.value.size());
-    s->keys_->append(reinterpret_cast<const char*>(&size), sizeof size);
-    s->keys_->append(first.value);
-    bool subtree = false;
-    size_t j = i;
-    for (; j < order.size(); ++j) {
-      const auto& q = p.postings[order[j]];
-      if (q.kind != first.kind || q.value != first.value) break;
-      if (j > i && p.postings[order[j - 1]].indicator == q.indicator) {
-        // The same indicator twice on one value (e.g. exact and with subdomains): merge the flags.
-        s->postings_.back() |= (q.decisive ? kDecisiveBit : 0) | (q.subtree ? kSubtreeBit : 0);
-      } else {
-        s->postings_.push_back(q.indicator | (q.decisive ? kDecisiveBit : 0) | (q.subtree ? kSubtreeBit : 0));
-      }
-      subtree = subtree || q.subtree;
-    }
-    if (subtree) s->list_key_.back() |= kKeySubtreeBit;
-    ++s->stats_.values;
-    ++s->stats_.values_by_kind[std::string(ValueKindName(first.kind))];
-    s->stats_.key_bytes += first.value.size();
-
-    if (IsIpKind(first.kind)) {
-      auto net = ParseNet(first.value);
-      if (!net) return absl::InternalError(fmt::format("snapshot: normalised address '{}' does not parse", first.value));
-      if (!net->v6) {
-        v4.push_back({static_cast<uint32_t>(net->address.lo), static_cast<uint8_t>(net->length), list});
-      } else {
-        v6.push_back({net->address, static_cast<uint8_t>(net->length), list});
-      }
-    } else {
-      auto& index = s->exact_[static_cast<size_t>(first.kind)];
-      if (!index) index = std::make_unique<KeyIndex>(keys);
-      index->Insert(list);
-    }
-    i = j;
+  for (ValueKind kind : {ValueKind::kIpv4, ValueKind::kCidr4, ValueKind::kIpv6, ValueKind::kCidr6}) {
+    s->exact_[static_cast<size_t>(kind)].reset();
   }
-  s->list_begin_.push_back(static_cast<uint32_t>(s->postings_.size()));
+  for (uint32_t list : ip_lists) {
+    const std::string_view text = keys.Text(list);
+    auto net = ParseNet(text);
+    if (!net) return absl::InternalError(fmt::format("snapshot: normalised address '{}' does not parse", text));
+    if (!net->v6) {
+      v4.push_back({static_cast<uint32_t>(net->address.lo), static_cast<uint8_t>(net->length), list});
+    } else {
+      v6.push_back({net->address, static_cast<uint8_t>(net->length), list});
+    }
+  }
   // Growth by doubling leaves up to half of each array unused: give it back, the snapshot never grows.
   s->list_begin_.shrink_to_fit();
   s->list_key_.shrink_to_fit();
