@@ -23,9 +23,11 @@ function(concord_library name)
   target_link_libraries(concord_${name} PUBLIC ${ARG_DEPS})
 endfunction()
 
-# concord_test(NAME SOURCES ... DEPS ...): a GoogleTest executable registered with CTest.
+# concord_test(NAME [WHOLE] SOURCES ... DEPS ...): a GoogleTest executable registered with CTest, one CTest
+# test per GoogleTest test; WHOLE registers the executable as one CTest test instead (for suites whose
+# tests share an expensive set-up per process, such as a PostgreSQL server).
 function(concord_test name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "WHOLE" "" "SOURCES;DEPS" ${ARGN})
   if(NOT CONCORD_TESTS)
     return()
   endif()
@@ -35,5 +37,10 @@ function(concord_test name)
   target_compile_definitions(${name} PRIVATE
     CONCORD_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
     CONCORD_SHARED_DATA="${PROJECT_SOURCE_DIR}/../shared/data")
-  gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ENVIRONMENT "TZ=UTC")
+  if(ARG_WHOLE)
+    add_test(NAME ${name} COMMAND ${name})
+    set_tests_properties(${name} PROPERTIES ENVIRONMENT "TZ=UTC")
+  else()
+    gtest_discover_tests(${name} DISCOVERY_TIMEOUT 60 PROPERTIES ENVIRONMENT "TZ=UTC")
+  endif()
 endfunction()

@@ -19,5 +19,7 @@ endif()
 find_package(simdjson CONFIG REQUIRED)
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
 pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+# libpq: the PostgreSQL store (store/postgres), no other client library.
+pkg_check_modules(PQ REQUIRED IMPORTED_TARGET libpq)
 # Vectorscan (Debian's libvectorscan-dev, the portable Hyperscan fork): only for LIKE/MATCHES/substring patterns.
 pkg_check_modules(HS REQUIRED IMPORTED_TARGET libhs)

@@ -7,6 +7,7 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "store/postgres/postgres_store.h"
 #include "store/sqlite/sqlite_store.h"
 
 namespace concord::store {
@@ -80,10 +81,18 @@ absl::StatusOr<std::vector<PutResult>> Store::Put(std::span<const stix::Object> 
   return PutEncoded(encoded);
 }
 
+namespace {
+bool IsPostgresLocation(std::string_view location) {
+  return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+}  // namespace
+
 absl::StatusOr<std::string> SqlitePathOf(std::string_view location) {
-  if (location.starts_with("postgresql://") || location.starts_with("postgres://")) {
-    return absl::UnimplementedError(
-        fmt::format("store '{}': the PostgreSQL backend is not available yet; use sqlite:PATH", location));
+  if (IsPostgresLocation(location)) {
+    // The object store has a PostgreSQL backend (OpenStore); the callers of this function (accounts, audit
+    // log, TAXII state) do not yet.
+    return absl::UnimplementedError(fmt::format(
+        "store '{}': this component has no PostgreSQL backend yet; use sqlite:PATH", postgres::RedactUri(location)));
   }
   if (location.find("://") != std::string_view::npos) {
     return absl::InvalidArgumentError(
@@ -96,6 +105,11 @@ absl::StatusOr<std::string> SqlitePathOf(std::string_view location) {
 }
 
 absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view location, const OpenOptions& options) {
+  if (IsPostgresLocation(location)) {
+    auto store = PostgresStore::Create(std::string(location), options);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<Store>(std::move(*store));
+  }
   CONCORD_ASSIGN_OR_RETURN(std::string path, SqlitePathOf(location));
   auto store = SqliteStore::Create(path, options);
   if (!store.ok()) return store.status();

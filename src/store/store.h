@@ -272,13 +272,14 @@ struct OpenOptions {
   const PostingExtractor* postings = nullptr;
 };
 
-// Opens (creating when missing, applying numbered migrations) the store named by `location`:
-// "sqlite:PATH" or a plain file path for SQLite. "postgresql://…" is reserved for the PostgreSQL backend
-// (Unimplemented until it exists).
 // The SQLite file a location names (shared by every opener of the database: store, accounts, audit).
-// Unimplemented for postgresql:// (until that backend exists), InvalidArgument for other schemes.
+// Unimplemented for postgresql:// (accounts, audit and TAXII statuses have no PostgreSQL backend yet),
+// InvalidArgument for other schemes.
 [[nodiscard]] absl::StatusOr<std::string> SqlitePathOf(std::string_view location);
 
+// Opens (creating when missing, applying numbered migrations) the store named by `location`:
+// "sqlite:PATH" or a plain file path for SQLite (sqlite/sqlite_store.h), "postgresql://…" for PostgreSQL
+// (postgres/postgres_store.h; docs/postgresql.md).
 [[nodiscard]] absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view location, const OpenOptions& options = {});
 
 }  // namespace concord::store

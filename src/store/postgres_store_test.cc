@@ -1,0 +1,135 @@
+// PostgreSQL-only behaviour of the store: concurrent openers, error context, lost connections, URI redaction.
+// What every backend must do is in store_conformance_test.cc.
+#include "store/postgres/postgres_store.h"
+
+#include <atomic>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "fmt/format.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "store/postgres/connection.h"
+#include "store/postgres/migrations.h"
+#include "store/testing/objects.h"
+#include "store/testing/postgres_server.h"
+
+namespace concord::store {
+namespace {
+
+using ::testing::StartsWith;
+using testing::Indicator;
+using testing::PostgresServer;
+
+[[maybe_unused]] ::testing::Environment* const kPostgresEnvironment =
+    ::testing::AddGlobalTestEnvironment(new testing::PostgresServerEnvironment);
+
+std::string IdOf(int n) { return fmt::format("indicator--{:08x}-0000-4000-8000-000000000000", n); }
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PostgresServer& server = PostgresServer::Get();
+    if (!server.available()) GTEST_SKIP() << server.skip_reason();
+    uri_ = server.CreateDatabase();
+    ASSERT_FALSE(uri_.empty());
+  }
+  void TearDown() override { PostgresServer::Get().DropDatabase(uri_); }
+
+  std::string uri_;
+};
+
+TEST(PostgresUri, PasswordsAreRedacted) {
+  EXPECT_EQ(postgres::RedactUri("postgresql://concord:s3cret@db.example:5432/concord"),
+            "postgresql://concord:***@db.example:5432/concord");
+  EXPECT_EQ(postgres::RedactUri("postgresql://concord@db.example/concord"), "postgresql://concord@db.example/concord");
+  EXPECT_EQ(postgres::RedactUri("postgresql://db.example:5432/concord"), "postgresql://db.example:5432/concord");
+}
+
+TEST(PostgresEncoding, ArrayAndCopyEscapes) {
+  const std::vector<std::string> texts = {"a\"b", "c\\d", ""};
+  EXPECT_EQ(postgres::TextArray(texts), R"({"a\"b","c\\d",""})");
+  const std::vector<std::optional<std::string>> nullable = {std::string("x"), std::nullopt};
+  EXPECT_EQ(postgres::TextArray(nullable), R"({"x",NULL})");
+  std::string line;
+  postgres::AppendCopyText(line, "a\tb\nc\\d\r");
+  EXPECT_EQ(line, R"(a\tb\nc\\d\r)");
+  const std::array<uint8_t, 2> bytes = {0x0a, 0xff};
+  EXPECT_EQ(postgres::ByteaText(bytes), R"(\x0aff)");
+}
+
+// Several processes starting at once on an empty database: each migration is applied once, all open.
+TEST_F(PostgresStoreTest, ConcurrentOpenersMigrateOnce) {
+  std::vector<std::thread> openers;
+  std::atomic<int> opened{0};
+  for (int i = 0; i < 6; ++i) {
+    openers.emplace_back([&] {
+      auto store = OpenStore(uri_);
+      EXPECT_TRUE(store.ok()) << store.status();
+      if (store.ok()) ++opened;
+    });
+  }
+  for (auto& t : openers) t.join();
+  EXPECT_EQ(opened.load(), 6);
+  EXPECT_EQ(testing::PgInt(uri_, "SELECT count(*) FROM schema_migrations"), postgres::LatestSchemaVersion());
+  EXPECT_EQ(testing::PgInt(uri_, "SELECT count(*) FROM store_meta WHERE name = 'id_hash_key'"), 1);
+}
+
+TEST_F(PostgresStoreTest, FailedBatchNamesBackendAndItem) {
+  auto store = OpenStore(uri_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_EQ(testing::PgExec(uri_, fmt::format("CREATE FUNCTION fail() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                                              "IF NEW.id = '{}' THEN RAISE EXCEPTION 'injected fault'; END IF; "
+                                              "RETURN NEW; END $$; CREATE TRIGGER fail BEFORE INSERT ON versions "
+                                              "FOR EACH ROW EXECUTE FUNCTION fail()",
+                                              IdOf(3))),
+            "");
+  auto put = (*store)->Put(std::vector{Indicator(IdOf(1), "2024-01-02T00:00:00.000Z"),
+                                       Indicator(IdOf(1), "2024-01-02T00:00:00.000Z"),  // unchanged: no row
+                                       Indicator(IdOf(3), "2024-01-02T00:00:00.000Z")});
+  ASSERT_FALSE(put.ok());
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(put.status().message(), fmt::format("postgresql: put batch: batch item 2 ({}): injected fault", IdOf(3)));
+}
+
+// The server ends every connection (a restart, a failover): the call that finds its connection dead fails
+// Unavailable, and the store reconnects for the next one.
+TEST_F(PostgresStoreTest, LostConnectionsAreReplaced) {
+  auto store = OpenStore(uri_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Put(std::vector{Indicator(IdOf(1), "2024-01-02T00:00:00.000Z")}).ok());
+  ASSERT_TRUE((*store)->Get(IdOf(1)).ok());
+  const std::string database = uri_.substr(uri_.rfind('/') + 1);
+  ASSERT_EQ(testing::PgText(uri_.substr(0, uri_.rfind('/') + 1) + "postgres",
+                            fmt::format("SELECT count(pg_terminate_backend(pid)) >= 2 FROM pg_stat_activity "
+                                        "WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                                        database)),
+            "t");
+  auto lost_write = (*store)->Put(std::vector{Indicator(IdOf(2), "2024-01-02T00:00:00.000Z")});
+  if (!lost_write.ok()) {
+    EXPECT_EQ(lost_write.status().code(), absl::StatusCode::kUnavailable) << lost_write.status();
+    EXPECT_THAT(std::string(lost_write.status().message()), StartsWith("postgresql: put batch: "));
+  }
+  auto lost_read = (*store)->Get(IdOf(1));
+  if (!lost_read.ok()) {
+    EXPECT_EQ(lost_read.status().code(), absl::StatusCode::kUnavailable) << lost_read.status();
+  }
+  auto write = (*store)->Put(std::vector{Indicator(IdOf(2), "2024-01-02T00:00:00.000Z")});
+  ASSERT_TRUE(write.ok()) << write.status();
+  auto read = (*store)->Get(IdOf(2));
+  ASSERT_TRUE(read.ok()) << read.status();
+}
+
+TEST_F(PostgresStoreTest, TextOrdersByBytesWhateverTheDatabaseCollation) {
+  EXPECT_EQ(testing::PgInt(uri_, "SELECT 1"), 1);
+  auto store = OpenStore(uri_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ(testing::PgInt(uri_, "SELECT count(*) FROM information_schema.columns WHERE table_name IN "
+                                 "('objects', 'versions', 'postings') AND column_name IN ('id', 'version_key', 'value') "
+                                 "AND collation_name = 'C'"),
+            5);
+}
+
+}  // namespace
+}  // namespace concord::store
