@@ -5,7 +5,8 @@
 //   BM_Ipv4PrefixTableOnly  — the DIR-24-8 table alone with the 200k CIDRs
 //   BM_Ipv6Lookup           — Ipv6Index: 100k prefixes, longest-prefix match
 //   BM_BuildIpv4 / BM_BuildIpv6 — snapshot build from the prefix lists (items = indicators)
-//   BM_DomainMatch          — DomainSet suffix walk, 1M domains (30% covering subdomains), 0.1% hits
+//   BM_DomainMatch          — the snapshot's domain index (Snapshot::Lookup, label-by-label suffix walk),
+//                             1M domains (30% covering subdomains), 0.1% hits
 //   BM_BaselineDomainUnorderedSet — std::unordered_set<std::string>, one exact probe per name
 // items/s = lookups/s (or indicators/s for builds). The workload comes from the generator below with a
 // fixed seed; --scale=F multiplies every size (the CI smoke test runs --scale=0.01). After the runs a
@@ -22,14 +23,12 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
-#include "detect/exact_set.h"
+#include "detect/snapshot.h"
 #include "detect/ip_index.h"
 #include "detect/prefix_table.h"
 
 namespace {
 
-using concord::detect::DomainScope;
-using concord::detect::DomainSet;
 using concord::detect::Ipv4Index;
 using concord::detect::Ipv4Prefix;
 using concord::detect::Ipv4PrefixTable;
@@ -247,20 +246,33 @@ BENCHMARK(BM_BaselineDomainUnorderedSet)->Unit(benchmark::kMillisecond);
 
 void BM_DomainMatch(benchmark::State& state) {
   const Workload& w = GetWorkload();
-  DomainSet set;
-  set.Reserve(w.domains.size());
+  concord::detect::SnapshotBuilder builder({}, concord::Timestamp{});
+  size_t key_bytes = 0;
   for (size_t i = 0; i < w.domains.size(); ++i) {
-    set.Add(w.domains[i], static_cast<uint32_t>(i), i % 10 < 3 ? DomainScope::kWithSubdomains : DomainScope::kExact);
+    concord::detect::Indicator ind;
+    ind.id = "indicator--" + std::to_string(i);
+    ind.values.push_back({concord::detect::ValueKind::kDomain, w.domains[i], true, i % 10 < 3});
+    key_bytes += w.domains[i].size();
+    builder.Add(std::move(ind), concord::detect::Skip::kNone);
   }
+  auto built = builder.Build();
+  if (!built.ok()) {
+    state.SkipWithError("snapshot build failed");
+    return;
+  }
+  const concord::detect::Snapshot& snap = **built;
   uint64_t hits = 0;
   for (auto _ : state) {
     hits = 0;
-    for (const std::string& name : w.names) hits += set.Match(name).found();
+    for (const std::string& name : w.names) {
+      snap.Lookup(concord::detect::ValueKind::kDomain, name, nullptr, [&](const concord::detect::Candidate&) { ++hits; });
+    }
     benchmark::DoNotOptimize(hits);
   }
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(w.names.size()));
   state.counters["hit_rate"] = static_cast<double>(hits) / static_cast<double>(w.names.size());
-  state.counters["bytes_per_indicator"] = static_cast<double>(set.MemoryBytes()) / static_cast<double>(set.size());
+  state.counters["bytes_per_indicator"] =
+      static_cast<double>(snap.stats().memory_bytes - key_bytes) / static_cast<double>(w.domains.size());
 }
 BENCHMARK(BM_DomainMatch)->Unit(benchmark::kMillisecond);
 
