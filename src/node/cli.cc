@@ -657,6 +657,10 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   flag(&NodeConfig::log_format, "--log-format", "json or text");
   flag(&NodeConfig::require_justification_for_red, "--require-justification-for-red",
        "Reads of TLP:RED and AMBER+STRICT objects need an X-Concord-Justification header");
+  flag(&NodeConfig::detect_warninglists, "--warninglists",
+       "MISP warninglists for detection: a directory, none, or empty for the shipped lists");
+  flag(&NodeConfig::detect_rebuild_interval_ms, "--detect-rebuild-interval-ms",
+       "Longest wait before a stored change is matchable (the detection snapshot is rebuilt at most this often)");
 
   // org / user: organisations, users and API keys.
   auto* org_cmd = app.add_subcommand("org", "Organisations: the node's host and the others it serves or hears from");

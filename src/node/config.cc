@@ -72,6 +72,8 @@ const std::map<std::string, Setter, std::less<>>& Keys() {
       {"server.rate_limit_burst", Set(&NodeConfig::rate_limit_burst)},
       {"server.shutdown_grace_ms", Set(&NodeConfig::shutdown_grace_ms)},
       {"server.require_justification_for_red", Set(&NodeConfig::require_justification_for_red)},
+      {"detect.warninglists", Set(&NodeConfig::detect_warninglists)},
+      {"detect.rebuild_interval_ms", Set(&NodeConfig::detect_rebuild_interval_ms)},
       {"log.level", Set(&NodeConfig::log_level)},
       {"log.format", Set(&NodeConfig::log_format)},
   };
@@ -92,7 +94,7 @@ absl::StatusOr<NodeConfig> ParseConfig(std::string_view text, std::string_view s
     const auto* inner = value.as_table();
     if (inner == nullptr) {
       return absl::InvalidArgumentError(
-          fmt::format("{}: '{}' must be a section ([node], [server], [log] or [taxii])", source, section.str()));
+          fmt::format("{}: '{}' must be a section ([node], [server], [detect], [log] or [taxii])", source, section.str()));
     }
     if (section.str() == "taxii") {
       for (const auto& [name, node] : *inner) {
@@ -162,6 +164,7 @@ absl::Status ValidateConfig(const NodeConfig& c) {
   CONCORD_RETURN_IF_ERROR(positive("server.io_threads", c.io_threads, 256));
   CONCORD_RETURN_IF_ERROR(positive("server.worker_threads", c.worker_threads, 1024));
   CONCORD_RETURN_IF_ERROR(positive("server.shutdown_grace_ms", c.shutdown_grace_ms, 3'600'000));
+  CONCORD_RETURN_IF_ERROR(positive("detect.rebuild_interval_ms", c.detect_rebuild_interval_ms, 86'400'000));
   if (!(c.rate_limit_per_second > 0) || !(c.rate_limit_burst >= 1)) {
     return FieldError("server.rate_limit_per_second", "rate must be > 0 and burst >= 1");
   }

@@ -56,6 +56,13 @@ struct NodeConfig {
   // Reads of TLP:RED and AMBER+STRICT objects need an X-Concord-Justification header (403 without); the
   // justification is recorded in the audit log either way.
   bool require_justification_for_red = false;
+  // [detect]
+  // MISP warninglists for detection (match, export, search): a directory, "" for the lists shipped with
+  // Concord (data/warninglists), "none" for no lists.
+  std::string detect_warninglists;
+  // The detection snapshot is rebuilt when the store changed, at most once per interval: a stored change is
+  // matchable within this (plus one build).
+  int64_t detect_rebuild_interval_ms = 5'000;
   // [log]
   std::string log_level = "info";
   std::string log_format = "json";  // json | text

@@ -32,7 +32,7 @@ TEST(Config, UnknownKeysAndWrongTypesNameTheKey) {
   EXPECT_EQ(ParseConfig("[server]\nmax_connections = \"ten\"\n", "t.toml").status().message(),
             "t.toml: server.max_connections: expected an integer");
   EXPECT_EQ(ParseConfig("name = 1\n", "t.toml").status().message(),
-            "t.toml: 'name' must be a section ([node], [server], [log] or [taxii])");
+            "t.toml: 'name' must be a section ([node], [server], [detect], [log] or [taxii])");
   auto syntax = ParseConfig("[server\n", "t.toml");
   EXPECT_EQ(syntax.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(Sv(syntax.status().message()).starts_with("t.toml:1:")) << syntax.status();
@@ -65,6 +65,21 @@ TEST(Config, StreamSettings) {
   c->max_streams = 3;
   c->stream_heartbeat_ms = 0;
   EXPECT_EQ(ValidateConfig(*c).message(), "server.stream_heartbeat_ms: must be between 1 and 3600000, got 0");
+}
+
+TEST(Config, DetectSettings) {
+  EXPECT_EQ(NodeConfig{}.detect_warninglists, "");  // the shipped lists
+  EXPECT_EQ(NodeConfig{}.detect_rebuild_interval_ms, 5'000);
+  auto c = ParseConfig("[detect]\nwarninglists = \"none\"\nrebuild_interval_ms = 250\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->detect_warninglists, "none");
+  EXPECT_EQ(c->detect_rebuild_interval_ms, 250);
+  EXPECT_EQ(ParseConfig("[detect]\nrebuild_interval_ms = \"5s\"\n", "t.toml").status().message(),
+            "t.toml: detect.rebuild_interval_ms: expected an integer");
+  EXPECT_EQ(ParseConfig("[detect]\nwarninglist = \"x\"\n", "t.toml").status().message(),
+            "t.toml: unknown setting 'detect.warninglist'");
+  c->detect_rebuild_interval_ms = 0;
+  EXPECT_EQ(ValidateConfig(*c).message(), "detect.rebuild_interval_ms: must be between 1 and 86400000, got 0");
 }
 
 TEST(Config, ValidationNamesTheSetting) {

@@ -4,8 +4,10 @@
 #include <chrono>
 #include <filesystem>
 #include <ostream>
+#include <sstream>
 
 #include "api/api.h"
+#include "api/detection.h"
 #include "api/openapi.h"
 #include "api/stream.h"
 #include "audit/audit.h"
@@ -67,6 +69,11 @@ struct Node::Impl {
   std::unique_ptr<http::RateLimiter> limiter;
   api::ApiContext api;
   taxii::TaxiiContext taxii;  // after `api`, which it points to
+  // Detection (api/detection.h): the lists, then the snapshot that filters through them and whose refresher
+  // thread listens to `changes`; destroyed (thread joined) after the server has drained, before the store.
+  std::unique_ptr<correlate::Warninglists> warninglists;
+  std::unique_ptr<api::IndicatorSnapshots> snapshots;
+  api::DetectionContext detection;
   http::MetricsRegistry metrics;
   http::Family<http::Counter>* requests = nullptr;
   http::Family<http::Histogram>* latency = nullptr;
@@ -100,6 +107,7 @@ absl::StatusOr<http::Router> Node::Impl::Routes() {
   CONCORD_RETURN_IF_ERROR(api::AddStreamRoutes(router, api, *changes, stream_options));
   CONCORD_RETURN_IF_ERROR(api::AddAuditRoutes(router, api));
   CONCORD_RETURN_IF_ERROR(api::AddAdminRoutes(router, api));
+  CONCORD_RETURN_IF_ERROR(api::AddDetectionRoutes(router, detection));
   CONCORD_RETURN_IF_ERROR(taxii::AddRoutes(router, taxii));
   return router;
 }
@@ -207,6 +215,25 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
   impl->sharing_groups = std::make_unique<api::SharingGroupSnapshot>(*impl->accounts, SystemClock::Instance());
   impl->api.sharing_groups = [g = impl->sharing_groups.get()] { return g->Get(); };
   impl->api.sharing_groups_changed = [g = impl->sharing_groups.get()] { g->Invalidate(); };
+  // Detection: the snapshot is built now, with the postings complete, so that the node never matches
+  // against an empty one; then a background thread keeps it current (api::IndicatorSnapshots).
+  {
+    std::ostringstream warnings;
+    auto lists = LoadWarninglists(config.detect_warninglists, warnings);
+    if (!lists.ok()) return FieldError("detect.warninglists", Sv(lists.status().message()));
+    impl->warninglists = *std::move(lists);
+    if (std::string w = warnings.str(); !w.empty()) {
+      while (!w.empty() && w.back() == '\n') w.pop_back();
+      spdlog::warn("{}", w);
+    }
+    CONCORD_ASSIGN_OR_RETURN(
+        impl->snapshots,
+        api::IndicatorSnapshots::Start(
+            *impl->store, impl->warninglists.get(), impl->changes.get(), SystemClock::Instance(),
+            {.rebuild_interval = std::chrono::milliseconds(config.detect_rebuild_interval_ms)}));
+    impl->detection = api::DetectionContext{
+        .api = &impl->api, .snapshots = impl->snapshots.get(), .warninglists = impl->warninglists.get()};
+  }
   // TAXII 2.1: one API root with the configured collections (taxii/handlers.h). Status resources and the
   // cursor key live in the database, so they survive restarts and are shared by every process on it.
   impl->taxii.api = &impl->api;

@@ -3,8 +3,9 @@
 // A Node wires the store, the HTTP server and the routes together. Start() opens the store (applying
 // migrations), prepares TLS material (a self-signed pair beside the database when none is configured),
 // binds and serves; Run() blocks until SIGTERM/SIGINT (or RequestShutdown) and then drains in-flight
-// requests within the configured grace period. Routes so far: /healthz, /readyz, /metrics; the REST API
-// and TAXII join them as they land.
+// requests within the configured grace period. Routes: /healthz, /readyz, /metrics, the REST API (objects,
+// stream, audit, administration, detection) and TAXII 2.1. Start also builds the detection snapshot and
+// starts its refresher thread (api/detection.h), which is joined when the Node is destroyed after Run.
 #pragma once
 
 #include <iosfwd>
