@@ -11,6 +11,10 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "audit/postgres_audit_log.h"
+#include "audit/sqlite_audit_log.h"
+#include "store/postgres/locks.h"
+#include "store/store.h"
 
 namespace concord::audit {
 namespace {
@@ -113,6 +117,19 @@ absl::StatusOr<Entry> AuditLog::Append(Event event) {
   CONCORD_ASSIGN_OR_RETURN(std::vector<Entry> entries, AppendBatch(std::move(one)));
   if (entries.size() != 1) return absl::InternalError(fmt::format("audit: append returned {} entries", entries.size()));
   return std::move(entries.front());
+}
+
+absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(std::string_view location, const Options& options) {
+  // PostgreSQL: the log is in the store's database (postgres_audit_log.h); SQLite: in a file beside the store's.
+  if (store::postgres::IsPostgresLocation(location)) {
+    auto log = PostgresAuditLog::Create(std::string(location), options);
+    if (!log.ok()) return log.status();
+    return std::unique_ptr<AuditLog>(std::move(*log));
+  }
+  CONCORD_ASSIGN_OR_RETURN(std::string path, store::SqlitePathOf(location));
+  auto log = SqliteAuditLog::Create(path, options);
+  if (!log.ok()) return log.status();
+  return std::unique_ptr<AuditLog>(std::move(*log));
 }
 
 }  // namespace concord::audit

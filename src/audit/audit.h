@@ -180,12 +180,16 @@ struct Options {
 // The file that holds the audit log of the store at `location` (OpenStore's syntax): beside it, "NAME.db"
 // → "NAME.audit.db", any other name gets ".audit"; ":memory:" for an in-memory store. A file of its own, so
 // that appends neither wait for an import's transactions nor share its 16 KiB pages; back it up with the
-// store.
+// store. FailedPrecondition for a postgresql:// location, whose audit log is in the store's database.
 [[nodiscard]] absl::StatusOr<std::string> AuditPathOf(std::string_view location);
 
-// Opens (read-write: creating) the audit log of the store at `location`. On first open it moves the entries
-// an older Concord kept inside the store's file into the audit file (same seqs and hashes). Read-only:
-// NotFound when no audit file exists yet.
+// Opens (read-write: creating) the audit log of the store at `location`.
+// SQLite ("sqlite:PATH" or a path): the file AuditPathOf names; on first open it moves the entries an older
+// Concord kept inside the store's file into the audit file (same seqs and hashes). Read-only: NotFound when no
+// audit file exists yet.
+// PostgreSQL ("postgresql://…"): tables audit_log and audit_objects of the store's database
+// (postgres_audit_log.h); appends of every process on the database extend one chain. Read-only: NotFound when
+// the database does not exist or has no schema yet.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(std::string_view location,
                                                                    const Options& options = {});
 

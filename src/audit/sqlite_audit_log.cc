@@ -1,5 +1,7 @@
 #include "audit/sqlite_audit_log.h"
 
+#include "audit/chain.h"
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include "common/status.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
+#include "store/postgres/locks.h"
 #include "store/store.h"
 #include "store/sqlite/migrations.h"
 
@@ -25,87 +28,24 @@ constexpr char kColumns[] =
     "seq, time_us, action, user_name, org_id, key_id, object_ids, outcome, justification, remote_address, detail, "
     "prev_hash, hash";
 
-// How far from its position Verify looks for the seq an out-of-place entry was hashed with.
-constexpr int64_t kReorderWindow = 10'000;
+using internal::CheckNoFloats;
+using internal::IdsJson;
 
-
-// JSON without floating-point numbers: the canonical form is then the same in every JSON library.
-absl::Status CheckNoFloats(const boost::json::value& v, std::string_view path) {
-  switch (v.kind()) {
-    case boost::json::kind::double_:
-      return FieldError(path, "floating-point numbers are not allowed in audit details (use a string)");
-    case boost::json::kind::uint64:
-      if (v.get_uint64() > (uint64_t{1} << 53)) return FieldError(path, "integers above 2^53 are not allowed");
-      return absl::OkStatus();
-    case boost::json::kind::int64:
-      if (v.get_int64() > (int64_t{1} << 53) || v.get_int64() < -(int64_t{1} << 53)) {
-        return FieldError(path, "integers beyond ±2^53 are not allowed");
-      }
-      return absl::OkStatus();
-    case boost::json::kind::array: {
-      size_t i = 0;
-      for (const auto& item : v.get_array()) {
-        CONCORD_RETURN_IF_ERROR(CheckNoFloats(item, fmt::format("{}[{}]", path, i++)));
-      }
-      return absl::OkStatus();
-    }
-    case boost::json::kind::object:
-      for (const auto& [key, item] : v.get_object()) {
-        CONCORD_RETURN_IF_ERROR(CheckNoFloats(item, fmt::format("{}.{}", path, std::string_view(key.data(), key.size()))));
-      }
-      return absl::OkStatus();
-    default:
-      return absl::OkStatus();
-  }
-}
-
-std::string IdsJson(const std::vector<std::string>& ids) {
-  boost::json::array a;
-  for (const auto& id : ids) a.emplace_back(id);
-  return boost::json::serialize(a);
-}
-
-// An entry from a row of kColumns; InvalidArgument naming the column when the stored JSON does not parse
-// back into the shape that was hashed (which Verify reports as an alteration).
+// An entry from a row of kColumns (internal::EntryFromColumns).
 absl::StatusOr<Entry> ReadEntry(const Statement& s) {
-  Entry e;
-  e.seq = s.ColumnInt(0);
-  e.time_micros = s.ColumnInt(1);
-  const std::string_view action = s.ColumnText(2);
-  auto parsed_action = ParseAction(action);
-  if (!parsed_action) return FieldError("action", fmt::format("unknown action '{}'", action));
-  e.event.action = *parsed_action;
-  e.event.user = s.ColumnText(3);
-  e.event.org = s.ColumnText(4);
-  e.event.key_id = s.ColumnText(5);
-  auto ids = ParseJson(s.ColumnText(6));
-  if (!ids.ok() || !ids->is_array()) return FieldError("object_ids", "not a JSON array");
-  for (const auto& id : ids->get_array()) {
-    if (!id.is_string()) return FieldError("object_ids", "not an array of strings");
-    e.event.object_ids.emplace_back(id.get_string().data(), id.get_string().size());
-  }
-  e.event.outcome = s.ColumnText(7);
-  e.event.justification = s.ColumnText(8);
-  e.event.remote_address = s.ColumnText(9);
-  auto detail = ParseJson(s.ColumnText(10));
-  if (!detail.ok() || !detail->is_object()) return FieldError("detail", "not a JSON object");
-  e.event.detail = std::move(detail->get_object());
-  e.prev_hash = s.ColumnText(11);
-  e.hash = s.ColumnText(12);
-  return e;
-}
-
-// The seq within kReorderWindow of `entry.seq` with which the entry's content hashes to its stored hash.
-std::optional<int64_t> HashedSeq(Entry entry) {
-  const int64_t at = entry.seq;
-  for (int64_t d = 1; d <= kReorderWindow; ++d) {
-    for (int64_t candidate : {at + d, at - d}) {
-      if (candidate < 1) continue;
-      entry.seq = candidate;
-      if (EntryHash(entry) == entry.hash) return candidate;
-    }
-  }
-  return std::nullopt;
+  return internal::EntryFromColumns({.seq = s.ColumnInt(0),
+                                     .time_us = s.ColumnInt(1),
+                                     .action = s.ColumnText(2),
+                                     .user = s.ColumnText(3),
+                                     .org = s.ColumnText(4),
+                                     .key_id = s.ColumnText(5),
+                                     .object_ids = s.ColumnText(6),
+                                     .outcome = s.ColumnText(7),
+                                     .justification = s.ColumnText(8),
+                                     .remote_address = s.ColumnText(9),
+                                     .detail = s.ColumnText(10),
+                                     .prev_hash = s.ColumnText(11),
+                                     .hash = s.ColumnText(12)});
 }
 
 }  // namespace
@@ -185,6 +125,10 @@ absl::Status InitAuditFile(Connection& db, const std::string& store_path, const 
 }  // namespace
 
 absl::StatusOr<std::string> AuditPathOf(std::string_view location) {
+  if (store::postgres::IsPostgresLocation(location)) {
+    return absl::FailedPreconditionError(
+        "the audit log of a PostgreSQL store is in the store's database (tables audit_log, audit_objects), not a file");
+  }
   CONCORD_ASSIGN_OR_RETURN(std::string path, store::SqlitePathOf(location));
   if (path == ":memory:" || path.empty()) return std::string(":memory:");
   if (path.ends_with(".db")) return path.substr(0, path.size() - 3) + ".audit.db";
@@ -626,84 +570,25 @@ absl::StatusOr<Verification> SqliteAuditLog::Verify(const VerifyOptions& options
   } end_read{reader_};
   CONCORD_ASSIGN_OR_RETURN(Statement s, reader_.Prepare(fmt::format("SELECT {} FROM audit_log ORDER BY seq", kColumns)));
   Statement::Scoped reset(s);
-  Verification v;
-  auto broken = [&v](int64_t seq, Problem problem, std::string detail) {
-    v.intact = false;
-    v.bad_seq = seq;
-    v.problem = problem;
-    v.detail = std::move(detail);
-    return v;
-  };
-  // The original seq of the entry stored at `seq`, from its own content; nullopt when it hashes with none.
-  auto original_seq = [this](int64_t seq) -> absl::StatusOr<std::optional<int64_t>> {
+  // The entry stored at `seq` (the walk's look-ahead), in the same read transaction.
+  internal::ChainVerifier verifier(options, [this](int64_t seq) -> absl::StatusOr<std::optional<Entry>> {
     CONCORD_ASSIGN_OR_RETURN(Statement one,
                              reader_.Prepare(fmt::format("SELECT {} FROM audit_log WHERE seq = ?1", kColumns)));
     Statement::Scoped reset_one(one);
     one.BindInt(1, seq);
     CONCORD_ASSIGN_OR_RETURN(bool row, one.Step());
-    if (!row) return std::optional<int64_t>();
+    if (!row) return std::optional<Entry>();
     auto e = ReadEntry(one);
-    if (!e.ok()) return std::optional<int64_t>();
-    if (EntryHash(*e) == e->hash) return std::optional<int64_t>(seq);
-    return HashedSeq(*e);
-  };
-  int64_t expected = 1;
-  std::string prev_hash(kGenesisHash);
+    if (!e.ok()) return std::optional<Entry>();
+    return std::optional<Entry>(*std::move(e));
+  });
   for (;;) {
     CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    const int64_t seq = s.ColumnInt(0);
-    if (seq != expected) {
-      return broken(expected, Problem::kRemoved,
-                    seq == expected + 1 ? fmt::format("entry {} is missing", expected)
-                                        : fmt::format("entries {} to {} are missing", expected, seq - 1));
-    }
-    auto entry = ReadEntry(s);
-    if (!entry.ok()) return broken(seq, Problem::kAltered, std::string(Sv(entry.status().message())));
-    if (EntryHash(*entry) != entry->hash) {
-      if (std::optional<int64_t> original = HashedSeq(*entry)) {
-        // Renumbered after a removal: the following entries are shifted by the same amount.
-        CONCORD_ASSIGN_OR_RETURN(std::optional<int64_t> next, original_seq(seq + 1));
-        if (*original > seq && next && *next == *original + 1) {
-          return broken(seq, Problem::kRemoved,
-                        fmt::format("entries from {} on were renumbered: entry {} holds entry {}, so {} entr{} "
-                                    "removed before it",
-                                    seq, seq, *original, *original - seq, *original - seq == 1 ? "y was" : "ies were"));
-        }
-        return broken(seq, Problem::kReordered, fmt::format("entry {} holds the content of entry {}", seq, *original));
-      }
-      return broken(seq, Problem::kAltered,
-                    fmt::format("its content does not match its hash {}", entry->hash.substr(0, 16)));
-    }
-    if (entry->prev_hash != prev_hash) {
-      // The entry itself is consistent, so its predecessor was rewritten and re-hashed (or replaced).
-      return broken(seq - 1, Problem::kAltered,
-                    seq == 1 ? std::string("entry 1 does not chain from the genesis value")
-                             : fmt::format("entry {} was rewritten: its hash is not the prev_hash of entry {}", seq - 1, seq));
-    }
-    if (options.anchor && options.anchor->seq == seq && options.anchor->hash != entry->hash) {
-      return broken(seq, Problem::kAltered,
-                    fmt::format("entry {} differs from the anchor (hash {}, anchor {})", seq, entry->hash.substr(0, 16),
-                                options.anchor->hash.substr(0, 16)));
-    }
-    prev_hash = entry->hash;
-    v.head = Head{seq, entry->hash};
-    ++v.entries;
-    ++expected;
+    CONCORD_ASSIGN_OR_RETURN(bool go_on, verifier.Add(s.ColumnInt(0), ReadEntry(s)));
+    if (!go_on) break;
   }
-  if (options.anchor && options.anchor->seq > v.head.seq) {
-    return broken(v.head.seq + 1, Problem::kRemoved,
-                  fmt::format("the log ends at entry {} but the anchor names entry {}: the tail was truncated",
-                              v.head.seq, options.anchor->seq));
-  }
-  return v;
-}
-
-absl::StatusOr<std::unique_ptr<AuditLog>> OpenAuditLog(std::string_view location, const Options& options) {
-  CONCORD_ASSIGN_OR_RETURN(std::string path, store::SqlitePathOf(location));
-  auto log = SqliteAuditLog::Create(path, options);
-  if (!log.ok()) return log.status();
-  return std::unique_ptr<AuditLog>(std::move(*log));
+  return verifier.Finish();
 }
 
 }  // namespace concord::audit

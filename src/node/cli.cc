@@ -537,7 +537,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   app.require_subcommand(1);
   app.set_version_flag("--version", "concord 0.1.0");
   Globals g;
-  auto* db_opt = app.add_option("--db", g.db, "Store location: a SQLite file path or sqlite:PATH")->capture_default_str();
+  auto* db_opt = app.add_option("--db", g.db, "Store location: a SQLite file path, sqlite:PATH or postgresql://USER@HOST:PORT/DB")->capture_default_str();
   app.add_option("--log-level", g.log_level, "trace, debug, info, warn, error")->capture_default_str();
   app.add_flag("--json", g.json, "Machine-readable output");
 

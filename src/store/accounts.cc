@@ -11,6 +11,8 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "store/postgres/locks.h"
+#include "store/postgres/postgres_accounts.h"
 #include "store/sqlite/sqlite_accounts.h"
 
 namespace concord::store {
@@ -252,6 +254,11 @@ absl::StatusOr<Principal> Accounts::AuthenticateHeader(std::string_view authoriz
 }
 
 absl::StatusOr<std::unique_ptr<Accounts>> OpenAccounts(std::string_view location, const OpenOptions& options) {
+  if (postgres::IsPostgresLocation(location)) {
+    auto accounts = PostgresAccounts::Create(std::string(location), options);
+    if (!accounts.ok()) return accounts.status();
+    return std::unique_ptr<Accounts>(std::move(*accounts));
+  }
   CONCORD_ASSIGN_OR_RETURN(std::string path, SqlitePathOf(location));
   auto accounts = SqliteAccounts::Create(path, options);
   if (!accounts.ok()) return accounts.status();

@@ -253,8 +253,9 @@ class Accounts {
                                                              std::string_view remote_address);
 };
 
-// Opens the accounts of the store at `location` (OpenStore's syntax: the same SQLite file, through a
-// connection of its own), applying the same migrations as OpenStore, so either opener creates the schema.
+// Opens the accounts of the store at `location` (OpenStore's syntax: the same SQLite file or PostgreSQL
+// database, through connections of its own), applying the same migrations as OpenStore, so either opener
+// creates the schema.
 // OpenOptions::clock drives creation times, expiry, the cache and last_used; read_only refuses every
 // write (Authenticate then never records last_used).
 [[nodiscard]] absl::StatusOr<std::unique_ptr<Accounts>> OpenAccounts(std::string_view location,

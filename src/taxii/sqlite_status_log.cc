@@ -1,5 +1,6 @@
 // The SQLite StatusLog (status_log.h): table taxii_statuses of the store's file (migration 5), behind a
-// writer and a reader connection of its own, as the audit log does.
+// writer and a reader connection of its own, as the audit log does. OpenStatusLog and LoadCursorKey hand a
+// postgresql:// location to postgres_status_log.h.
 #include <mutex>
 #include <string>
 #include <utility>
@@ -7,9 +8,11 @@
 #include "absl/base/thread_annotations.h"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "store/postgres/locks.h"
 #include "store/sqlite/connection.h"
 #include "store/sqlite/migrations.h"
 #include "store/store.h"
+#include "taxii/postgres_status_log.h"
 #include "taxii/status_log.h"
 
 namespace concord::taxii {
@@ -154,6 +157,7 @@ int HexDigit(char c) {
 absl::StatusOr<std::unique_ptr<StatusLog>> OpenStatusLog(std::string_view location, const StatusLogOptions& options) {
   if (options.retention.max_statuses < 1) return FieldError("max_statuses", "must be at least 1");
   if (options.retention.max_age < std::chrono::seconds(1)) return FieldError("max_age", "must be at least 1 second");
+  if (store::postgres::IsPostgresLocation(location)) return internal::OpenPostgresStatusLog(std::string(location), options);
   CONCORD_ASSIGN_OR_RETURN(std::string path, store::SqlitePathOf(location));
   auto log = SqliteStatusLog::Create(path, options);
   if (!log.ok()) return Annotate(log.status(), fmt::format("opening the TAXII status log in '{}'", path));
@@ -161,6 +165,7 @@ absl::StatusOr<std::unique_ptr<StatusLog>> OpenStatusLog(std::string_view locati
 }
 
 absl::StatusOr<std::vector<uint8_t>> LoadCursorKey(std::string_view location) {
+  if (store::postgres::IsPostgresLocation(location)) return internal::LoadPostgresCursorKey(std::string(location));
   CONCORD_ASSIGN_OR_RETURN(std::string path, store::SqlitePathOf(location));
   auto key = [&]() -> absl::StatusOr<std::vector<uint8_t>> {
     CONCORD_ASSIGN_OR_RETURN(Connection db, Connection::Open(path, true));

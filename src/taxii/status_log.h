@@ -4,7 +4,8 @@
 //
 // StatusLog is the interface the handlers use; the SQLite implementation lives in the object store's
 // database file (migration 5, table taxii_statuses), opened from the same location as the store, the
-// accounts and the audit log. A PostgreSQL implementation will sit behind the same interface.
+// accounts and the audit log; the PostgreSQL one (postgres_status_log.h) in the same tables of the store's
+// database, for a postgresql:// location.
 //
 // Retention, enforced on every insert in the insert's transaction: the newest `max_statuses` are kept, and
 // statuses older than `max_age` are dropped. A status is only ever shown to the organisation that posted it;
@@ -51,8 +52,8 @@ struct StatusLogOptions {
   const Clock* clock = nullptr;  // the created time of a status and the age cut-off; SystemClock when null
 };
 
-// The status log of the store at `location` ("sqlite:PATH" or a path; the store's migrations are applied
-// when pending). InvalidArgument when the retention is out of range.
+// The status log of the store at `location` ("sqlite:PATH", a path or "postgresql://…"; the store's
+// migrations are applied when pending). InvalidArgument when the retention is out of range.
 [[nodiscard]] absl::StatusOr<std::unique_ptr<StatusLog>> OpenStatusLog(std::string_view location,
                                                                       const StatusLogOptions& options = {});
 
