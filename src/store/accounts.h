@@ -36,11 +36,14 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -183,6 +186,47 @@ std::string MakeToken(std::string_view key_id, std::string_view secret);
 std::string HashSecret(std::string_view secret);  // lower-case hex SHA-256
 bool IsWellFormed(const Credentials& credentials);
 absl::Status AuthFailure(std::string_view message, std::string_view reason);  // Unauthenticated + reason
+
+// What a backend loads for one API key, kept in its KeyCache for kKeyCacheTtlMillis.
+struct CachedKey {
+  std::string secret_sha256;
+  std::optional<int64_t> expires_micros;
+  bool restricted = false;  // allowed only from `cidrs`
+  std::vector<Cidr> cidrs;
+  bool read_only = false;
+  bool revoked = false;
+  User user;
+  Organisation org;
+  int64_t loaded_micros = 0;
+  mutable std::atomic<int64_t> last_used_micros{0};  // last written or read; throttles the writes
+};
+
+// The key cache every backend keeps, so that a request costs no database read. Thread-safe; its mutex is
+// never held across database work.
+class KeyCache {
+ public:
+  // The key loaded less than kKeyCacheTtlMillis ago, or null (also when the clock went back).
+  std::shared_ptr<const CachedKey> Get(const std::string& key_id, int64_t now_micros);
+  void Put(const std::string& key_id, std::shared_ptr<const CachedKey> key);
+  void ForgetUser(std::string_view user_id);  // after a user is disabled, enabled or changes role
+  void ForgetKey(const std::string& key_id);  // after a revocation
+
+ private:
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<const CachedKey>> keys_;
+};
+
+// The decision every backend makes once a key is loaded, in one place because it is the gate: the secret
+// (constant-time), revocation, expiry, a disabled user, the allowed source addresses (a refusal for the
+// address says no more than for an unknown key). `record_last_used` is true at most once per
+// kLastUsedIntervalMillis for a key, across threads, unless the store is read-only: the caller then writes
+// last_used, best effort.
+struct KeyDecision {
+  Principal principal;
+  bool record_last_used = false;
+};
+absl::StatusOr<KeyDecision> CheckKey(const CachedKey& key, const Credentials& credentials, int64_t now_micros,
+                                     std::string_view remote_address, bool read_only_store);
 }  // namespace detail
 
 // ---- the accounts store ------------------------------------------------------------------------------

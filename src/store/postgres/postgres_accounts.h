@@ -15,11 +15,12 @@
 //   in the case of a non-ASCII letter ("Émile", "émile") cannot both exist here (AlreadyExists), while SQLite
 //   accepts both.
 // - Every ordered text (ids, member lists, community names) is ordered COLLATE "C": bytes, as in SQLite.
-// - The key cache, its TTL, last_used throttling and expiry are SqliteAccounts'.
+// - The key cache, its TTL, last_used throttling and the key checks are shared with SqliteAccounts
+//   (detail::KeyCache, detail::CheckKey in accounts.h).
 // - A connection the server dropped is replaced on the next call (the call that found it fails Unavailable).
 //
-// Thread-safety: every call is safe from several threads; the connection sits under mu_, the key cache under
-// cache_mu_ (never held across database work).
+// Thread-safety: every call is safe from several threads; the connection sits under mu_, the key cache has
+// a mutex of its own (never held across database work).
 #pragma once
 
 #include <atomic>
@@ -71,18 +72,7 @@ class PostgresAccounts final : public Accounts {
 
  private:
   // A key as authentication needs it (as in SqliteAccounts).
-  struct CachedKey {
-    std::string secret_sha256;
-    std::optional<int64_t> expires_micros;
-    bool restricted = false;
-    std::vector<Cidr> cidrs;
-    bool read_only = false;
-    bool revoked = false;
-    User user;
-    Organisation org;
-    int64_t loaded_micros = 0;
-    mutable std::atomic<int64_t> last_used_micros{0};
-  };
+  using CachedKey = detail::CachedKey;
 
   PostgresAccounts(postgres::Connection db, std::string uri, const Clock& clock, bool read_only);
 
@@ -107,17 +97,13 @@ class PostgresAccounts final : public Accounts {
   absl::Status UpdateUser(std::string_view user, const std::string& sql, std::string value);
 
   absl::StatusOr<std::shared_ptr<const CachedKey>> LoadKey(std::string_view key_id, int64_t now_micros);
-  std::shared_ptr<const CachedKey> CachedOrNull(const std::string& key_id, int64_t now_micros);
-  void ForgetUser(std::string_view user_id);
-  void ForgetKey(const std::string& key_id);
 
   const std::string uri_;
   const Clock& clock_;
   const bool read_only_;
   std::mutex mu_;
   postgres::Connection db_ ABSL_GUARDED_BY(mu_);
-  std::mutex cache_mu_;
-  std::unordered_map<std::string, std::shared_ptr<const CachedKey>> cache_ ABSL_GUARDED_BY(cache_mu_);
+  detail::KeyCache cache_;
 };
 
 }  // namespace concord::store

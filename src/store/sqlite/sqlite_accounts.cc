@@ -348,7 +348,7 @@ absl::Status SqliteAccounts::UpdateUser(std::string_view user, const std::string
     user_id = found.id;
     return Run(sql, {found.id, value});
   }));
-  ForgetUser(user_id);
+  cache_.ForgetUser(user_id);
   return absl::OkStatus();
 }
 
@@ -429,7 +429,7 @@ absl::StatusOr<ApiKey> SqliteAccounts::RevokeKey(std::string_view key_id) {
     key.revoked = FromMicros(now);
     return key;
   });
-  if (revoked.ok()) ForgetKey(revoked->key_id);
+  if (revoked.ok()) cache_.ForgetKey(revoked->key_id);
   return revoked;
 }
 
@@ -464,67 +464,27 @@ absl::StatusOr<std::shared_ptr<const SqliteAccounts::CachedKey>> SqliteAccounts:
   return std::shared_ptr<const CachedKey>(std::move(key));
 }
 
-std::shared_ptr<const SqliteAccounts::CachedKey> SqliteAccounts::CachedOrNull(const std::string& key_id,
-                                                                              int64_t now_micros) {
-  std::lock_guard lock(cache_mu_);
-  auto it = cache_.find(key_id);
-  if (it == cache_.end()) return nullptr;
-  const int64_t age = now_micros - it->second->loaded_micros;
-  if (age < 0 || age >= kKeyCacheTtlMillis * 1000) return nullptr;  // a clock that went back: reload too
-  return it->second;
-}
-
-void SqliteAccounts::ForgetUser(std::string_view user_id) {
-  std::lock_guard lock(cache_mu_);
-  std::erase_if(cache_, [&](const auto& entry) { return entry.second->user.id == user_id; });
-}
-
-void SqliteAccounts::ForgetKey(const std::string& key_id) {
-  std::lock_guard lock(cache_mu_);
-  cache_.erase(key_id);
-}
-
 absl::StatusOr<Principal> SqliteAccounts::Authenticate(const Credentials& credentials,
                                                        std::string_view remote_address) {
   if (!detail::IsWellFormed(credentials)) return detail::AuthFailure("invalid API key", "malformed");
   const int64_t now = clock_.Now().UnixMicros();
-  std::shared_ptr<const CachedKey> key = CachedOrNull(credentials.key_id, now);
+  std::shared_ptr<const CachedKey> key = cache_.Get(credentials.key_id, now);
   if (key == nullptr) {
     auto loaded = LoadKey(credentials.key_id, now);
     if (absl::IsNotFound(loaded.status())) return detail::AuthFailure("invalid API key", "unknown-key");
     if (!loaded.ok()) return loaded.status();
     key = *std::move(loaded);
-    std::lock_guard lock(cache_mu_);
-    cache_[credentials.key_id] = key;
+    cache_.Put(credentials.key_id, key);
   }
-  const std::string presented = detail::HashSecret(credentials.secret);
-  if (presented.size() != key->secret_sha256.size() ||
-      sodium_memcmp(presented.data(), key->secret_sha256.data(), presented.size()) != 0) {
-    return detail::AuthFailure("invalid API key", "wrong-secret");
-  }
-  if (key->revoked) return detail::AuthFailure("API key revoked", "revoked");
-  if (key->expires_micros && now >= *key->expires_micros) return detail::AuthFailure("API key expired", "expired");
-  if (key->user.disabled) return detail::AuthFailure("user disabled", "user-disabled");
-  if (key->restricted) {
-    const std::optional<IpAddress> address = ParseIpAddress(remote_address);
-    const bool allowed = address && std::any_of(key->cidrs.begin(), key->cidrs.end(),
-                                                [&](const Cidr& cidr) { return CidrContains(cidr, *address); });
-    // The key is alive: say no more than for an unknown key (see accounts.h).
-    if (!allowed) return detail::AuthFailure("invalid API key", "address-not-allowed");
-  }
-  int64_t last = key->last_used_micros.load(std::memory_order_relaxed);
-  if (!read_only_ && now - last >= kLastUsedIntervalMillis * 1000 &&
-      key->last_used_micros.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+  CONCORD_ASSIGN_OR_RETURN(detail::KeyDecision decision,
+                           detail::CheckKey(*key, credentials, now, remote_address, read_only_));
+  if (decision.record_last_used) {
     std::lock_guard lock(mu_);
     // Best effort: last_used is a hint for administrators, and a busy database must not turn a valid key
     // away. A failed write is retried a minute later.
     (void)Run("UPDATE api_keys SET last_used = ?2 WHERE key_id = ?1", {credentials.key_id, now});
   }
-  return Principal{.user = key->user,
-                   .org = key->org,
-                   .role = key->user.role,
-                   .key_id = credentials.key_id,
-                   .read_only = key->read_only || key->user.role == Role::kReadOnly};
+  return decision.principal;
 }
 
 // ---- sharing groups and communities -------------------------------------------------------------------

@@ -6,8 +6,8 @@
 // the transaction, so two processes cannot both create the same name.
 //
 // Thread-safety: every call is safe from several threads. The connection and its prepared statements sit
-// under mu_; the key cache under cache_mu_, which is never held across database work, so that a cache hit
-// waits for no database call.
+// under mu_; the key cache (detail::KeyCache) has a mutex of its own, never held across database work, so
+// that a cache hit waits for no database call.
 #pragma once
 
 #include <atomic>
@@ -58,18 +58,7 @@ class SqliteAccounts final : public Accounts {
 
  private:
   // A key as authentication needs it, immutable once cached (last_used_micros aside).
-  struct CachedKey {
-    std::string secret_sha256;
-    std::optional<int64_t> expires_micros;
-    bool restricted = false;  // allowed only from `cidrs`
-    std::vector<Cidr> cidrs;
-    bool read_only = false;
-    bool revoked = false;
-    User user;
-    Organisation org;
-    int64_t loaded_micros = 0;
-    mutable std::atomic<int64_t> last_used_micros{0};  // last written or read; throttles the writes
-  };
+  using CachedKey = detail::CachedKey;
   // A bound parameter: text (borrowed: must outlive the statement's use), integer or NULL.
   using Param = std::variant<std::string_view, int64_t, std::monostate>;
 
@@ -99,17 +88,13 @@ class SqliteAccounts final : public Accounts {
 
   // The key from the database (NotFound when unknown), ready to cache.
   absl::StatusOr<std::shared_ptr<const CachedKey>> LoadKey(std::string_view key_id, int64_t now_micros);
-  std::shared_ptr<const CachedKey> CachedOrNull(const std::string& key_id, int64_t now_micros);
-  void ForgetUser(std::string_view user_id);
-  void ForgetKey(const std::string& key_id);
 
   const Clock& clock_;
   const bool read_only_;
   std::mutex mu_;
   sqlite::Connection db_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<std::string, sqlite::Statement> statements_ ABSL_GUARDED_BY(mu_);
-  std::mutex cache_mu_;
-  std::unordered_map<std::string, std::shared_ptr<const CachedKey>> cache_ ABSL_GUARDED_BY(cache_mu_);
+  detail::KeyCache cache_;
 };
 
 }  // namespace concord::store
