@@ -32,6 +32,8 @@
 
 namespace {
 
+namespace stix = concord::stix;
+
 double Since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -121,7 +123,7 @@ int main(int argc, char** argv) {
       batch.push_back(Indicator(n, value));
       memory[value].push_back(n);
       if (is_new) {
-        new_ids.push_back(batch.back().id());
+        new_ids.push_back(batch.back().id);
         new_values.push_back(value);
       }
       if (batch.size() == kBatch || n + 1 == to) {
