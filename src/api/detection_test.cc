@@ -310,11 +310,15 @@ class FailingAuditLog final : public audit::AuditLog {
   void AppendAsync(std::vector<audit::Event>, AppendCallback done) override {
     done(absl::UnavailableError("disk full"));
   }
-  absl::StatusOr<audit::Page> List(const audit::Filter&) override { return absl::UnimplementedError("no"); }
-  absl::StatusOr<audit::Head> GetHead() override { return absl::UnimplementedError("no"); }
+  absl::StatusOr<audit::Page> List(const audit::Filter&) override { return WriteOnly(); }
+  absl::StatusOr<audit::Head> GetHead() override { return WriteOnly(); }
   absl::StatusOr<audit::Verification> Verify(const audit::VerifyOptions&) override {
-    return absl::UnimplementedError("no");
+    return WriteOnly();
   }
+
+ private:
+  // The tests only append; a read of this fake is a test bug and says so.
+  static absl::Status WriteOnly() { return absl::FailedPreconditionError("FailingAuditLog is append-only"); }
 };
 
 TEST_F(DetectionApiTest, FailsClosedWhenTheAuditCannotRecord) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -63,6 +64,8 @@ absl::StatusOr<std::vector<std::string>> InputFiles(const std::vector<std::strin
   return files;
 }
 
+constexpr int64_t kMaxSightingCount = 999'999'999;  // STIX 2.1 §4.13: count is 0..999,999,999
+
 // Aggregates hits into STIX sightings: one per (indicator, window), as this organisation's sighting.
 class SightingAggregator {
  public:
@@ -89,10 +92,20 @@ class SightingAggregator {
       int64_t first = e.first, last = e.last;
       std::string created = FormatRfc3339(now, 3);
       auto stored = db.Get(id);
+      // Anything but "not stored yet" stops the flush: writing on would replace the stored count.
+      if (!stored.ok() && !absl::IsNotFound(stored.status())) return Annotate(stored.status(), id);
       if (stored.ok()) {
-        boost::json::value old = boost::json::parse(stored->json);
+        boost::json::value old;
+        try {
+          old = boost::json::parse(stored->json);
+        } catch (const std::exception& error) {
+          return absl::DataLossError(fmt::format("{}: stored JSON does not parse: {}", id, error.what()));
+        }
         if (const auto* o = old.if_object()) {
-          if (const auto* c = o->if_contains("count"); c != nullptr && c->is_int64()) count += c->get_int64();
+          // The id is derived from public values, so a peer could have sent one: its count is input too.
+          if (const auto* c = o->if_contains("count"); c != nullptr && c->is_int64() && c->get_int64() > 0) {
+            count = std::min<int64_t>(count + std::min<int64_t>(c->get_int64(), kMaxSightingCount), kMaxSightingCount);
+          }
           auto ms = [&](const char* k, int64_t fallback) {
             const auto* v = o->if_contains(k);
             if (v == nullptr || !v->is_string()) return fallback;
@@ -114,7 +127,7 @@ class SightingAggregator {
                             {"where_sighted_refs", boost::json::array{boost::json::value(host_identity)}},
                             {"first_seen", FormatRfc3339(Timestamp::FromUnixMillis(first), 3)},
                             {"last_seen", FormatRfc3339(Timestamp::FromUnixMillis(last), 3)},
-                            {"count", std::min<int64_t>(count, 999'999'999)}};
+                            {"count", std::min<int64_t>(count, kMaxSightingCount)}};
       if (tlp != stix::Tlp::kNone) s["object_marking_refs"] = boost::json::array{boost::json::value(stix::TlpMarkingId(tlp))};
       auto object = stix::ParseObject(std::move(s));
       if (!object.ok()) return Annotate(object.status(), id);
