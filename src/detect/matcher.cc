@@ -80,7 +80,10 @@ int64_t WindowMillis(const pattern::Pattern& p) {
   for (const pattern::ObservationNode& n : p.observation_nodes()) {
     if (n.kind == pattern::ObservationNodeKind::kWithin) within = std::max(within, n.within_seconds);
   }
-  return within > 0 ? static_cast<int64_t>(within * 1000) : kDefaultWindowMillis;
+  if (!(within > 0)) return kDefaultWindowMillis;
+  // WITHIN takes any positive number; past ~292 million years in milliseconds it is "for ever".
+  constexpr double kForever = 9.2e18;
+  return within * 1000 >= kForever ? static_cast<int64_t>(kForever) : static_cast<int64_t>(within * 1000);
 }
 
 bool IsSourceField(std::string_view f) {

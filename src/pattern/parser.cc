@@ -15,6 +15,7 @@
 //   cmp_primary  := '(' cmp_or ')' | EXISTS path | path NOT? op operand
 //   path         := type ':' (ident | string) ('.' (ident | string) | '[' (int | '*') ']')*
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -26,6 +27,25 @@
 #include <pcre2.h>
 
 namespace concord::pattern {
+
+namespace {
+
+// A double as the pattern grammar writes numbers: digits and an optional fraction, never an exponent
+// (the fuzzer found WITHIN 2.7e57 rendered as "2.7777777777777777e+57", which does not parse back).
+// The shortest form that reads back as the same double when it has no exponent; otherwise fixed notation
+// with enough digits for the same double.
+std::string PlainNumber(double v) {
+  std::string shortest = fmt::format("{}", v);
+  if (shortest.find_first_of("eE") == std::string::npos) return shortest;
+  if (std::fabs(v) >= 1) return fmt::format("{:.0f}", v);  // the double's exact integer value
+  const int exponent = static_cast<int>(std::floor(std::log10(std::fabs(v))));
+  std::string fixed = fmt::format("{:.{}f}", v, 17 - exponent);
+  while (fixed.size() > 1 && fixed.back() == '0') fixed.pop_back();
+  return fixed;
+}
+
+}  // namespace
+
 
 namespace {
 
@@ -1108,7 +1128,7 @@ void RenderObs(const Pattern& p, uint32_t idx, std::string& out, bool top) {
     }
     case ObservationNodeKind::kWithin:
       RenderQualified(p, n, out);
-      out += fmt::format(" WITHIN {} SECONDS", n.within_seconds);
+      out += fmt::format(" WITHIN {} SECONDS", PlainNumber(n.within_seconds));
       return;
     case ObservationNodeKind::kRepeats:
       RenderQualified(p, n, out);

@@ -266,5 +266,24 @@ TEST(Pattern, LengthLimit) {
   EXPECT_EQ(p.status().message(), "offset 10: pattern longer than 10 bytes");
 }
 
+TEST(Pattern, ToStringWritesWithinWithoutAnExponent) {
+  // Found by pattern_fuzz: a huge WITHIN was rendered "2.7777777777777777e+57", which does not parse.
+  for (const char* within : {"27777777777777777777777777777777777777777777777777777777777.5", "0.000000001", "10",
+                             "1.5"}) {
+    auto p = Pattern::Parse(std::string("[file:name = 'a'] WITHIN ") + within + " SECONDS");
+    ASSERT_TRUE(p.ok()) << within << ": " << p.status();
+    const std::string canonical = p->ToString();
+    const size_t from = canonical.find("WITHIN ") + 7;
+    const std::string number = canonical.substr(from, canonical.find(" SECONDS") - from);
+    EXPECT_EQ(number.find_first_not_of("0123456789."), std::string::npos) << canonical;
+    auto again = Pattern::Parse(canonical);
+    ASSERT_TRUE(again.ok()) << canonical << ": " << again.status();
+    EXPECT_EQ(again->observation_nodes()[again->root()].within_seconds,
+              p->observation_nodes()[p->root()].within_seconds)
+        << canonical;
+    EXPECT_EQ(again->ToString(), canonical);
+  }
+}
+
 }  // namespace
 }  // namespace concord::pattern
