@@ -270,6 +270,11 @@ void KeyCache::ForgetKey(const std::string& key_id) {
   keys_.erase(key_id);
 }
 
+void KeyCache::Clear() {
+  std::lock_guard lock(mu_);
+  keys_.clear();
+}
+
 absl::StatusOr<KeyDecision> CheckKey(const CachedKey& key, const Credentials& credentials, int64_t now_micros,
                                      std::string_view remote_address, bool read_only_store) {
   const std::string presented = HashSecret(credentials.secret);

@@ -27,7 +27,7 @@
 // Hot path: verified key records are cached in memory by key_id for kKeyCacheTtl, so authentication costs
 // one SHA-256 and no database work. A revocation, a disabled user or a role change made through this object
 // applies at once; one made by another process (the CLI, another `concord serve`) applies within
-// kKeyCacheTtl. last_used is written at most once per kLastUsedInterval per key and process. Expiry is
+// kKeyCacheTtl, or at once on PostgreSQL where the node hears of it (ForgetCachedKeys). last_used is written at most once per kLastUsedInterval per key and process. Expiry is
 // checked on every call against the clock, never cached.
 //
 // Thread-safety: Accounts implementations are safe to use from several threads; each call is one
@@ -210,6 +210,7 @@ class KeyCache {
   void Put(const std::string& key_id, std::shared_ptr<const CachedKey> key);
   void ForgetUser(std::string_view user_id);  // after a user is disabled, enabled or changes role
   void ForgetKey(const std::string& key_id);  // after a revocation
+  void Clear();  // after another process changed accounts (change_listener.h)
 
  private:
   std::mutex mu_;
@@ -292,6 +293,9 @@ class Accounts {
   // Unauthenticated with the messages described at the top of this file.
   [[nodiscard]] virtual absl::StatusOr<Principal> Authenticate(const Credentials& credentials,
                                                               std::string_view remote_address) = 0;
+  // Drops every cached key, so that the next use of each reloads it: a change made by another process
+  // (heard through store/change_listener.h) then applies at once instead of within kKeyCacheTtlMillis.
+  virtual void ForgetCachedKeys() = 0;
   // ParseAuthorization, then Authenticate.
   [[nodiscard]] absl::StatusOr<Principal> AuthenticateHeader(std::string_view authorization,
                                                              std::string_view remote_address);

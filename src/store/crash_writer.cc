@@ -1,9 +1,9 @@
 // store_crash_writer DB FIRST_BATCH BATCH_SIZE — puts batch FIRST_BATCH, FIRST_BATCH+1, … into the store at
-// DB until killed, writing "putting K" to stdout (unbuffered) before the Put of batch K and "committed K"
+// DB (a SQLite path or a postgresql:// URI) until killed, writing "putting K" to stdout (unbuffered) before the Put of batch K and "committed K"
 // after it returned OK.
 // Batch K holds BATCH_SIZE new indicators "indicator--KKKKKKKK-0000-4000-8000-IIIIIIIIIIII" (hex K and item I),
 // so that store_crash_test can tell from the ids alone which batch a stored row belongs to. After every
-// third batch a second connection checkpoints the WAL into the database, so that kills also land in the
+// third batch (SQLite only) a second connection checkpoints the WAL into the database, so that kills also land in the
 // middle of checkpoints (the store's own checkpoints come only every 64 MiB).
 #include <sqlite3.h>
 #include <unistd.h>
@@ -44,12 +44,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
     return 1;
   }
+  // SQLite only: a second connection that checkpoints (PostgreSQL checkpoints by itself).
+  const bool sqlite = db.find("://") == std::string::npos;
   sqlite3* checkpointer = nullptr;
-  if (sqlite3_open(db.c_str(), &checkpointer) != SQLITE_OK) {
+  if (sqlite && sqlite3_open(db.c_str(), &checkpointer) != SQLITE_OK) {
     std::fprintf(stderr, "checkpoint connection: %s\n", sqlite3_errmsg(checkpointer));
     return 1;
   }
-  sqlite3_busy_timeout(checkpointer, 10'000);
+  if (sqlite) sqlite3_busy_timeout(checkpointer, 10'000);
   std::vector<concord::stix::Object> batch;
   for (long k = first;; ++k) {
     batch.clear();
@@ -72,7 +74,7 @@ int main(int argc, char** argv) {
       }
     }
     if (!WriteAll(fmt::format("committed {}\n", k))) return 1;
-    if (k % 3 == 2 && sqlite3_exec(checkpointer, "PRAGMA wal_checkpoint(PASSIVE)", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    if (sqlite && k % 3 == 2 && sqlite3_exec(checkpointer, "PRAGMA wal_checkpoint(PASSIVE)", nullptr, nullptr, nullptr) != SQLITE_OK) {
       std::fprintf(stderr, "checkpoint: %s\n", sqlite3_errmsg(checkpointer));
       return 1;
     }

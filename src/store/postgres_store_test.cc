@@ -93,6 +93,34 @@ TEST_F(PostgresStoreTest, FailedBatchNamesBackendAndItem) {
   EXPECT_EQ(put.status().message(), fmt::format("postgresql: put batch: batch item 2 ({}): injected fault", IdOf(3)));
 }
 
+// A sweep reads through a server-side cursor in one snapshot: what another process commits while it runs is
+// not visited, however many batches the sweep still fetches.
+TEST_F(PostgresStoreTest, SweepSeesOneConsistentState) {
+  auto store = OpenStore(uri_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto other = OpenStore(uri_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  std::vector<stix::Object> batch;
+  for (int i = 1; i <= 10; ++i) batch.push_back(Indicator(IdOf(i), "2024-01-02T00:00:00.000Z"));
+  ASSERT_TRUE((*store)->Put(batch).ok());
+  Query query;
+  query.limit = 3;  // four FETCHes
+  std::vector<int64_t> seqs;
+  absl::Status swept = (*store)->Sweep(query, [&](const StoredObject& o) {
+    seqs.push_back(o.seq);
+    if (seqs.size() == 1) {
+      EXPECT_TRUE((*other)->Put(std::vector{Indicator(IdOf(11), "2024-01-02T00:00:00.000Z")}).ok());
+    }
+    return true;
+  });
+  ASSERT_TRUE(swept.ok()) << swept;
+  EXPECT_EQ(seqs, (std::vector<int64_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}));
+  // The cursor's transaction ended: the connection went back to the pool idle and sees the new commit.
+  auto all = (*store)->List(Query{});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->objects.size(), 11u);
+}
+
 // The server ends every connection (a restart, a failover): the call that finds its connection dead fails
 // Unavailable, and the store reconnects for the next one.
 TEST_F(PostgresStoreTest, LostConnectionsAreReplaced) {

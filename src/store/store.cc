@@ -116,6 +116,18 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view location, cons
   return std::unique_ptr<Store>(std::move(*store));
 }
 
+absl::Status Store::Sweep(const Query& query, const std::function<bool(const StoredObject&)>& visit) {
+  Query page_query = query;
+  while (true) {
+    CONCORD_ASSIGN_OR_RETURN(Page page, List(page_query));
+    for (const StoredObject& o : page.objects) {
+      if (!visit(o)) return absl::OkStatus();
+    }
+    if (!page.more) return absl::OkStatus();
+    page_query.after_seq = page.next_after_seq;
+  }
+}
+
 absl::StatusOr<int64_t> Store::LastSeq() {
   CONCORD_ASSIGN_OR_RETURN(Stats stats, GetStats());
   return stats.last_seq;

@@ -67,7 +67,10 @@ struct StoredObject {
   std::string sharing_group_ref;
   bool current = false;  // is this the current version of its id?
   int64_t seq = 0;       // node-local change sequence, strictly increasing in commit order
-  Timestamp added;       // server time when this version was stored
+  // Server time when this version was stored: strictly increasing in seq order, across batches and processes
+  // (read under the write lock, one microsecond apart within a batch), so a TAXII `added_after` poll can
+  // neither skip nor repeat a version.
+  Timestamp added;
   std::string json;      // the object's JSON as received (compact)
 };
 
@@ -243,6 +246,13 @@ class Store {
   // at_most). The bound keeps the cost of a value shared by many objects proportional to the question asked
   // ("more than N?").
   [[nodiscard]] virtual absl::StatusOr<int64_t> CountPostings(uint8_t kind, std::string_view value, int64_t at_most);
+  // Every version matching `query` (its filters; versions after `after_seq`; `limit` is the batch size
+  // fetched at a time, 1..10000) in seq order, calling `visit` for each until it returns false. For long
+  // reads (indicator snapshots, exports, migrations): the PostgreSQL backend reads through a server-side
+  // cursor in one REPEATABLE READ READ ONLY transaction, so the sweep sees one consistent state of the store
+  // and costs one query whatever its length; the default pages through List, and then versions committed
+  // during the sweep may be visited too. A sweep never skips a version committed before it started.
+  [[nodiscard]] virtual absl::Status Sweep(const Query& query, const std::function<bool(const StoredObject&)>& visit);
   // The postings of the current version of `id`, sorted by (kind, value); NotFound when the id is unknown.
   [[nodiscard]] virtual absl::StatusOr<std::vector<Posting>> PostingsOf(std::string_view id);
   // Address postings in a range (see IpRangeQuery): the IPs inside a CIDR.

@@ -309,6 +309,58 @@ TEST_P(StoreConformance, NewObjectIsStoredWithColumnsAndAddedTime) {
   EXPECT_EQ(got->json, boost::json::serialize(v1.json));
 }
 
+// TAXII added_after polls by `added`: it must increase strictly with seq, even when the clock stands still
+// or goes back, and within one batch.
+TEST_P(StoreConformance, AddedStrictlyIncreasesWithSeqWhateverTheClock) {
+  const Timestamp start = clock_.now;
+  MustPut({Indicator(IdOf(1), "2024-01-01T00:00:00.000Z"), Indicator(IdOf(2), "2024-01-01T00:00:00.000Z"),
+           Indicator(IdOf(1), "2024-01-01T00:00:00.000Z")});  // the third is unchanged: no seq, no added
+  MustPut({Indicator(IdOf(3), "2024-01-01T00:00:00.000Z")});  // clock unchanged
+  clock_.now = Timestamp::FromUnixMillis(start.UnixMillis() - 60'000);  // clock a minute back
+  MustPut({Indicator(IdOf(4), "2024-01-01T00:00:00.000Z")});
+  clock_.now = Timestamp::FromUnixMillis(start.UnixMillis() + 1'000);  // a second later than the start
+  MustPut({Indicator(IdOf(5), "2024-01-01T00:00:00.000Z")});
+  Query all;
+  all.current_only = false;
+  auto page = store_->List(all);
+  ASSERT_TRUE(page.ok()) << page.status();
+  std::vector<int64_t> added;
+  for (const auto& o : page->objects) added.push_back(o.added.UnixMicros() - start.UnixMicros());
+  EXPECT_EQ(added, (std::vector<int64_t>{0, 1, 2, 3, 1'000'000}));
+}
+
+TEST_P(StoreConformance, SweepVisitsMatchingVersionsInSeqOrderAndStopsWhenAsked) {
+  MustPut({
+      Indicator(IdOf(1), "2024-01-01T00:00:00.000Z"),  // seq 1
+      Indicator(IdOf(2), "2024-02-01T00:00:00.000Z"),  // seq 2
+      DomainName(kDomainId, "example.com"),            // seq 3
+      Indicator(IdOf(1), "2024-03-01T00:00:00.000Z"),  // seq 4, current of 1
+      Indicator(IdOf(3), "2024-03-01T00:00:00.000Z"),  // seq 5
+  });
+  auto sweep = [&](Query q, size_t stop_after) {
+    std::vector<int64_t> seqs;
+    absl::Status status = store_->Sweep(q, [&](const StoredObject& o) {
+      seqs.push_back(o.seq);
+      EXPECT_FALSE(o.json.empty());
+      return seqs.size() < stop_after;
+    });
+    EXPECT_TRUE(status.ok()) << status;
+    return seqs;
+  };
+  Query all;
+  all.limit = 2;  // batches of two
+  EXPECT_EQ(sweep(all, 100), (std::vector<int64_t>{2, 3, 4, 5}));  // current versions only
+  all.current_only = false;
+  EXPECT_EQ(sweep(all, 100), (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(sweep(all, 3), (std::vector<int64_t>{1, 2, 3}));
+  all.after_seq = 2;
+  all.types = {"indicator"};
+  EXPECT_EQ(sweep(all, 100), (std::vector<int64_t>{4, 5}));
+  Query none;
+  none.types = {"malware"};
+  EXPECT_EQ(sweep(none, 100), (std::vector<int64_t>{}));
+}
+
 TEST_P(StoreConformance, IdenticalVersionIsUnchanged) {
   MustPut({Indicator(kId, "2024-01-02T00:00:00.000Z")});
   auto results = MustPut({Indicator(kId, "2024-01-02T00:00:00.000Z")});

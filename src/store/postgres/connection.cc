@@ -114,6 +114,24 @@ absl::Status Connection::Exec(std::string_view sql) {
   return status;
 }
 
+absl::Status Connection::ConsumeInput() {
+  if (!conn_) return absl::UnavailableError("postgresql: not connected");
+  if (PQconsumeInput(conn_.get()) == 0 || PQstatus(conn_.get()) != CONNECTION_OK) {
+    return absl::UnavailableError(fmt::format("postgresql: {}", Trimmed(PQerrorMessage(conn_.get()))));
+  }
+  return absl::OkStatus();
+}
+
+std::optional<std::pair<std::string, std::string>> Connection::NextNotification() {
+  if (!conn_) return std::nullopt;
+  PGnotify* raw = PQnotifies(conn_.get());
+  if (raw == nullptr) return std::nullopt;
+  std::pair<std::string, std::string> notification{raw->relname != nullptr ? raw->relname : "",
+                                                   raw->extra != nullptr ? raw->extra : ""};
+  PQfreemem(raw);
+  return notification;
+}
+
 absl::StatusOr<Result> Connection::Query(const std::string& sql, std::span<const Param> params) {
   std::vector<const char*> values;
   values.reserve(params.size());

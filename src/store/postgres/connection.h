@@ -18,6 +18,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -75,6 +76,15 @@ class Connection {
   // Ends an open transaction with ROLLBACK after a failure, ignoring errors (the failure is what matters; a
   // failed ROLLBACK means the server already ended it or the connection is gone).
   void RollbackQuietly();
+
+  // ---- asynchronous notifications (LISTEN/NOTIFY), for a connection that only listens
+
+  // The connection's socket, to wait on with poll(); -1 when there is none.
+  int socket() const { return conn_ ? PQsocket(conn_.get()) : -1; }
+  // Reads what the server sent without blocking; Unavailable when the connection is broken.
+  [[nodiscard]] absl::Status ConsumeInput();
+  // The next notification received (channel, payload), or nullopt when none is pending.
+  std::optional<std::pair<std::string, std::string>> NextNotification();
 
  private:
   struct Free {

@@ -24,6 +24,15 @@ inline constexpr int64_t kAuditLock = 0x636f6e636f726404;
 // TAXII status inserts with their retention: seq order is commit order, so "the newest N" is exact.
 inline constexpr int64_t kTaxiiStatusLock = 0x636f6e636f726405;
 
+// LISTEN/NOTIFY channels (store/change_listener.h). A writer sends its notification inside the transaction,
+// just before COMMIT: PostgreSQL delivers it only if and when the transaction commits, so a listener never
+// hears of a change it cannot yet read.
+// Payload: the highest seq the transaction committed (decimal). Sent by every Put that stored a version.
+inline constexpr std::string_view kObjectsChannel = "concord_objects";
+// No payload. Sent by every write transaction of the accounts (organisations, users, keys, sharing groups,
+// communities), so that other processes drop their cached keys and sharing groups at once.
+inline constexpr std::string_view kAccountsChannel = "concord_accounts";
+
 // "postgresql://…" or "postgres://…" (libpq's URI schemes), as OpenStore dispatches.
 inline bool IsPostgresLocation(std::string_view location) {
   return location.starts_with("postgresql://") || location.starts_with("postgres://");

@@ -199,7 +199,10 @@ auto PostgresAccounts::InTransaction(bool write, Body body) -> decltype(body()) 
     db_.RollbackQuietly();  // the body's error is what matters
     return result;
   }
-  if (absl::Status commit = db_.Exec("COMMIT"); !commit.ok()) {
+  // A write tells the other processes on the database to drop their cached keys and sharing groups
+  // (store/change_listener.h); the notification is delivered only if the COMMIT succeeds.
+  if (absl::Status commit = db_.Exec(write ? fmt::format("NOTIFY {}; COMMIT", postgres::kAccountsChannel) : "COMMIT");
+      !commit.ok()) {
     db_.RollbackQuietly();
     return commit;
   }

@@ -58,6 +58,7 @@ class PostgresAccounts final : public Accounts {
   absl::StatusOr<std::vector<ApiKey>> ListKeys(std::string_view user) override;
   absl::StatusOr<ApiKey> RevokeKey(std::string_view key_id) override;
   absl::StatusOr<Principal> Authenticate(const Credentials& credentials, std::string_view remote_address) override;
+  void ForgetCachedKeys() override { cache_.Clear(); }
   absl::StatusOr<SharingGroup> CreateSharingGroup(std::string_view name, std::string_view description,
                                                   std::string_view owner_org) override;
   absl::StatusOr<std::vector<SharingGroup>> ListSharingGroups() override;

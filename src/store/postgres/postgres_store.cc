@@ -12,6 +12,7 @@
 #include "common/json.h"
 #include "common/status.h"
 #include "fmt/format.h"
+#include "store/postgres/locks.h"
 #include "store/postgres/migrations.h"
 
 namespace concord::store {
@@ -231,8 +232,6 @@ auto PostgresStore::WithReader(Fn&& read) -> decltype(read(std::declval<Connecti
 absl::StatusOr<std::vector<PutResult>> PostgresStore::PutEncoded(std::span<const EncodedObject> rows) {
   if (read_only_) return absl::FailedPreconditionError("store is open read-only");
   if (rows.empty()) return std::vector<PutResult>{};
-  const int64_t added = clock_.Now().UnixMicros();
-
   std::lock_guard lock(mu_);
   if (!writer_.ok()) {
     // The server went away (restart, network): one new connection, then the batch as usual.
@@ -245,12 +244,18 @@ absl::StatusOr<std::vector<PutResult>> PostgresStore::PutEncoded(std::span<const
   absl::StatusOr<std::vector<PutResult>> results;
   if (absl::Status begun = writer_.Exec(fmt::format("BEGIN; SELECT pg_advisory_xact_lock({})", postgres::kWriterLock));
       begun.ok()) {
-    results = PutInTransaction(rows, added);
+    results = PutInTransaction(rows);
   } else {
     results = begun;
   }
   if (results.ok()) {
-    absl::Status committed = writer_.Exec("COMMIT");
+    // Other processes hear of the batch through LISTEN/NOTIFY (store/change_listener.h); the notification
+    // is delivered only if the COMMIT below succeeds.
+    int64_t highest = 0;
+    for (const PutResult& r : *results) highest = std::max(highest, r.seq);
+    absl::Status committed =
+        highest > 0 ? writer_.Exec(fmt::format("NOTIFY {}, '{}'; COMMIT", postgres::kObjectsChannel, highest))
+                    : writer_.Exec("COMMIT");
     if (committed.ok()) return results;
     results = committed;
   }
@@ -258,17 +263,22 @@ absl::StatusOr<std::vector<PutResult>> PostgresStore::PutEncoded(std::span<const
   return Annotate(results.status(), "postgresql: put batch");
 }
 
-absl::StatusOr<std::vector<PutResult>> PostgresStore::PutInTransaction(std::span<const EncodedObject> rows,
-                                                                       int64_t added) {
+absl::StatusOr<std::vector<PutResult>> PostgresStore::PutInTransaction(std::span<const EncodedObject> rows) {
   Batch batch;
   int64_t next_seq = 0;
   int64_t next_oid = 0;
+  // `added` strictly increases with seq, across batches and processes (store.h): read under the writers'
+  // lock, one microsecond apart within the batch, never at or before the last stored version's.
+  int64_t first_added = clock_.Now().UnixMicros();
   {
     CONCORD_ASSIGN_OR_RETURN(Result max, writer_.Query("SELECT coalesce((SELECT max(seq) FROM versions), 0), "
-                                                       "coalesce((SELECT max(oid) FROM objects), 0)"));
+                                                       "coalesce((SELECT max(oid) FROM objects), 0), "
+                                                       "(SELECT added FROM versions ORDER BY seq DESC LIMIT 1)"));
     next_seq = max.Int(0, 0) + 1;
     next_oid = max.Int(0, 1) + 1;
+    if (!max.IsNull(0, 2)) first_added = std::max(first_added, max.Int(0, 2) + 1);
   }
+  const int64_t first_seq = next_seq;
 
   // The stored state of every id of the batch, in one query.
   {
@@ -417,7 +427,8 @@ absl::StatusOr<std::vector<PutResult>> PostgresStore::PutInTransaction(std::span
     results.push_back({PutOutcome::kNewVersion, seq, {}});
   }
 
-  CONCORD_RETURN_IF_ERROR(WriteBatch(batch, rows, added));
+  // Seqs of the batch are first_seq, first_seq + 1, …: each version's added is first_added + (seq - first_seq).
+  CONCORD_RETURN_IF_ERROR(WriteBatch(batch, rows, first_added - first_seq));
   return results;
 }
 
@@ -444,7 +455,7 @@ void PostgresStore::AppendPostings(std::string& data, int64_t oid, const std::ve
   }
 }
 
-absl::Status PostgresStore::WriteBatch(const Batch& batch, std::span<const EncodedObject> rows, int64_t added) {
+absl::Status PostgresStore::WriteBatch(const Batch& batch, std::span<const EncodedObject> rows, int64_t added_base) {
   // Names the batch item a failed COPY line came from.
   auto item = [&](size_t row, const absl::Status& status) {
     return Annotate(status, fmt::format("batch item {} ({})", row, rows[row].object->id));
@@ -470,7 +481,7 @@ absl::Status PostgresStore::WriteBatch(const Batch& batch, std::span<const Encod
       Field(data, static_cast<int64_t>(object.tlp));
       Field(data, object.distribution ? std::optional<std::string>(std::to_string(*object.distribution)) : std::nullopt);
       Field(data, object.sharing_group_ref);
-      Field(data, added);
+      Field(data, added_base + v.seq);
       Field(data, row.content_hash);
       Field(data, row.json);
       EndLine(data);
@@ -639,8 +650,7 @@ absl::StatusOr<std::vector<StoredObject>> PostgresStore::Versions(std::string_vi
   return found;
 }
 
-absl::StatusOr<Page> PostgresStore::List(const Query& query) {
-  const size_t limit = std::clamp<size_t>(query.limit, 1, kMaxLimit);
+std::string PostgresStore::ListSql(const Query& query, std::vector<Param>& params) const {
   // As on SQLite: the current-only listing walks objects by current_seq; one-value filters use '=' so that
   // the (type, seq) indexes give seq order without a sort; lists go in as array parameters.
   const char* seq = query.current_only ? "o.current_seq" : "v.seq";
@@ -649,7 +659,6 @@ absl::StatusOr<Page> PostgresStore::List(const Query& query) {
   std::string sql = query.current_only
                         ? "SELECT " CONCORD_STORED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq"
                         : "SELECT " CONCORD_STORED_COLUMNS " FROM versions v JOIN objects o ON o.oid = v.oid";
-  std::vector<Param> params;
   auto param = [&](std::string value) {
     params.push_back(std::move(value));
     return fmt::format("${}", params.size());
@@ -671,8 +680,17 @@ absl::StatusOr<Page> PostgresStore::List(const Query& query) {
   if (query.modified_before) {
     sql += fmt::format(" AND {0} <> '' AND {0} < {1}", key, param(FormatSortable(*query.modified_before)));
   }
+  sql += fmt::format(" ORDER BY {}", seq);
+  return sql;
+}
+
+absl::StatusOr<Page> PostgresStore::List(const Query& query) {
+  const size_t limit = std::clamp<size_t>(query.limit, 1, kMaxLimit);
+  std::vector<Param> params;
+  std::string sql = ListSql(query, params);
   // One row more than the page tells whether another page follows.
-  sql += fmt::format(" ORDER BY {} LIMIT {}", seq, param(std::to_string(limit + 1)));
+  params.push_back(std::to_string(limit + 1));
+  sql += fmt::format(" LIMIT ${}", params.size());
 
   auto page = WithReader([&](Connection& reader) -> absl::StatusOr<Page> {
     CONCORD_ASSIGN_OR_RETURN(Result found, reader.Query(sql, params));
@@ -687,6 +705,31 @@ absl::StatusOr<Page> PostgresStore::List(const Query& query) {
   });
   if (!page.ok()) return Annotate(page.status(), "postgresql: list");
   return page;
+}
+
+absl::Status PostgresStore::Sweep(const Query& query, const std::function<bool(const StoredObject&)>& visit) {
+  const size_t batch = std::clamp<size_t>(query.limit, 1, kMaxLimit);
+  std::vector<Param> params;
+  const std::string sql = ListSql(query, params);
+  absl::Status swept = WithReader([&](Connection& reader) -> absl::Status {
+    CONCORD_RETURN_IF_ERROR(reader.Exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"));
+    absl::Status status = [&]() -> absl::Status {
+      CONCORD_RETURN_IF_ERROR(reader.Query("DECLARE concord_sweep NO SCROLL CURSOR FOR " + sql, params).status());
+      const std::string fetch = fmt::format("FETCH FORWARD {} FROM concord_sweep", batch);
+      while (true) {
+        CONCORD_ASSIGN_OR_RETURN(Result rows, reader.Query(fetch));
+        for (int r = 0; r < rows.rows(); ++r) {
+          if (!visit(ReadStored(rows, r))) return absl::OkStatus();
+        }
+        if (rows.rows() < static_cast<int>(batch)) return absl::OkStatus();
+      }
+    }();
+    // COMMIT closes the cursor; after a failure the transaction is rolled back instead.
+    if (status.ok()) return reader.Exec("COMMIT");
+    reader.RollbackQuietly();
+    return status;
+  });
+  return swept.ok() ? swept : Annotate(swept, "postgresql: sweep");
 }
 
 absl::StatusOr<Stats> PostgresStore::GetStats() {

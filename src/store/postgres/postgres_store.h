@@ -47,6 +47,7 @@ class PostgresStore final : public Store {
   absl::StatusOr<StoredObject> GetVersion(std::string_view id, const Timestamp& modified) override;
   absl::StatusOr<std::vector<StoredObject>> Versions(std::string_view id) override;
   absl::StatusOr<Page> List(const Query& query) override;
+  absl::Status Sweep(const Query& query, const std::function<bool(const StoredObject&)>& visit) override;
   absl::StatusOr<Stats> GetStats() override;
   absl::StatusOr<int64_t> LastSeq() override;
 
@@ -69,14 +70,17 @@ class PostgresStore final : public Store {
   int64_t IdHash(std::string_view id) const;
   int64_t PostingHash(uint8_t kind, std::string_view value) const;
 
+  // The SELECT of List and Sweep for `query`'s filters, ordered by seq, without a LIMIT; appends its
+  // parameters to `params`.
+  std::string ListSql(const Query& query, std::vector<postgres::Param>& params) const;
   // A read connection for one call: from the pool, or newly opened; given back afterwards if still healthy.
   template <typename Fn>
   auto WithReader(Fn&& read) -> decltype(read(std::declval<postgres::Connection&>()));
 
   // The batch's work inside its transaction (the caller holds the writers' lock and ends the transaction).
-  absl::StatusOr<std::vector<PutResult>> PutInTransaction(std::span<const EncodedObject> rows, int64_t added)
+  absl::StatusOr<std::vector<PutResult>> PutInTransaction(std::span<const EncodedObject> rows)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status WriteBatch(const Batch& batch, std::span<const EncodedObject> rows, int64_t added)
+  absl::Status WriteBatch(const Batch& batch, std::span<const EncodedObject> rows, int64_t added_base)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Appends COPY lines for `postings` of `oid` to `data`.
   void AppendPostings(std::string& data, int64_t oid, const std::vector<Posting>& postings) const;

@@ -41,6 +41,7 @@ constexpr char kSelectObject[] =
 constexpr char kSelectVersion[] =
     "SELECT content_hash, modified, created FROM versions WHERE oid = ?1 AND version_key = ?2";
 constexpr char kSelectMaxOid[] = "SELECT max(oid) FROM objects";
+constexpr char kSelectLastAdded[] = "SELECT added FROM versions ORDER BY seq DESC LIMIT 1";
 constexpr char kInsertVersion[] =
     "INSERT INTO versions (id, type, spec_version, created, modified, version_key, created_by_ref, revoked, "
     "valid_from, valid_until, tlp, distribution, sharing_group_ref, origin, added, content_hash, json, oid) "
@@ -250,11 +251,9 @@ auto SqliteStore::WithReader(Fn&& read) -> decltype(read(std::declval<Handle&>()
 
 absl::StatusOr<std::vector<PutResult>> SqliteStore::PutEncoded(std::span<const EncodedObject> rows) {
   if (read_only_) return absl::FailedPreconditionError("store is open read-only");
-  const int64_t added = clock_.Now().UnixMicros();
-
   std::lock_guard lock(mu_);
   CONCORD_RETURN_IF_ERROR(writer_.db.Exec("BEGIN IMMEDIATE"));
-  auto results = PutInTransaction(rows, added);
+  auto results = PutInTransaction(rows);
   if (results.ok()) {
     absl::Status committed = writer_.db.Exec("COMMIT");
     if (committed.ok()) return results;
@@ -266,7 +265,16 @@ absl::StatusOr<std::vector<PutResult>> SqliteStore::PutEncoded(std::span<const E
   return results;
 }
 
-absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<const EncodedObject> rows, int64_t added) {
+absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<const EncodedObject> rows) {
+  // `added` strictly increases with seq, across batches and processes (store.h): read under the write lock,
+  // one microsecond apart within the batch, never at or before the last stored version's.
+  int64_t next_added = clock_.Now().UnixMicros();
+  {
+    CONCORD_ASSIGN_OR_RETURN(Statement * last, Prepared(kSelectLastAdded));
+    Statement::Scoped scoped(*last);
+    CONCORD_ASSIGN_OR_RETURN(bool row, last->Step());
+    if (row) next_added = std::max(next_added, last->ColumnInt(0) + 1);
+  }
   std::vector<PutResult> results;
   results.reserve(rows.size());
   std::unordered_map<std::string, TypeDelta> deltas;
@@ -280,7 +288,7 @@ absl::StatusOr<std::vector<PutResult>> SqliteStore::PutInTransaction(std::span<c
   }
   bool postings_missing = false;
   for (size_t i = 0; i < rows.size(); ++i) {
-    auto result = PutOne(rows[i], added, next_oid, deltas, postings_missing);
+    auto result = PutOne(rows[i], next_added, next_oid, deltas, postings_missing);
     if (!result.ok()) {
       return Annotate(result.status(), fmt::format("batch item {} ({})", i, rows[i].object->id));
     }
@@ -327,7 +335,7 @@ absl::Status SqliteStore::InsertPostings(int64_t oid, const std::vector<Posting>
   return absl::OkStatus();
 }
 
-absl::StatusOr<PutResult> SqliteStore::PutOne(const EncodedObject& row, int64_t added, int64_t& next_oid,
+absl::StatusOr<PutResult> SqliteStore::PutOne(const EncodedObject& row, int64_t& next_added, int64_t& next_oid,
                                               std::unordered_map<std::string, TypeDelta>& deltas,
                                               bool& postings_missing) {
   const stix::Object& object = *row.object;
@@ -407,7 +415,7 @@ absl::StatusOr<PutResult> SqliteStore::PutOne(const EncodedObject& row, int64_t 
       insert->BindNull(12);
     }
     insert->BindText(13, object.sharing_group_ref);
-    insert->BindInt(14, added);
+    insert->BindInt(14, next_added++);
     insert->BindText(15, row.content_hash);
     insert->BindText(16, row.json);
     insert->BindInt(17, oid);

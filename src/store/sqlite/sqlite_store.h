@@ -85,7 +85,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<std::unique_ptr<Handle>> OpenReader();
   // Stores one item inside the batch's transaction; a new id takes `next_oid` and advances it.
   // `postings_missing` is set when a version became current without postings (no extractor).
-  absl::StatusOr<PutResult> PutOne(const EncodedObject& row, int64_t added, int64_t& next_oid,
+  absl::StatusOr<PutResult> PutOne(const EncodedObject& row, int64_t& next_added, int64_t& next_oid,
                                    std::unordered_map<std::string, TypeDelta>& deltas, bool& postings_missing)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Inserts `postings` for `oid` (the caller deleted the old ones).
@@ -94,7 +94,7 @@ class SqliteStore final : public Store {
   // Returns the last oid done (after_oid when there were none) and adds to `progress`.
   absl::StatusOr<int64_t> ReindexBatch(int64_t after_oid, size_t limit, ReindexProgress& progress)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::StatusOr<std::vector<PutResult>> PutInTransaction(std::span<const EncodedObject> rows, int64_t added)
+  absl::StatusOr<std::vector<PutResult>> PutInTransaction(std::span<const EncodedObject> rows)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Rows of a by-id query: ?1 is the id, ?2 the version key when given.
   absl::StatusOr<std::vector<StoredObject>> ReadObjects(Handle& reader, const std::string& sql, std::string_view id,
