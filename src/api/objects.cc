@@ -221,7 +221,8 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
   }
   std::string body = R"({"objects":[)" + objects + R"(],"more":)" + (more ? "true" : "false");
   if (withheld > 0) body += R"(,"withheld":)" + std::to_string(withheld);
-  if (more) body += R"(,"next":")" + std::to_string(cursor) + "\"";
+  // `next` on every page, the last one too: a client polls for what is new by asking again from there.
+  body += R"(,"next":")" + std::to_string(cursor) + "\"";
   body += "}";
   if (!audited.empty()) {
     return AuditedRead(ctx, caller, req, std::move(audited), {{"list", true}}, http::Response::Json(200, std::move(body)));

@@ -22,6 +22,7 @@
 #include "http/tls_cert.h"
 #include "spdlog/spdlog.h"
 #include "store/accounts.h"
+#include "store/change_listener.h"
 #include "store/store.h"
 #include "taxii/handlers.h"
 #include "taxii/status_log.h"
@@ -66,6 +67,9 @@ struct Node::Impl {
   std::unique_ptr<audit::AuditLog> audit;  // before `api` and `server`, which use it
   std::unique_ptr<taxii::StatusLog> taxii_statuses;  // before `taxii`, which points to it
   std::unique_ptr<api::SharingGroupSnapshot> sharing_groups;  // what the policy reads; refreshed on change
+  // PostgreSQL only: hears other processes' commits at once (store/change_listener.h) and tells `changes`,
+  // `accounts` and `sharing_groups`; declared after them, so its thread is joined before they go.
+  std::unique_ptr<store::ChangeListener> listener;
   std::unique_ptr<http::RateLimiter> limiter;
   api::ApiContext api;
   taxii::TaxiiContext taxii;  // after `api`, which it points to
@@ -163,6 +167,17 @@ std::string Node::Impl::Metrics() {
         "concord_store_last_seq {}\n",
         stats->versions, stats->size_bytes, stats->last_seq);
   }
+  if (listener) {
+    text += fmt::format(
+        "# HELP concord_change_notifications_total Commits heard through LISTEN/NOTIFY, by channel.\n"
+        "# TYPE concord_change_notifications_total counter\n"
+        "concord_change_notifications_total{{channel=\"objects\"}} {}\n"
+        "concord_change_notifications_total{{channel=\"accounts\"}} {}\n"
+        "# HELP concord_change_listener_connections_total Connections of the change listener (1 + reconnections).\n"
+        "# TYPE concord_change_listener_connections_total counter\n"
+        "concord_change_listener_connections_total {}\n",
+        listener->object_notifications(), listener->account_notifications(), listener->connections());
+  }
   return text;
 }
 
@@ -190,7 +205,12 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
     }
     impl->change_source = std::make_unique<api::StoreChangeSource>(*opened);
     CONCORD_ASSIGN_OR_RETURN(int64_t last_seq, impl->change_source->LastSeq());
-    impl->changes = std::make_unique<api::ChangeFeed>(*impl->change_source, last_seq, api::ChangeFeed::Options{});
+    // On PostgreSQL other processes' commits are heard through LISTEN/NOTIFY (below) and the poll is only a
+    // safety net; the embedded store has no notifications and is polled four times a second.
+    const bool notified = config.db.starts_with("postgresql://") || config.db.starts_with("postgres://");
+    impl->changes = std::make_unique<api::ChangeFeed>(
+        *impl->change_source, last_seq,
+        api::ChangeFeed::Options{.poll_interval = std::chrono::milliseconds(notified ? 5'000 : 250)});
     impl->store = std::make_unique<api::ChangePublishingStore>(std::move(opened), *impl->changes);
   }
   CONCORD_ASSIGN_OR_RETURN(impl->accounts, store::OpenAccounts(config.db));
@@ -215,6 +235,30 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
   impl->sharing_groups = std::make_unique<api::SharingGroupSnapshot>(*impl->accounts, SystemClock::Instance());
   impl->api.sharing_groups = [g = impl->sharing_groups.get()] { return g->Get(); };
   impl->api.sharing_groups_changed = [g = impl->sharing_groups.get()] { g->Invalidate(); };
+  {
+    Impl* raw = impl.get();
+    auto accounts_changed = [raw] {
+      raw->accounts->ForgetCachedKeys();
+      raw->sharing_groups->Invalidate();
+    };
+    auto listener = store::ListenForChanges(
+        config.db, {.objects_committed = [raw](int64_t seq) { raw->changes->Publish(seq); },
+                    .accounts_changed = accounts_changed,
+                    // Commits made while not listening (before the first connection, or while it was
+                    // down) are read from the store.
+                    .resynchronise =
+                        [raw, accounts_changed] {
+                          if (auto refreshed = raw->changes->Refresh(); !refreshed.ok()) {
+                            spdlog::warn("change feed: {}", Sv(refreshed.status().message()));
+                          }
+                          accounts_changed();
+                        }});
+    if (listener.ok()) {
+      impl->listener = *std::move(listener);
+    } else if (!absl::IsUnimplemented(listener.status())) {
+      return listener.status();
+    }
+  }
   // Detection: the snapshot is built now, with the postings complete, so that the node never matches
   // against an empty one; then a background thread keeps it current (api::IndicatorSnapshots).
   {
