@@ -458,6 +458,17 @@ absl::StatusOr<http::Response> Export(const DetectionContext& d, http::Request& 
   filter_detail["include_warninglisted"] = filter.include_warninglisted;
   std::optional<detect::WarninglistsFilter> listed;
   if (d.warninglists != nullptr) filter.warninglists = &listed.emplace(*d.warninglists);
+  // HEAD (a client checking the route, a proxy probing it) gets what GET would say before the body: the
+  // same checks and errors, the same content headers, and neither the export's work nor an audit entry,
+  // since nothing is disclosed. The counts (X-Concord-*) are known only after an export.
+  if (req.method == "HEAD") {
+    http::Response r = http::Response::Text(200, "");
+    r.headers.Set("Content-Type", std::string(ContentType(*format)));
+    r.headers.Set("Content-Disposition",
+                  fmt::format("attachment; filename=\"{}\"", detect::exports::DefaultMainFile(*format)));
+    r.headers.Set("Cache-Control", "no-store");
+    return r;
+  }
 
   // The export is written to a temporary file on this worker and then streamed from it. ExportIndicators
   // pushes a whole export in one call, while a ChunkProducer is pulled: bridging them would need a thread

@@ -294,6 +294,18 @@ TEST_F(DetectionTest, ExportFormatsTypesAndVisibility) {
   EXPECT_EQ(Json("GET", "/api/v1/export/csv?max_tlp=purple", alice_, "", 400).at("error").at("field").as_string(), "max_tlp");
   EXPECT_EQ(Json("GET", "/api/v1/export/csv?min_score=high", alice_, "", 400).at("error").at("field").as_string(), "min_score");
 
+  // HEAD answers with GET's headers, checks the same parameters, and neither exports nor audits.
+  auto head = Request(node_->port(), "HEAD", "/api/v1/export/csv?max_tlp=red", bob_);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->headers["content-type"], "text/csv; charset=utf-8");
+  EXPECT_EQ(head->headers["content-disposition"], "attachment; filename=\"concord.csv\"");
+  EXPECT_EQ(head->headers.count("x-concord-values"), 0u);
+  EXPECT_EQ(head->body, "");
+  auto bad_head = Request(node_->port(), "HEAD", "/api/v1/export/csv?kind=dns", bob_);
+  ASSERT_TRUE(bad_head.has_value());
+  EXPECT_EQ(bad_head->status, 400);
+
   // Every export is in the audit log, naming what left and nothing else.
   const auto bob_exports = AuditEntries("export", "bob");
   ASSERT_EQ(bob_exports.size(), 1u);
