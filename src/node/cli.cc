@@ -27,6 +27,7 @@
 #include "node/cli_audit.h"
 #include "node/config.h"
 #include "node/detect_commands.h"
+#include "node/node_store.h"
 #include "correlate/normalize.h"
 #include "detect/export/export.h"
 #include "detect/export_indicators.h"
@@ -61,7 +62,7 @@ absl::StatusOr<std::unique_ptr<store::Store>> OpenDb(const Globals& g, bool read
       return absl::NotFoundError(fmt::format("no database at {} (import something first, or pass --db)", g.db));
     }
   }
-  return store::OpenStore(g.db, {.read_only = read_only, .postings = NodePostingExtractor()});
+  return OpenNodeStore(g.db, {.read_only = read_only});
 }
 
 boost::json::object CountsJson(const ingest::OutcomeCounts& c) {

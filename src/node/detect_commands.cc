@@ -1,4 +1,5 @@
 #include "node/detect_commands.h"
+#include "node/node_store.h"
 
 #include <sys/stat.h>
 
@@ -154,11 +155,6 @@ class SightingAggregator {
 
 }  // namespace
 
-const store::PostingExtractor* NodePostingExtractor() {
-  static const correlate::PostingExtractor extractor;  // stateless
-  return &extractor;
-}
-
 absl::StatusOr<std::unique_ptr<correlate::Warninglists>> LoadWarninglists(const std::string& directory,
                                                                         std::ostream& err) {
   if (directory == "none") return std::unique_ptr<correlate::Warninglists>();
@@ -194,7 +190,7 @@ int RunMatch(const std::string& db_location, const MatchArgs& a, std::ostream& o
   auto files = InputFiles(a.inputs);
   if (!files.ok()) return Fail(err, files.status());
 
-  auto db = store::OpenStore(db_location, {.read_only = !a.record, .postings = NodePostingExtractor()});
+  auto db = OpenNodeStore(db_location, {.read_only = !a.record});
   if (!db.ok()) return Fail(err, db.status());
   std::string host_identity;
   if (a.record) {
@@ -368,7 +364,7 @@ int RunSearch(const std::string& db_location, const SearchArgs& a, bool json, st
   }
   options.after = a.after;
   options.limit = std::clamp<size_t>(a.limit, 1, 1000);
-  auto db = store::OpenStore(db_location, {.read_only = true, .postings = NodePostingExtractor()});
+  auto db = OpenNodeStore(db_location, {.read_only = true});
   if (!db.ok()) return Fail(err, db.status());
   if (auto complete = (*db)->PostingsComplete(); complete.ok() && !*complete) {
     err << "concord: postings are incomplete (objects stored before postings existed, or by an older version): "

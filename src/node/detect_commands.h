@@ -30,9 +30,6 @@ struct MatchArgs {
   int follow_idle_polls = 0;
 };
 
-// The posting extractor every store the node opens for writing uses (postings are written with objects).
-const store::PostingExtractor* NodePostingExtractor();
-
 int RunMatch(const std::string& db, const MatchArgs& args, std::ostream& out, std::ostream& err);
 
 struct SearchArgs {

@@ -1,5 +1,6 @@
 #include "node/serve.h"
 #include "node/detect_commands.h"
+#include "node/node_store.h"
 
 #include <chrono>
 #include <filesystem>
@@ -196,7 +197,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
   }
   {
     CONCORD_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened,
-                             store::OpenStore(config.db, {.postings = NodePostingExtractor()}));
+                             OpenNodeStore(config.db));
     // A database written before postings existed (or by an opener without the extractor) gets them now,
     // before the node serves correlation. Batches of 2,000 objects; the demo data takes a second or two.
     if (auto complete = opened->PostingsComplete(); complete.ok() && !*complete) {
