@@ -82,7 +82,11 @@ class Collector {
     if (StringAt(json, "pattern_type") != "stix") return;
     auto parsed = pattern::Pattern::Parse(StringAt(json, "pattern"));
     if (!parsed.ok()) return;
-    for (const pattern::IndexableValue& v : pattern::Extract(*parsed)) Add(v.kind, v.value);
+    AddParsed(*parsed);
+  }
+
+  void AddParsed(const pattern::Pattern& parsed) {
+    for (const pattern::IndexableValue& v : pattern::Extract(parsed)) Add(v.kind, v.value);
   }
 
  private:
@@ -130,6 +134,13 @@ void PostingExtractor::Extract(const stix::Object& object, std::vector<store::Po
   store::CanonicalisePostings(mine);
   out.insert(out.begin() + static_cast<std::ptrdiff_t>(first), std::make_move_iterator(mine.begin()),
              std::make_move_iterator(mine.end()));
+}
+
+void PostingExtractor::ExtractFromPattern(const pattern::Pattern& parsed, std::vector<store::Posting>& out) const {
+  std::vector<store::Posting> mine;
+  Collector(mine).AddParsed(parsed);
+  store::CanonicalisePostings(mine);
+  out.insert(out.end(), std::make_move_iterator(mine.begin()), std::make_move_iterator(mine.end()));
 }
 
 std::optional<std::array<uint8_t, 16>> AddressOf(Kind kind, std::string_view normalized_value) {

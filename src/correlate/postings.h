@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "correlate/normalize.h"
+#include "pattern/pattern.h"
 #include "stix/object.h"
 #include "store/store.h"
 
@@ -32,6 +33,9 @@ namespace concord::correlate {
 class PostingExtractor final : public store::PostingExtractor {
  public:
   void Extract(const stix::Object& object, std::vector<store::Posting>& out) const override;
+  // What Extract appends for an indicator whose STIX pattern the caller has parsed already (ingest parses
+  // every pattern to validate it): the same postings, canonical, without parsing the pattern again.
+  void ExtractFromPattern(const pattern::Pattern& parsed, std::vector<store::Posting>& out) const;
 };
 
 // The store posting for a value already normalised as `kind` (address and prefix filled for IPs and CIDRs).

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "boost/json/object.hpp"
+#include "correlate/postings.h"
 #include "common/json.h"
 #include "common/status.h"
 #include "fmt/format.h"
@@ -51,17 +52,24 @@ bool LooksLikeJsonLines(std::string_view bytes) {
 
 }  // namespace
 
-absl::StatusOr<stix::Object> ValidateObject(boost::json::object item) {
-  CONCORD_ASSIGN_OR_RETURN(stix::Object object, stix::ParseObject(std::move(item)));
-  if (object.type == "indicator") {
-    const auto* type = object.json.if_contains("pattern_type");
-    const auto* text = object.json.if_contains("pattern");
+absl::StatusOr<ValidatedObject> ValidateObjectKeepingPattern(boost::json::object item) {
+  ValidatedObject out;
+  CONCORD_ASSIGN_OR_RETURN(out.object, stix::ParseObject(std::move(item)));
+  if (out.object.type == "indicator") {
+    const auto* type = out.object.json.if_contains("pattern_type");
+    const auto* text = out.object.json.if_contains("pattern");
     if (type && type->is_string() && type->get_string() == "stix" && text && text->is_string()) {
       auto parsed = pattern::Pattern::Parse(std::string_view(text->get_string()));
       if (!parsed.ok()) return FieldError("pattern", Sv(parsed.status().message()));
+      out.pattern = *std::move(parsed);
     }
   }
-  return object;
+  return out;
+}
+
+absl::StatusOr<stix::Object> ValidateObject(boost::json::object item) {
+  CONCORD_ASSIGN_OR_RETURN(ValidatedObject validated, ValidateObjectKeepingPattern(std::move(item)));
+  return std::move(validated.object);
 }
 
 struct Ingestor::InFlight {
@@ -175,16 +183,22 @@ absl::Status Ingestor::AddItem(std::string_view source, size_t index, int64_t en
   boost::json::object identity;
   if (const auto* id = item.get_object().if_contains("id")) identity["id"] = *id;
   if (const auto* type = item.get_object().if_contains("type")) identity["type"] = *type;
-  auto object = ValidateObject(std::move(item.get_object()));
-  if (object.ok() && options_.admit) {
-    if (absl::Status admitted = options_.admit(*object); !admitted.ok()) object = admitted;
+  auto validated = ValidateObjectKeepingPattern(std::move(item.get_object()));
+  if (validated.ok() && options_.admit) {
+    if (absl::Status admitted = options_.admit(validated->object); !admitted.ok()) validated = admitted;
   }
-  if (!object.ok()) {
-    Reject(source, index, identity, object.status());
-    return options_.strict ? Annotate(object.status(), fmt::format("{} item {}", source, index)) : absl::OkStatus();
+  if (!validated.ok()) {
+    Reject(source, index, identity, validated.status());
+    return options_.strict ? Annotate(validated.status(), fmt::format("{} item {}", source, index)) : absl::OkStatus();
   }
-  objects.push_back(std::move(*object));
-  where.push_back({std::string(source), index, end_byte});
+  Where& w = where.emplace_back(Where{std::string(source), index, end_byte, std::nullopt});
+  // The pattern was parsed once to validate it: find the indicator's postings from that parse.
+  if (validated->pattern) {
+    if (const auto* extractor = dynamic_cast<const correlate::PostingExtractor*>(store_.posting_extractor())) {
+      extractor->ExtractFromPattern(*validated->pattern, w.postings.emplace());
+    }
+  }
+  objects.push_back(std::move(validated->object));
   if (!options_.strict && batch_.size() >= options_.batch_size) {
     return Commit(std::exchange(batch_, {}), std::exchange(batch_where_, {}));
   }
@@ -203,8 +217,15 @@ absl::Status Ingestor::Commit(std::vector<stix::Object> objects, std::vector<Whe
   // Encoding (serialising, hashing) costs about as much as the database work: done here, while the store
   // still commits the previous batch, so that the store's thread does only the database part.
   flight->encoded.reserve(flight->objects.size());
-  for (const stix::Object& object : flight->objects) {
-    flight->encoded.push_back(store::Encode(object, store_.posting_extractor()));
+  for (size_t i = 0; i < flight->objects.size(); ++i) {
+    const stix::Object& object = flight->objects[i];
+    if (std::optional<std::vector<store::Posting>>& found = flight->where[i].postings) {
+      store::EncodedObject& row = flight->encoded.emplace_back(store::Encode(object, nullptr));
+      row.postings = *std::move(found);
+      row.has_postings = true;
+    } else {
+      flight->encoded.push_back(store::Encode(object, store_.posting_extractor()));
+    }
   }
   CONCORD_RETURN_IF_ERROR(Drain());  // one batch in flight at a time keeps batches in order
   InFlight* f = flight.get();

@@ -11,12 +11,14 @@
 #include <functional>
 #include <memory>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "boost/json/value.hpp"
+#include "pattern/pattern.h"
 #include "stix/object.h"
 #include "store/store.h"
 
@@ -81,6 +83,14 @@ struct Options {
 // semantics for indicators whose pattern_type is "stix".
 absl::StatusOr<stix::Object> ValidateObject(boost::json::object item);
 
+// ValidateObject, keeping the pattern it parsed (for indicators with pattern_type "stix"; nullopt otherwise),
+// so that finding the indicator's postings does not parse it again.
+struct ValidatedObject {
+  stix::Object object;
+  std::optional<pattern::Pattern> pattern;
+};
+absl::StatusOr<ValidatedObject> ValidateObjectKeepingPattern(boost::json::object item);
+
 class Ingestor {
  public:
   Ingestor(store::Store& store, Options options);
@@ -105,6 +115,9 @@ class Ingestor {
     std::string source;
     size_t index;
     int64_t end_byte;  // input bytes consumed up to the end of this item, over all sources
+    // The object's postings, found from the pattern parsed during validation (indicators, when the store
+    // uses the correlate module's extractor); otherwise Encode extracts them.
+    std::optional<std::vector<store::Posting>> postings;
   };
   // A batch handed to the store. While the store commits it on another thread, the caller's thread
   // parses and validates the next one: the two cores of a small node both work.

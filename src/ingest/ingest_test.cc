@@ -7,7 +7,9 @@
 #include <filesystem>
 
 #include "boost/json/parse.hpp"
+#include "common/json.h"
 #include "common/status.h"
+#include "correlate/postings.h"
 #include "fmt/format.h"
 
 namespace concord::ingest {
@@ -96,6 +98,58 @@ TEST_F(IngestTest, RecordsOneOutcomePerItem) {
   EXPECT_EQ(items[1].id, "indicator--x");
   EXPECT_EQ(items[1].field, "id");
   EXPECT_EQ(items[2].outcome, "unchanged");
+}
+
+// Ingest finds an indicator's postings from the pattern it parsed to validate it (no second parse); they
+// must be exactly what the store's extractor finds from the object itself, and the store must call them
+// complete.
+TEST(IngestPostings, PostingsFromTheValidatedPatternEqualTheExtractorsOwn) {
+  const auto path = std::filesystem::temp_directory_path() / fmt::format("concord_ingest_postings_{}.db", ::getpid());
+  const correlate::PostingExtractor extractor;
+  {
+    auto s = store::OpenStore(path.string(), {.postings = &extractor});
+    ASSERT_TRUE(s.ok()) << s.status();
+    const std::vector<std::string> patterns = {
+        "[ipv4-addr:value = '198.51.100.7'] OR [ipv4-addr:value = '10.0.0.0/8']",
+        "[domain-name:value = 'Evil.EXAMPLE.'] AND [url:value = 'HTTP://evil.example:80/a%7e']",
+        "[file:hashes.'SHA-256' = 'AABBCCDDEEFF00112233445566778899AABBCCDDEEFF00112233445566778899' OR file:name = 'x.exe']",
+        "[email-addr:value = 'Bob@Example.org'] FOLLOWEDBY [ipv6-addr:value = '2001:DB8::1'] WITHIN 60 SECONDS",
+        "[process:name = 'nothing-indexed']"};
+    std::string lines;
+    for (size_t i = 0; i < patterns.size(); ++i) {
+      lines += fmt::format(
+          R"({{"type":"indicator","spec_version":"2.1","id":"indicator--00000000-0000-4000-8000-{:012d}","created":"2020-01-01T00:00:00.000Z","modified":"2020-01-01T00:00:00.000Z","pattern":"{}","pattern_type":"stix","valid_from":"2020-01-01T00:00:00Z"}})",
+          i, patterns[i]) + "\n";
+    }
+    // A SCO: its postings come from Encode, as before.
+    lines += R"({"type":"domain-name","spec_version":"2.1","id":"domain-name--3c10e5a7-6b4c-4c2b-9c5b-000000000001","value":"sco.example"})"
+             "\n";
+    Ingestor ingestor(**s, {});
+    ASSERT_TRUE(ingestor.AddBytes("postings.jsonl", lines).ok());
+    ASSERT_TRUE(ingestor.Flush().ok());
+    EXPECT_EQ(ingestor.report().totals.new_objects, static_cast<int64_t>(patterns.size() + 1));
+    auto page = (*s)->List(store::Query{});
+    ASSERT_TRUE(page.ok());
+    ASSERT_EQ(page->objects.size(), patterns.size() + 1);
+    size_t with_postings = 0;
+    for (const store::StoredObject& o : page->objects) {
+      auto parsed = ParseJson(o.json);
+      ASSERT_TRUE(parsed.ok());
+      auto object = stix::ParseObject(std::move(parsed->as_object()));
+      ASSERT_TRUE(object.ok());
+      std::vector<store::Posting> expected;
+      extractor.Extract(*object, expected);
+      auto stored = (*s)->PostingsOf(o.id);
+      ASSERT_TRUE(stored.ok()) << stored.status();
+      EXPECT_EQ(*stored, expected) << o.id;
+      with_postings += expected.empty() ? 0 : 1;
+    }
+    EXPECT_EQ(with_postings, patterns.size());  // every indexed pattern and the SCO; not process:name
+    auto complete = (*s)->PostingsComplete();
+    ASSERT_TRUE(complete.ok());
+    EXPECT_TRUE(*complete);
+  }
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path.string() + suffix);
 }
 
 }  // namespace
