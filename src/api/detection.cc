@@ -77,6 +77,7 @@ void IndicatorSnapshots::Stop() {
 absl::Status IndicatorSnapshots::Rebuild() {
   detect::SnapshotOptions options;
   options.warninglists = filter_.get();
+  options.decay = options_.decay;
   CONCORD_ASSIGN_OR_RETURN(std::shared_ptr<const detect::Snapshot> snapshot,
                            detect::BuildSnapshot(store_, options, clock_.Now()));
   const detect::SnapshotStats& st = snapshot->stats();
@@ -458,6 +459,7 @@ absl::StatusOr<http::Response> Export(const DetectionContext& d, http::Request& 
   filter_detail["include_warninglisted"] = filter.include_warninglisted;
   std::optional<detect::WarninglistsFilter> listed;
   if (d.warninglists != nullptr) filter.warninglists = &listed.emplace(*d.warninglists);
+  filter.decay = d.decay;
   // HEAD (a client checking the route, a proxy probing it) gets what GET would say before the body: the
   // same checks and errors, the same content headers, and neither the export's work nor an audit entry,
   // since nothing is disclosed. The counts (X-Concord-*) are known only after an export.

@@ -40,6 +40,8 @@ struct SnapshotRefreshOptions {
   // refresher looks at the store this often, and rebuilds at most once per interval. A change after a
   // quiet interval (the ChangeFeed wakes the refresher) is picked up at once.
   std::chrono::milliseconds rebuild_interval{5'000};
+  // Decay of the snapshot's scores (node configuration detect.decay).
+  detect::DecayPolicy decay = detect::DecayPolicy::Default();
 };
 
 // The node's current indicator snapshot. Start builds the first one (so the node serves no empty
@@ -93,6 +95,8 @@ struct DetectionContext {
   const ApiContext* api = nullptr;
   IndicatorSnapshots* snapshots = nullptr;
   const correlate::Warninglists* warninglists = nullptr;  // null: no lists loaded
+  // Decay of the scores exports filter on with min_score (the snapshot's is SnapshotRefreshOptions::decay).
+  detect::DecayPolicy decay = detect::DecayPolicy::Default();
   // POST /api/v1/match: most values per request (400 naming `values` beyond).
   size_t max_match_values = 10'000;
 };

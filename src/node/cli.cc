@@ -213,6 +213,7 @@ struct ExportArgs {
   bool all_versions = false;
   std::string justification;
 };
+  std::vector<std::string> decay;  // KIND=DAYS[:SPEED]
 
 // Every export is audited (action export): one entry per page of at most kExportIdsPerEntry versions, naming
 // their ids, recorded before the page is written, so that nothing leaves without an entry naming it (when an
@@ -318,6 +319,9 @@ int RunDetectionExport(const Globals& g, const ExportArgs& a, detect::exports::E
   filter.min_score = a.min_score;
   filter.include_warninglisted = a.include_warninglisted;
   auto lists = LoadWarninglists(a.warninglists, err);
+  auto decay = ParseDecayPolicy(a.decay, "--decay");
+  if (!decay.ok()) return Fail(err, decay.status());
+  filter.decay = *decay;
   if (!lists.ok()) return Fail(err, lists.status());
   std::unique_ptr<detect::WarninglistsFilter> listed;
   if (*lists) listed = std::make_unique<detect::WarninglistsFilter>(**lists);
@@ -573,6 +577,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   export_cmd->add_option("--min-score", export_args.min_score, "Detection formats: lowest decay score (0-100)")
       ->check(CLI::Range(0.0, 100.0));
   export_cmd->add_flag("--include-warninglisted", export_args.include_warninglisted,
+  export_cmd->add_option("--decay", export_args.decay,
+                         "Detection formats: score decay per kind, KIND=DAYS[:SPEED] (repeatable; KIND all sets every kind)");
                        "Detection formats: keep values that a warninglist names");
   export_cmd->add_option("--warninglists", export_args.warninglists,
                          "Warninglist directory (default: the lists shipped with Concord; 'none': no lists)");
@@ -612,6 +618,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
                             "Warninglist directory (default: the lists shipped with Concord; 'none': no lists)");
   match_log_cmd->add_flag("-q,--quiet", match_args.quiet, "No progress or summary on standard error");
   match_log_cmd->add_option("--follow-idle-polls", match_args.follow_idle_polls)->group("");
+  match_log_cmd->add_option("--decay", match_args.decay,
+                            "Score decay per kind, KIND=DAYS[:SPEED] (repeatable; KIND all sets every kind)");
 
   GetArgs get_args;
   auto* get_cmd = app.add_subcommand("get", "Show one object (current version unless told otherwise)");
@@ -663,6 +671,8 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   flag(&NodeConfig::detect_rebuild_interval_ms, "--detect-rebuild-interval-ms",
        "Longest wait before a stored change is matchable (the detection snapshot is rebuilt at most this often)");
 
+  flag(&NodeConfig::detect_decay, "--decay",
+       "Indicator score decay per kind, KIND=DAYS[:SPEED] (repeatable; KIND all sets every kind)");
   // org / user: organisations, users and API keys.
   auto* org_cmd = app.add_subcommand("org", "Organisations: the node's host and the others it serves or hears from");
   org_cmd->require_subcommand(1);

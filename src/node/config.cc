@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "common/status.h"
+#include "correlate/normalize.h"
 #include "fmt/format.h"
 #include "node/taxii_config.h"
 #include "toml++/toml.h"
@@ -32,6 +33,17 @@ Setter Set(T NodeConfig::*field) {
         return absl::OkStatus();
       }
       return FieldError(key, "expected true or false");
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      const auto* array = node.as_array();
+      if (array == nullptr) return FieldError(key, "expected an array of strings");
+      std::vector<std::string> values;
+      for (const toml::node& element : *array) {
+        auto v = element.value_exact<std::string>();
+        if (!v) return FieldError(key, "expected an array of strings");
+        values.push_back(*v);
+      }
+      config.*field = std::move(values);
+      return absl::OkStatus();
     } else if constexpr (std::is_same_v<T, int64_t>) {
       if (auto v = node.value_exact<int64_t>()) {
         config.*field = *v;
@@ -74,6 +86,7 @@ const std::map<std::string, Setter, std::less<>>& Keys() {
       {"server.require_justification_for_red", Set(&NodeConfig::require_justification_for_red)},
       {"detect.warninglists", Set(&NodeConfig::detect_warninglists)},
       {"detect.rebuild_interval_ms", Set(&NodeConfig::detect_rebuild_interval_ms)},
+      {"detect.decay", Set(&NodeConfig::detect_decay)},
       {"log.level", Set(&NodeConfig::log_level)},
       {"log.format", Set(&NodeConfig::log_format)},
   };
@@ -148,8 +161,50 @@ absl::StatusOr<ListenAddress> ParseListen(std::string_view listen) {
   return out;
 }
 
+absl::StatusOr<detect::DecayPolicy> ParseDecayPolicy(const std::vector<std::string>& entries, std::string_view field) {
+  detect::DecayPolicy policy = detect::DecayPolicy::Default();
+  for (const std::string& entry : entries) {
+    auto bad = [&](std::string_view why) {
+      return FieldError(field, fmt::format("'{}': {} (expected KIND=DAYS[:SPEED], e.g. ipv4=14 or domain=60:0.5)",
+                                           entry.substr(0, 100), why));
+    };
+    const size_t eq = entry.find('=');
+    if (eq == std::string::npos) return bad("no '='");
+    const std::string_view name = std::string_view(entry).substr(0, eq);
+    std::string_view rest = std::string_view(entry).substr(eq + 1);
+    std::optional<pattern::ValueKind> kind;
+    if (name != "all") {
+      kind = correlate::ParseKind(name);
+      if (!kind) return bad("unknown kind (ipv4, cidr4, domain, url, email, sha256, …, or all)");
+    }
+    auto number = [](std::string_view text) -> std::optional<double> {
+      double v = 0;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+      if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+      return v;
+    };
+    detect::DecayModel model;
+    const size_t colon = rest.find(':');
+    const auto days = number(rest.substr(0, colon));
+    if (!days || !(*days > 0 && *days <= 36'500)) return bad("the lifetime must be a number of days, 0 < DAYS <= 36500");
+    model.lifetime_days = *days;
+    if (colon != std::string_view::npos) {
+      const auto speed = number(rest.substr(colon + 1));
+      if (!speed || !(*speed > 0 && *speed <= 10)) return bad("the speed must be a number, 0 < SPEED <= 10");
+      model.speed = *speed;
+    }
+    if (kind) {
+      policy.models[static_cast<size_t>(*kind)] = model;
+    } else {
+      policy.models.fill(model);
+    }
+  }
+  return policy;
+}
+
 absl::Status ValidateConfig(const NodeConfig& c) {
   CONCORD_RETURN_IF_ERROR(ParseListen(c.listen).status());
+  CONCORD_RETURN_IF_ERROR(ParseDecayPolicy(c.detect_decay, "detect.decay").status());
   auto positive = [](std::string_view key, int64_t v, int64_t max) -> absl::Status {
     if (v < 1 || v > max) return FieldError(key, fmt::format("must be between 1 and {}, got {}", max, v));
     return absl::OkStatus();

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "detect/indicator.h"
 #include "taxii/collection.h"
 
 namespace concord::node {
@@ -63,6 +64,9 @@ struct NodeConfig {
   // The detection snapshot is rebuilt when the store changed, at most once per interval: a stored change is
   // matchable within this (plus one build).
   int64_t detect_rebuild_interval_ms = 5'000;
+  // Decay of indicator scores (MISP's polynomial model), per kind: "KIND=DAYS[:SPEED]" entries applied in
+  // order over the defaults (ParseDecayPolicy); KIND "all" sets every kind.
+  std::vector<std::string> detect_decay;
   // [log]
   std::string log_level = "info";
   std::string log_format = "json";  // json | text
@@ -91,5 +95,11 @@ struct ListenAddress {
 };
 // "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:0".
 absl::StatusOr<ListenAddress> ParseListen(std::string_view listen);
+
+// The decay policy of "KIND=DAYS[:SPEED]" entries (e.g. "ipv4=14", "domain=60:0.5", "all=90") applied in order
+// over detect::DecayPolicy::Default(): lifetime 0 < DAYS <= 36500, speed 0 < SPEED <= 10 (default 0.3, MISP's).
+// Errors are InvalidArgument naming `field` and the entry.
+[[nodiscard]] absl::StatusOr<detect::DecayPolicy> ParseDecayPolicy(const std::vector<std::string>& entries,
+                                                                   std::string_view field);
 
 }  // namespace concord::node

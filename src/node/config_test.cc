@@ -97,5 +97,45 @@ TEST(Config, ValidationNamesTheSetting) {
   EXPECT_EQ(ValidateConfig(c).message(), "log.format: expected json or text");
 }
 
+TEST(Config, DecayEntriesApplyInOrderOverTheDefaults) {
+  auto c = ParseConfig("[detect]\ndecay = [\"all=200\", \"ipv4=14:0.5\", \"domain=60\"]\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->detect_decay, (std::vector<std::string>{"all=200", "ipv4=14:0.5", "domain=60"}));
+  auto policy = ParseDecayPolicy(c->detect_decay, "detect.decay");
+  ASSERT_TRUE(policy.ok()) << policy.status();
+  auto model = [&](pattern::ValueKind kind) { return policy->models[static_cast<size_t>(kind)]; };
+  EXPECT_EQ(model(pattern::ValueKind::kIpv4).lifetime_days, 14);
+  EXPECT_EQ(model(pattern::ValueKind::kIpv4).speed, 0.5);
+  EXPECT_EQ(model(pattern::ValueKind::kDomain).lifetime_days, 60);
+  EXPECT_EQ(model(pattern::ValueKind::kDomain).speed, 0.3);
+  EXPECT_EQ(model(pattern::ValueKind::kSha256).lifetime_days, 200);
+  EXPECT_EQ(model(pattern::ValueKind::kIpv6).lifetime_days, 200);
+  // None given: MISP-like defaults.
+  auto defaults = ParseDecayPolicy({}, "detect.decay");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->models[static_cast<size_t>(pattern::ValueKind::kIpv4)].lifetime_days, 30);
+  EXPECT_EQ(defaults->models[static_cast<size_t>(pattern::ValueKind::kUrl)].lifetime_days, 90);
+}
+
+TEST(Config, BadDecayEntriesNameTheFieldAndTheEntry) {
+  auto error = [](const std::string& entry) {
+    return std::string(ParseDecayPolicy({entry}, "detect.decay").status().message());
+  };
+  EXPECT_EQ(error("ipv4"), "detect.decay: 'ipv4': no '=' (expected KIND=DAYS[:SPEED], e.g. ipv4=14 or domain=60:0.5)");
+  EXPECT_EQ(error("dns=3"), "detect.decay: 'dns=3': unknown kind (ipv4, cidr4, domain, url, email, sha256, …, or all) "
+                            "(expected KIND=DAYS[:SPEED], e.g. ipv4=14 or domain=60:0.5)");
+  EXPECT_EQ(error("ipv4=0"), "detect.decay: 'ipv4=0': the lifetime must be a number of days, 0 < DAYS <= 36500 "
+                             "(expected KIND=DAYS[:SPEED], e.g. ipv4=14 or domain=60:0.5)");
+  EXPECT_EQ(error("ipv4=14:x"), "detect.decay: 'ipv4=14:x': the speed must be a number, 0 < SPEED <= 10 "
+                                "(expected KIND=DAYS[:SPEED], e.g. ipv4=14 or domain=60:0.5)");
+  EXPECT_EQ(ParseDecayPolicy({"ipv4=14:11"}, "detect.decay").status().code(), absl::StatusCode::kInvalidArgument);
+  // The configuration is checked as a whole before the node starts.
+  NodeConfig config;
+  config.detect_decay = {"url=-1"};
+  EXPECT_EQ(ValidateConfig(config).code(), absl::StatusCode::kInvalidArgument);
+  auto not_strings = ParseConfig("[detect]\ndecay = [1, 2]\n", "t.toml");
+  EXPECT_EQ(not_strings.status().message(), "t.toml: detect.decay: expected an array of strings");
+}
+
 }  // namespace
 }  // namespace concord::node

@@ -1,4 +1,5 @@
 #include "node/detect_commands.h"
+#include "node/config.h"
 #include "node/node_store.h"
 
 #include <sys/stat.h>
@@ -213,6 +214,9 @@ int RunMatch(const std::string& db_location, const MatchArgs& a, std::ostream& o
 
   detect::SnapshotOptions snapshot_options;
   snapshot_options.warninglists = filter.get();
+  auto decay = ParseDecayPolicy(a.decay, "--decay");
+  if (!decay.ok()) return Fail(err, decay.status());
+  snapshot_options.decay = *decay;
   auto build = [&]() { return detect::BuildSnapshot(**db, snapshot_options, SystemClock::Instance().Now()); };
   auto snapshot = build();
   if (!snapshot.ok()) return Fail(err, snapshot.status());

@@ -26,6 +26,7 @@ struct MatchArgs {
   std::string sighting_tlp = "amber";
   std::string warninglists;               // directory; "" = the shipped lists, "none" = no lists
   bool quiet = false;
+  std::vector<std::string> decay;         // KIND=DAYS[:SPEED] over the default decay (ParseDecayPolicy)
   // Tests stop a follow after this many idle polls (0: follow until interrupted).
   int follow_idle_polls = 0;
 };

@@ -237,6 +237,20 @@ TEST_F(DetectCommands, ExportCsvLeavesOutRevokedAndRedAndWarninglisted) {
   EXPECT_NE(z.str().find("secret.example CNAME ."), std::string::npos) << z.str();
   EXPECT_EQ(z.str().find("old.example"), std::string::npos);
 
+  // Decay: a lifetime of 0.001 days scores every indicator 0 now, which --min-score 1 leaves out; a
+  // century-long one keeps it near 100.
+  r = Run({"--db", db_, "export", "--format", "text", "--kind", "domain", "--warninglists", "none", "--min-score", "1",
+           "--decay", "all=0.001"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+  r = Run({"--db", db_, "export", "--format", "text", "--kind", "domain", "--warninglists", "none", "--min-score", "1",
+           "--decay", "all=0.001", "--decay", "domain=36500"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "c2.evil.example\n");
+  r = Run({"--db", db_, "export", "--format", "csv", "--decay", "domain=soon"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--decay: 'domain=soon': the lifetime must be a number of days"), std::string::npos) << r.err;
+
   r = Run({"--db", db_, "export", "--format", "yara"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--format: 'yara' is none of"), std::string::npos);

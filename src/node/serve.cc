@@ -271,13 +271,16 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
       while (!w.empty() && w.back() == '\n') w.pop_back();
       spdlog::warn("{}", w);
     }
+    CONCORD_ASSIGN_OR_RETURN(detect::DecayPolicy decay, ParseDecayPolicy(config.detect_decay, "detect.decay"));
     CONCORD_ASSIGN_OR_RETURN(
         impl->snapshots,
         api::IndicatorSnapshots::Start(
             *impl->store, impl->warninglists.get(), impl->changes.get(), SystemClock::Instance(),
-            {.rebuild_interval = std::chrono::milliseconds(config.detect_rebuild_interval_ms)}));
-    impl->detection = api::DetectionContext{
-        .api = &impl->api, .snapshots = impl->snapshots.get(), .warninglists = impl->warninglists.get()};
+            {.rebuild_interval = std::chrono::milliseconds(config.detect_rebuild_interval_ms), .decay = decay}));
+    impl->detection = api::DetectionContext{.api = &impl->api,
+                                            .snapshots = impl->snapshots.get(),
+                                            .warninglists = impl->warninglists.get(),
+                                            .decay = decay};
   }
   // TAXII 2.1: one API root with the configured collections (taxii/handlers.h). Status resources and the
   // cursor key live in the database, so they survive restarts and are shared by every process on it.
