@@ -33,6 +33,7 @@
 #include "detect/export_indicators.h"
 #include "node/pattern_commands.h"
 #include "node/serve.h"
+#include "node/store_commands.h"
 #include "store/store.h"
 
 namespace concord::node {
@@ -212,8 +213,8 @@ struct ExportArgs {
   std::string modified_since;
   bool all_versions = false;
   std::string justification;
-};
   std::vector<std::string> decay;  // KIND=DAYS[:SPEED]
+};
 
 // Every export is audited (action export): one entry per page of at most kExportIdsPerEntry versions, naming
 // their ids, recorded before the page is written, so that nothing leaves without an entry naming it (when an
@@ -318,10 +319,10 @@ int RunDetectionExport(const Globals& g, const ExportArgs& a, detect::exports::E
   }
   filter.min_score = a.min_score;
   filter.include_warninglisted = a.include_warninglisted;
-  auto lists = LoadWarninglists(a.warninglists, err);
   auto decay = ParseDecayPolicy(a.decay, "--decay");
   if (!decay.ok()) return Fail(err, decay.status());
   filter.decay = *decay;
+  auto lists = LoadWarninglists(a.warninglists, err);
   if (!lists.ok()) return Fail(err, lists.status());
   std::unique_ptr<detect::WarninglistsFilter> listed;
   if (*lists) listed = std::make_unique<detect::WarninglistsFilter>(**lists);
@@ -576,9 +577,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   export_cmd->add_option("--kind", export_args.kinds, "Detection formats: only these value kinds (repeatable)");
   export_cmd->add_option("--min-score", export_args.min_score, "Detection formats: lowest decay score (0-100)")
       ->check(CLI::Range(0.0, 100.0));
-  export_cmd->add_flag("--include-warninglisted", export_args.include_warninglisted,
   export_cmd->add_option("--decay", export_args.decay,
                          "Detection formats: score decay per kind, KIND=DAYS[:SPEED] (repeatable; KIND all sets every kind)");
+  export_cmd->add_flag("--include-warninglisted", export_args.include_warninglisted,
                        "Detection formats: keep values that a warninglist names");
   export_cmd->add_option("--warninglists", export_args.warninglists,
                          "Warninglist directory (default: the lists shipped with Concord; 'none': no lists)");
@@ -617,9 +618,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   match_log_cmd->add_option("--warninglists", match_args.warninglists,
                             "Warninglist directory (default: the lists shipped with Concord; 'none': no lists)");
   match_log_cmd->add_flag("-q,--quiet", match_args.quiet, "No progress or summary on standard error");
-  match_log_cmd->add_option("--follow-idle-polls", match_args.follow_idle_polls)->group("");
   match_log_cmd->add_option("--decay", match_args.decay,
                             "Score decay per kind, KIND=DAYS[:SPEED] (repeatable; KIND all sets every kind)");
+  match_log_cmd->add_option("--follow-idle-polls", match_args.follow_idle_polls)->group("");
 
   GetArgs get_args;
   auto* get_cmd = app.add_subcommand("get", "Show one object (current version unless told otherwise)");
@@ -670,9 +671,9 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
        "MISP warninglists for detection: a directory, none, or empty for the shipped lists");
   flag(&NodeConfig::detect_rebuild_interval_ms, "--detect-rebuild-interval-ms",
        "Longest wait before a stored change is matchable (the detection snapshot is rebuilt at most this often)");
-
   flag(&NodeConfig::detect_decay, "--decay",
        "Indicator score decay per kind, KIND=DAYS[:SPEED] (repeatable; KIND all sets every kind)");
+
   // org / user: organisations, users and API keys.
   auto* org_cmd = app.add_subcommand("org", "Organisations: the node's host and the others it serves or hears from");
   org_cmd->require_subcommand(1);
@@ -737,6 +738,25 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   audit_list_cmd->add_option("--after", audit_list_args.after, "Entries after this seq (paging)");
   audit_list_cmd->add_option("--limit", audit_list_args.limit, "At most this many entries (0: all)")->capture_default_str();
 
+  // store: whole-database operations.
+  auto* store_cmd = app.add_subcommand("store", "Whole-database operations: move a node from SQLite to PostgreSQL");
+  store_cmd->require_subcommand(1);
+  store_cmd->fallthrough();
+  StoreMigrateArgs store_migrate_args;
+  auto* store_migrate_cmd = store_cmd->add_subcommand(
+      "migrate",
+      "Copy a whole SQLite node (objects, postings, accounts, API keys, groups, communities, TAXII statuses, audit "
+      "log) into an empty PostgreSQL database in one transaction, then verify it. Stop the node first.");
+  store_migrate_cmd->fallthrough();
+  store_migrate_cmd->add_option("--from", store_migrate_args.from, "The SQLite node: sqlite:PATH or PATH (its .audit.db beside it is read too)")
+      ->required();
+  store_migrate_cmd->add_option("--to", store_migrate_args.to, "An empty PostgreSQL database: postgresql://USER@HOST:PORT/DB")
+      ->required();
+  store_migrate_cmd->add_flag("-q,--quiet", store_migrate_args.quiet, "No progress on standard error");
+  store_migrate_cmd->add_flag("--accept-broken-audit-log", store_migrate_args.accept_broken_audit_log,
+                              "Copy a source whose audit chain does not verify, as it is");
+  store_migrate_cmd->add_flag("--keep-indexes", store_migrate_args.keep_indexes)->group("");  // measurements
+
   PatternArgs pattern_args;
   auto* pattern_cmd = app.add_subcommand("pattern", "STIX patterning: validate a pattern or match it");
   pattern_cmd->require_subcommand(1);
@@ -789,6 +809,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   }
   if (*audit_verify_cmd) return RunAuditVerify(g.db, audit_verify_args, g.json, out, err);
   if (*audit_list_cmd) return RunAuditList(g.db, audit_list_args, g.json, out, err);
+  if (*store_migrate_cmd) return RunStoreMigrate(store_migrate_args, g.json, out, err);
   if (*validate_cmd) return RunPatternValidate(pattern_args, g.json, out, err);
   if (*match_cmd) return RunPatternMatch(pattern_args, g.json, out, err);
   err << app.help();
