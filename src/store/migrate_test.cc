@@ -144,20 +144,18 @@ std::vector<std::string> HitIds(const PostingPage& page) {
   return out;
 }
 
-class MigrateTest : public ::testing::Test {
+class MigrateTest : public testing::PostgresDatabaseTest {
  protected:
   void SetUp() override {
-    PostgresServer& server = PostgresServer::Get();
-    if (!server.available()) GTEST_SKIP() << server.skip_reason();
-    uri_ = server.CreateDatabase();
-    ASSERT_FALSE(uri_.empty());
+    PostgresDatabaseTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     std::string tmpl = (std::filesystem::path(::testing::TempDir()) / "migrate_test_XXXXXX").string();
     ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
     dir_ = tmpl;
     path_ = (std::filesystem::path(dir_) / "concord.db").string();
   }
   void TearDown() override {
-    if (!uri_.empty()) PostgresServer::Get().DropDatabase(uri_);
+    PostgresDatabaseTest::TearDown();
     if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
@@ -307,7 +305,6 @@ class MigrateTest : public ::testing::Test {
 
   SteppingClock clock_;
   LiteralExtractor extractor_;
-  std::string uri_;
   std::string dir_;
   std::string path_;
   std::string alice_token_, bob_token_, revoked_token_, carol_token_;

@@ -20,25 +20,13 @@ namespace {
 
 using ::testing::StartsWith;
 using testing::Indicator;
-using testing::PostgresServer;
 
 [[maybe_unused]] ::testing::Environment* const kPostgresEnvironment =
     ::testing::AddGlobalTestEnvironment(new testing::PostgresServerEnvironment);
 
 std::string IdOf(int n) { return fmt::format("indicator--{:08x}-0000-4000-8000-000000000000", n); }
 
-class PostgresStoreTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    PostgresServer& server = PostgresServer::Get();
-    if (!server.available()) GTEST_SKIP() << server.skip_reason();
-    uri_ = server.CreateDatabase();
-    ASSERT_FALSE(uri_.empty());
-  }
-  void TearDown() override { PostgresServer::Get().DropDatabase(uri_); }
-
-  std::string uri_;
-};
+using PostgresStoreTest = testing::PostgresDatabaseTest;
 
 TEST(PostgresUri, PasswordsAreRedacted) {
   EXPECT_EQ(postgres::RedactUri("postgresql://concord:s3cret@db.example:5432/concord"),

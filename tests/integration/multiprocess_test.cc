@@ -23,7 +23,6 @@ namespace concord::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using store::testing::PostgresServer;
 
 constexpr char kCollection[] = "/taxii2/concord/collections/5b32153d-98a1-4c36-a208-1fabb9c60b8a/";
 constexpr char kTaxii[] = "application/taxii+json;version=2.1";
@@ -71,13 +70,11 @@ int64_t Metric(uint16_t port, const std::string& name) {
   return std::atoll(text.c_str() + at + name.size() + 2);
 }
 
-class MultiProcessTest : public ::testing::Test {
+class MultiProcessTest : public store::testing::PostgresDatabaseTest {
  protected:
   void SetUp() override {
-    PostgresServer& server = PostgresServer::Get();
-    if (!server.available()) GTEST_SKIP() << server.skip_reason();
-    uri_ = server.CreateDatabase();
-    ASSERT_FALSE(uri_.empty());
+    PostgresDatabaseTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     for (int i = 0; i < kNodes; ++i) {
       nodes_.push_back(std::make_unique<NodeProcess>(std::vector<std::string>{
           "serve", "--db", uri_, "--listen", "127.0.0.1:0", "--insecure-http", "--name", kHost,
@@ -94,7 +91,7 @@ class MultiProcessTest : public ::testing::Test {
   void TearDown() override {
     for (auto& node : nodes_) EXPECT_EQ(node->Terminate(), 0);
     nodes_.clear();
-    if (!uri_.empty()) PostgresServer::Get().DropDatabase(uri_);
+    PostgresDatabaseTest::TearDown();
   }
 
   std::string User(const std::string& name, const std::string& role) {
@@ -105,7 +102,6 @@ class MultiProcessTest : public ::testing::Test {
 
   uint16_t port(int node) const { return nodes_[static_cast<size_t>(node % kNodes)]->port(); }
 
-  std::string uri_;
   std::string host_id_;
   std::string analyst_;
   std::string admin_;

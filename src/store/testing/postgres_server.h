@@ -190,4 +190,21 @@ class PostgresServerEnvironment final : public ::testing::Environment {
   void TearDown() override { PostgresServer::Get().Stop(); }
 };
 
+// A test with a database of its own (uri_) on the binary's server, dropped afterwards; skipped, saying why,
+// when PostgreSQL is not installed. Subclasses that override SetUp/TearDown call these first/last.
+class PostgresDatabaseTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PostgresServer& server = PostgresServer::Get();
+    if (!server.available()) GTEST_SKIP() << server.skip_reason();
+    uri_ = server.CreateDatabase();
+    ASSERT_FALSE(uri_.empty());
+  }
+  void TearDown() override {
+    if (!uri_.empty()) PostgresServer::Get().DropDatabase(uri_);
+  }
+
+  std::string uri_;
+};
+
 }  // namespace concord::store::testing
