@@ -2,7 +2,11 @@
 // What every backend must do is in store_conformance_test.cc.
 #include "store/postgres/postgres_store.h"
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -10,6 +14,8 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "store/accounts.h"
+#include "store/change_listener.h"
 #include "store/postgres/connection.h"
 #include "store/postgres/migrations.h"
 #include "store/testing/objects.h"
@@ -107,6 +113,64 @@ TEST_F(PostgresStoreTest, SweepSeesOneConsistentState) {
   auto all = (*store)->List(Query{});
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->objects.size(), 11u);
+}
+
+// The change listener hears commits of any opener, coalesced to the highest seq, and account writes; when its
+// connection is killed it reconnects and asks for a resynchronisation, then hears commits again.
+TEST_F(PostgresStoreTest, ChangeListenerHearsCommitsAndRecoversFromALostConnection) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int64_t heard_seq = 0;
+  int accounts_changed = 0;
+  int resynchronised = 0;
+  auto notify = [&](auto change) {
+    {
+      std::lock_guard lock(mu);
+      change();
+    }
+    cv.notify_all();
+  };
+  auto wait_for = [&](auto done) {
+    std::unique_lock lock(mu);
+    return cv.wait_for(lock, std::chrono::seconds(20), done);
+  };
+  auto listener = ListenForChanges(
+      uri_, {.objects_committed = [&](int64_t seq) { notify([&] { heard_seq = std::max(heard_seq, seq); }); },
+             .accounts_changed = [&] { notify([&] { ++accounts_changed; }); },
+             .resynchronise = [&] { notify([&] { ++resynchronised; }); }});
+  ASSERT_TRUE(listener.ok()) << listener.status();
+  EXPECT_TRUE(wait_for([&] { return resynchronised == 1; }));
+
+  auto store = OpenStore(uri_);
+  ASSERT_TRUE(store.ok()) << store.status();
+  ASSERT_TRUE((*store)->Put(std::vector{Indicator(IdOf(1), "2024-01-02T00:00:00.000Z"),
+                                        Indicator(IdOf(2), "2024-01-02T00:00:00.000Z")})
+                  .ok());
+  EXPECT_TRUE(wait_for([&] { return heard_seq == 2; }));
+  // A batch that stores nothing (unchanged) sends nothing; the next one is heard with its own seq.
+  ASSERT_TRUE((*store)->Put(std::vector{Indicator(IdOf(1), "2024-01-02T00:00:00.000Z")}).ok());
+  ASSERT_TRUE((*store)->Put(std::vector{Indicator(IdOf(3), "2024-01-02T00:00:00.000Z")}).ok());
+  EXPECT_TRUE(wait_for([&] { return heard_seq == 3; }));
+  EXPECT_EQ((*listener)->object_notifications(), 2u);
+
+  auto accounts = OpenAccounts(uri_);
+  ASSERT_TRUE(accounts.ok()) << accounts.status();
+  ASSERT_TRUE((*accounts)->CreateOrganisation("CERT-Listen", OrgKind::kLocal).ok());
+  EXPECT_TRUE(wait_for([&] { return accounts_changed >= 1; }));
+
+  // The server ends the listener's session (a restart, a failover): it comes back on its own.
+  ASSERT_EQ(testing::PgText(uri_, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()"),
+            "1");
+  EXPECT_TRUE(wait_for([&] { return resynchronised == 2; }));
+  EXPECT_EQ((*listener)->connections(), 2u);
+  ASSERT_TRUE((*store)->Put(std::vector{Indicator(IdOf(4), "2024-01-02T00:00:00.000Z")}).ok());
+  EXPECT_TRUE(wait_for([&] { return heard_seq == 4; }));
+}
+
+TEST(ChangeListener, SqliteHasNoNotifications) {
+  EXPECT_EQ(ListenForChanges("sqlite:/tmp/x.db", {}).status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_EQ(ListenForChanges("/tmp/x.db", {}).status().code(), absl::StatusCode::kUnimplemented);
 }
 
 // The server ends every connection (a restart, a failover): the call that finds its connection dead fails
