@@ -21,7 +21,7 @@ absl::StatusOr<Ipv4Index> Ipv4Index::Build(std::span<const Ipv4Prefix> prefixes)
   CONCORD_ASSIGN_OR_RETURN(Ipv4PrefixTable table, Ipv4PrefixTable::Build(cidrs));
   Ipv4Index index(std::move(table));
   index.hosts_.reserve(host_count);
-  index.host_24s_.assign((size_t{1} << 24) / 64, 0);
+  if (host_count > 0) index.host_24s_.assign((size_t{1} << 24) / 64, 0);
   for (const Ipv4Prefix& p : prefixes) {
     if (p.length != 32) continue;
     auto [it, inserted] = index.hosts_.try_emplace(p.address, p.id);

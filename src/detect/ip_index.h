@@ -3,7 +3,7 @@
 //
 // A host is the most specific prefix there is, so a host hit answers first and the prefix table answers
 // otherwise. For IPv4 a 2 MiB bitmap of the /24s that hold any host indicator lets most lookups skip the
-// hash probe: with 1M hosts only ~6% of random addresses fall in such a /24.
+// hash probe: with 1M hosts only ~6% of random addresses fall in such a /24. Without hosts it is left out.
 //
 // Immutable after Build(); Lookup is const, lock-free, allocation-free and thread-safe.
 #pragma once
@@ -27,7 +27,7 @@ class Ipv4Index {
 
   uint32_t Lookup(uint32_t address) const {
     const uint32_t slash24 = address >> 8;
-    if ((host_24s_[slash24 >> 6] >> (slash24 & 63)) & 1) {
+    if (!host_24s_.empty() && ((host_24s_[slash24 >> 6] >> (slash24 & 63)) & 1)) {
       auto it = hosts_.find(address);
       if (it != hosts_.end()) return it->second;
     }
@@ -42,7 +42,7 @@ class Ipv4Index {
   explicit Ipv4Index(Ipv4PrefixTable prefixes) : prefixes_(std::move(prefixes)) {}
 
   absl::flat_hash_map<uint32_t, uint32_t> hosts_;
-  std::vector<uint64_t> host_24s_;  // bit per /24: does it contain a host indicator?
+  std::vector<uint64_t> host_24s_;  // bit per /24: does it contain a host indicator? (empty: no hosts)
   Ipv4PrefixTable prefixes_;
 };
 

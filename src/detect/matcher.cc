@@ -94,32 +94,50 @@ bool IsDestinationField(std::string_view f) {
          f.find("resp") != std::string_view::npos;
 }
 
-// The normalised text of `raw` as `kind`, in `buffer` or a view of raw itself; nullopt when it is no valid
-// value of that kind. The kind may change (an IPv4-mapped IPv6 address is IPv4).
-std::optional<std::string_view> NormalizeObserved(ValueKind& kind, std::string_view raw, std::string& buffer) {
+// Values up to this size are normalised on the stack (MatchOne); longer ones in the Matcher's buffer.
+constexpr size_t kLocalValueBytes = 256;
+
+// Lower-cases `in` into `out` (same size); false when some byte is not ASCII. Branch-free so that the
+// compiler vectorises it: names are short and this runs once per observed name.
+bool LowerAscii(std::string_view in, char* out) {
+  unsigned char seen = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    const auto c = static_cast<unsigned char>(in[i]);
+    seen |= c;
+    out[i] = static_cast<char>(c + (static_cast<unsigned char>(c - 'A') < 26 ? 32 : 0));
+  }
+  return (seen & 0x80) == 0;
+}
+
+// The normalised text of `raw` as `kind`, in `local` (kLocalValueBytes, may be null) or `buffer`, or a view
+// of raw itself; nullopt when it is no valid value of that kind. The kind may change (an IPv4-mapped IPv6
+// address is IPv4).
+std::optional<std::string_view> NormalizeObserved(ValueKind& kind, std::string_view raw, std::string& buffer,
+                                                  char* local = nullptr) {
   if (raw.empty()) return std::nullopt;
   if (kind == ValueKind::kIpv4 && ParseDottedQuad(raw)) return raw;
+  const auto output = [&](size_t size) {
+    if (local != nullptr && size <= kLocalValueBytes) return local;
+    buffer.resize(size);
+    return buffer.data();
+  };
   if (kind == ValueKind::kDomain) {
     // ASCII names: lower case and no trailing dot is the whole normalisation (IDNA leaves them alone).
-    bool ascii = true;
-    buffer.assign(raw);
-    if (!buffer.empty() && buffer.back() == '.') buffer.pop_back();
-    for (char& c : buffer) {
-      if (static_cast<unsigned char>(c) >= 0x80) {
-        ascii = false;
-        break;
-      }
-      c = Lower(c);
+    std::string_view name = raw;
+    if (name.back() == '.') name.remove_suffix(1);
+    if (!name.empty()) {
+      char* out = output(name.size());
+      if (LowerAscii(name, out)) return std::string_view(out, name.size());
     }
-    if (ascii && !buffer.empty()) return std::string_view(buffer);
   } else if (IsHexKind(kind)) {
     if (raw.size() != HexLength(kind)) return std::nullopt;
-    buffer.assign(raw);
-    for (char& c : buffer) {
-      c = Lower(c);
+    char* out = output(raw.size());
+    for (size_t i = 0; i < raw.size(); ++i) {
+      const char c = Lower(raw[i]);
       if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return std::nullopt;
+      out[i] = c;
     }
-    return std::string_view(buffer);
+    return std::string_view(out, raw.size());
   }
   auto n = correlate::NormalizeAs(kind, raw);
   if (!n.ok()) return std::nullopt;
@@ -160,10 +178,15 @@ void Matcher::MatchOne(ValueKind kind, std::string_view raw, std::string_view fi
                        const logs::Record* record, absl::FunctionRef<void(const Hit&)> hit) {
   ++stats_.observables;
   const Snapshot& snap = *snapshot_;
+  if ((snap.candidate_kinds() & logs::KindBit(kind)) == 0) {
+    ++stats_.skipped;  // nothing of this kind can match: not even worth normalising
+    return;
+  }
   std::optional<uint32_t> ipv4;
   if (kind == ValueKind::kIpv4) ipv4 = ParseDottedQuad(raw);
+  char local[kLocalValueBytes];
   std::optional<std::string_view> value = ipv4 ? std::optional<std::string_view>(raw)
-                                               : NormalizeObserved(kind, raw, value_buffer_);
+                                               : NormalizeObserved(kind, raw, value_buffer_, local);
   if (!value) {
     ++stats_.unnormalizable;
     return;

@@ -13,6 +13,7 @@
 //     WITHIN, REPEATS, START/STOP), on the recent records that were candidates for the same indicator
 //     (at most kWindowRecords of them, and none older than the pattern's WITHIN or an hour).
 // A URL observable also looks up its host (as domain or address), so a domain indicator fires on URLs.
+// Values of kinds that nothing in the snapshot can match (Snapshot::candidate_kinds) are skipped unread.
 //
 // A Matcher holds per-stream state (confirmation windows, scratch space) and is used by one thread; any
 // number of Matchers share one immutable Snapshot. SetSnapshot swaps it between records.
@@ -49,6 +50,7 @@ struct Hit {
 struct MatcherStats {
   uint64_t records = 0;
   uint64_t observables = 0;
+  uint64_t skipped = 0;         // values of a kind no indicator of the snapshot can match (not normalised)
   uint64_t unnormalizable = 0;  // values that are no valid value of their kind
   uint64_t candidates = 0;
   uint64_t outside_validity = 0;

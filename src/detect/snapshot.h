@@ -8,8 +8,15 @@
 //     indicator on `example.com` with subdomains covers `a.b.example.com` and never `badexample.com`;
 //   - exact hash sets for every other kind (hashes, URLs, e-mail addresses, JA3, user agents, …);
 //   - Vectorscan databases for LIKE/MATCHES comparisons (regex_set.h).
-// Value bytes live in one arena; the hash sets hold 32-bit list numbers and hash through the arena, so a
-// value costs its bytes plus a few words, whatever its kind.
+// Each distinct value is one record in a byte arena (header, the value's bytes, its postings), named by
+// its offset; the hash tables (key_table.h) hold those offsets, so a value costs its bytes plus about 16
+// bytes (a 6-byte header, a 4-byte posting per indicator, 6.25 bytes of table at 80% load; domains 8.3 at
+// 60%, plus as much again in the parents' table when they cover subdomains), whatever its kind. Domain
+// names are matched by probing the name and each parent, all hashes computed and their cache lines
+// prefetched before the first probe.
+//
+// Build() groups the postings of different kinds on up to SnapshotOptions::build_threads threads (one
+// pass per group of kinds, and the decay scores beside them); the result does not depend on the thread count.
 //
 // A Snapshot is immutable: publish it as std::shared_ptr<const Snapshot> and swap the pointer when the
 // store changes (SnapshotHolder). Lookups are const, lock-free and allocate nothing (Vectorscan needs a
@@ -20,6 +27,7 @@
 #include <atomic>
 #include <array>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,12 +43,12 @@
 #include "correlate/warninglist.h"
 #include "detect/indicator.h"
 #include "detect/ip_index.h"
+#include "detect/key_table.h"
+#include "detect/logs/log_reader.h"
 #include "detect/prefix_table.h"
 #include "detect/regex_set.h"
 
 namespace concord::detect {
-
-class KeyIndex;  // snapshot.cc
 
 // What a snapshot knows of one indicator, in 40 bytes: the hot path touches only this. Validity is kept to
 // the second as uint32 seconds since 2000-01-01 (valid_from rounded up, valid_until down; earlier than
@@ -110,6 +118,15 @@ class Snapshot {
   void ScanRegexes(ValueKind kind, std::string_view normalized, RegexSet::Scratch& scratch,
                    absl::FunctionRef<void(const Candidate&)> found) const;
 
+  // The kinds of observed values that can find a candidate here (a value of any other kind finds nothing,
+  // whatever it is): kinds with values or regexes, the four address kinds together (normalisation moves
+  // values between them), and url when domains or addresses can match (a URL's host is looked up).
+  logs::KindMask candidate_kinds() const { return candidate_kinds_; }
+  // The kinds a log reader must report for matching against this snapshot to find every hit: the
+  // candidate kinds, or every kind when some indicator's pattern needs confirmation (the evaluator may
+  // look at any observable of the record). Meant for logs::ReaderOptions::kinds.
+  logs::KindMask observed_kinds() const { return observed_kinds_; }
+
   const SnapshotIndicator& indicator(uint32_t index) const { return indicators_[index]; }
   size_t indicator_count() const { return indicators_.size(); }
   std::string IndicatorId(uint32_t index) const;
@@ -128,20 +145,39 @@ class Snapshot {
  private:
   friend class SnapshotBuilder;
   Snapshot();
-  void EmitList(uint32_t list, ValueKind kind, bool whole_name_only, absl::FunctionRef<void(const Candidate&)> found) const;
+  // A value record: uint32 posting count, uint16 size, the value's bytes, then the postings (uint32 each:
+  // indicator index, bit 31 decisive, bit 30 covers subdomains). Unaligned; read with memcpy.
+  static constexpr size_t kRecordHeader = 6;
+  std::string_view RecordKey(uint32_t record) const {
+    uint16_t size;
+    std::memcpy(&size, values_.data() + record + 4, sizeof size);
+    return {values_.data() + record + kRecordHeader, size};
+  }
+  void EmitList(uint32_t record, ValueKind kind, bool whole_name_only,
+                absl::FunctionRef<void(const Candidate&)> found) const;
+  void LookupDomain(std::string_view name, absl::FunctionRef<void(const Candidate&)> found) const;
+  // The suffixes of `name` LookupDomain probes: bit j of the result for the suffix at starts[j] (j = 0:
+  // the name; its table is exact_[kDomain], the others' domain_parents_), with its hash in hashes[j],
+  // prefetched. ~0 when the name has more than kMaxLabels labels (then every suffix is probed unprefetched).
+  static constexpr size_t kMaxLabels = 63;
+  uint64_t DomainProbes(std::string_view name, uint32_t* starts, uint64_t* hashes) const;
+  uint32_t FindExact(const KeyTable& table, uint64_t hash, std::string_view key) const {
+    return table.Find(hash, key, [this](uint32_t record) { return RecordKey(record); });
+  }
 
   std::vector<SnapshotIndicator> indicators_;
   std::string text_;  // ids that are not plain indicator uuids, and names
   std::vector<std::shared_ptr<const pattern::Pattern>> patterns_;
-  // Lists: list l holds postings_[list_begin_[l] .. list_begin_[l + 1]); each posting is an indicator
-  // index with bit 31 = decisive and bit 30 = covers subdomains. list_key_[l] is the offset of the
-  // value text (uint16 length then bytes) in keys_, with bit 31 set when some posting of the list covers
-  // subdomains (so a parent domain's list is skipped at once when none does).
-  std::vector<uint32_t> list_begin_;
-  std::vector<uint32_t> postings_;
-  std::vector<uint32_t> list_key_;
-  std::unique_ptr<std::string> keys_;  // heap-stable: the key indexes hash through it
-  std::vector<std::unique_ptr<KeyIndex>> exact_;  // by kind; null for kinds without values
+  LargeArray<char> values_;  // the value records
+  HashKey hash_key_;
+  std::vector<KeyTable> exact_;  // by kind: records of that kind (address kinds: none, see ipv4_/ipv6_)
+  KeyTable domain_parents_;      // the domain records some posting of which covers subdomains
+  // Bit n (n < 63; 63: 63 or more): some key of exact_[kDomain] / domain_parents_ has n labels. A name's
+  // suffixes with a label count no key has are not probed (most often the top-level domain).
+  uint64_t domain_labels_ = 0;
+  uint64_t parent_labels_ = 0;
+  logs::KindMask candidate_kinds_ = 0;
+  logs::KindMask observed_kinds_ = 0;
   std::vector<RegexSet> regexes_;                 // by kind
   std::vector<uint32_t> regex_owner_;             // by regex id (global across kinds): indicator index
   std::vector<std::string> regex_text_;           // by regex id, for Candidate::matched
@@ -158,6 +194,8 @@ struct SnapshotOptions {
   DecayPolicy decay = DecayPolicy::Default();
   // Warninglisted values are left out of the snapshot (they do not alert) unless this is set.
   const class WarninglistFilter* warninglists = nullptr;
+  // Threads Build() may use (the calling thread counts; 1: build on the calling thread alone).
+  int build_threads = 2;
 };
 
 // Decides whether a normalised value is on a warninglist (implemented over correlate::Warninglists by the

@@ -228,6 +228,9 @@ int RunMatch(const std::string& db_location, const MatchArgs& a, std::ostream& o
   }
   auto matcher = detect::Matcher::Create(*snapshot);
   if (!matcher.ok()) return Fail(err, matcher.status());
+  // Readers skip observables of kinds no indicator can match (e.g. Zeek's address columns when there are no
+  // address indicators): the snapshot says which can.
+  reader_options.kinds = (*snapshot)->observed_kinds();
   SightingAggregator sightings(a.window_seconds * 1000);
 
   uint64_t total_lines = 0, lines_before = 0, total_hits = 0, malformed = 0;
@@ -307,6 +310,8 @@ int RunMatch(const std::string& db_location, const MatchArgs& a, std::ostream& o
           if (rebuilt.ok()) {
             auto set = (*matcher)->SetSnapshot(*rebuilt);
             if (!set.ok()) return Fail(err, set);
+            reader_options.kinds = (*rebuilt)->observed_kinds();
+            (*reader)->SetKinds(reader_options.kinds);
           }
         }
       }

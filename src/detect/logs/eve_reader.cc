@@ -27,10 +27,13 @@ class EveReader final : public LineReader {
   error_code Queries(ondemand::value& v, std::string_view field);
   error_code Grouped(ondemand::value& v);
 
+  static constexpr KindMask kIpKinds = KindBit(ValueKind::kIpv4) | KindBit(ValueKind::kIpv6);
   void AddIp(std::string_view s, std::string_view field) {
+    if (!WantsAny(kIpKinds)) return;  // not worth classifying
     if (const auto kind = IpKind(s)) Add(*kind, s, field);
   }
   void AddHost(std::string_view s, int min_labels, std::string_view field) {
+    if (!WantsAny(kIpKinds | KindBit(ValueKind::kDomain))) return;
     std::string_view value;
     if (const auto kind = ClassifyHost(s, min_labels, &value)) Add(*kind, value, field);
   }

@@ -24,6 +24,10 @@ class LineReader : public LogReader {
   void Feed(std::string_view bytes, Sink sink) final;
   void Finish(Sink sink) final;
   const ReaderStats& stats() const final { return stats_; }
+  void SetKinds(KindMask kinds) final {
+    kinds_ = kinds;
+    KindsChanged();
+  }
 
  protected:
   // One complete line without its '\n' and a trailing '\r' (the first line also without a UTF-8 BOM).
@@ -33,9 +37,13 @@ class LineReader : public LogReader {
   virtual void ParseLine(std::string_view line, uint64_t number, uint64_t offset, Sink sink) = 0;
   // After the last line of the source (CSV: an open quoted field is an error).
   virtual void EndOfSource(Sink /*sink*/) {}
+  // After kinds_ changed (a format that skips fields by kind recomputes which).
+  virtual void KindsChanged() {}
 
+  bool Wants(pattern::ValueKind kind) const { return (kinds_ & KindBit(kind)) != 0; }
+  bool WantsAny(KindMask kinds) const { return (kinds_ & kinds) != 0; }
   void Add(pattern::ValueKind kind, std::string_view value, std::string_view field) {
-    if (!value.empty()) observables_.push_back(Observable{kind, value, field});
+    if (!value.empty() && Wants(kind)) observables_.push_back(Observable{kind, value, field});
   }
   // Hands observables_ to the sink as one record when there is at least one.
   void Emit(uint64_t number, uint64_t offset, std::optional<int64_t> time_ms, Sink sink);
@@ -44,6 +52,7 @@ class LineReader : public LogReader {
 
   std::vector<Observable> observables_;
   Arena arena_;
+  KindMask kinds_ = kAllKinds;  // ReaderOptions::kinds
 
  private:
   void Line(std::string_view line, Sink sink);

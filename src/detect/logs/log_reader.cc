@@ -38,24 +38,32 @@ absl::StatusOr<std::unique_ptr<LogReader>> LogReader::Create(Format format, cons
   for (const FieldMapping& m : options.fields) {
     if (m.field.empty()) return absl::InvalidArgumentError("field mapping with an empty field name");
   }
+  std::unique_ptr<LogReader> reader;
   switch (format) {
     case Format::kEve:
-      return detail::NewEveReader();
+      reader = detail::NewEveReader();
+      break;
     case Format::kZeek:
-      return detail::NewZeekReader();
+      reader = detail::NewZeekReader();
+      break;
     case Format::kJsonl:
-      return detail::NewJsonlReader(options);
+      reader = detail::NewJsonlReader(options);
+      break;
     case Format::kCsv:
       if (options.csv_delimiter == '"' || options.csv_delimiter == '\n' || options.csv_delimiter == '\r') {
         return absl::InvalidArgumentError(
             fmt::format("csv delimiter must not be a quote or a line break (got 0x{:02x})",
                         static_cast<unsigned>(static_cast<unsigned char>(options.csv_delimiter))));
       }
-      return detail::NewCsvReader(options);
+      reader = detail::NewCsvReader(options);
+      break;
     case Format::kText:
-      return detail::NewTextReader();
+      reader = detail::NewTextReader();
+      break;
   }
-  return absl::InvalidArgumentError("unknown log format");
+  if (reader == nullptr) return absl::InvalidArgumentError("unknown log format");
+  reader->SetKinds(options.kinds);
+  return reader;
 }
 
 void ScanText(std::string_view text, absl::FunctionRef<void(pattern::ValueKind, std::string_view)> found) {

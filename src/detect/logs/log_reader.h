@@ -51,6 +51,11 @@ std::string_view FormatName(Format format);
 // Lines longer than this are counted malformed and skipped (up to the next '\n').
 inline constexpr size_t kMaxLineBytes = size_t{1} << 20;
 
+// A set of value kinds: bit k stands for ValueKind k.
+using KindMask = uint64_t;
+inline constexpr KindMask kAllKinds = ~KindMask{0};
+constexpr KindMask KindBit(pattern::ValueKind kind) { return KindMask{1} << static_cast<unsigned>(kind); }
+
 struct Observable {
   pattern::ValueKind kind;
   std::string_view value;  // as found (unescaped/refanged), not normalised; valid only during the sink call
@@ -82,6 +87,11 @@ struct ReaderOptions {
   // jsonl and csv (addition): the field holding the event time, RFC 3339/ISO 8601 text ("…T…Z", "+0000")
   // or Unix seconds (number or numeric text). Empty: records carry no time.
   std::string time_field;
+  // Every format: only observables of these kinds are reported (a record left with none is not handed
+  // to the sink), and fields that can hold nothing else are not examined at all — e.g. a Zeek dns.log's
+  // address columns when no address kind is wanted. Matching sets it from Snapshot::observed_kinds().
+  // Lines are still read and checked in full: line numbers, malformed lines and times do not change.
+  KindMask kinds = kAllKinds;
 };
 
 struct ReaderStats {
@@ -104,6 +114,8 @@ class LogReader {
   // Reads the last line when it has no '\n' (and, for CSV, reports an unterminated quoted field).
   virtual void Finish(absl::FunctionRef<void(const Record&)> sink) = 0;
   virtual const ReaderStats& stats() const = 0;
+  // Replaces ReaderOptions::kinds from the next line on (e.g. after the matcher's snapshot changed).
+  virtual void SetKinds(KindMask kinds) = 0;
 };
 
 // The plain-text scanner: every IPv4, IPv6, domain, URL, e-mail address and MD5/SHA-1/SHA-256/SHA-512 hex

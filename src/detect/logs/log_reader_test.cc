@@ -220,5 +220,45 @@ TEST(LogReader, JsonlMappedIpKindFollowsTheShape) {
                      {2, 77, -1, "ipv4 a.ip=10.1.1.1"}}));
 }
 
+TEST(LogReader, KindsLeaveOutOtherObservablesButNoLineOrError) {
+  ReaderOptions options;
+  options.kinds = KindBit(ValueKind::kDomain);
+  auto zeek = Make(Format::kZeek, options);
+  const std::string header = "#path\tdns\n#fields\tts\tid.orig_h\tquery\tanswers\n";
+  auto got = ReadAll(*zeek, {header + "1\t10.0.0.1\ta.example\tb.example,10.0.0.2\n"
+                                      "2\t10.0.0.1\t-\t10.0.0.3\n"
+                                      "3\t10.0.0.1\tshort\n"
+                                      "4\t10.0.0.1\tc.example\t-\n"});
+  EXPECT_EQ(got, (std::vector<Got>{{3, 45, 1000, "domain query=a.example; domain answers=b.example"},
+                                   {6, 124, 4000, "domain query=c.example"}}));
+  EXPECT_EQ(zeek->stats().lines, 6u);
+  EXPECT_EQ(zeek->stats().records, 2u);
+  EXPECT_EQ(zeek->stats().first_errors, std::vector<std::string>{"line 5: 3 fields where #fields names 4"});
+  // From the next line on, every kind again.
+  zeek->SetKinds(kAllKinds);
+  got = ReadAll(*zeek, {"5\t10.0.0.9\t-\t-\n"});
+  EXPECT_EQ(got, (std::vector<Got>{{7, 147, 5000, "ipv4 id.orig_h=10.0.0.9"}}));
+
+  auto json = Make(Format::kZeek, options);
+  got = ReadAll(*json, {R"({"_path":"dns","ts":7.5,"id.orig_h":"10.0.0.1","query":"q.example","answers":["10.0.0.2"]})"});
+  EXPECT_EQ(got, (std::vector<Got>{{1, 0, 7500, "domain query=q.example"}}));
+
+  options.kinds = KindBit(ValueKind::kUrl);
+  auto eve = Make(Format::kEve, options);
+  got = ReadAll(*eve, {R"({"timestamp":"2026-11-22T10:00:00Z","event_type":"http","src_ip":"10.0.0.5",)"
+                       R"("dest_ip":"10.0.0.6","http":{"hostname":"h.example.com","url":"/a"}})"
+                       "\n"
+                       R"({"src_ip":"10.0.0.5","dns":{"rrname":"x.example"}})"
+                       "\n"});
+  EXPECT_EQ(got, (std::vector<Got>{{1, 0, 1795341600000, "url http.url=http://h.example.com/a"}}));
+  EXPECT_EQ(eve->stats().records, 1u);
+  EXPECT_EQ(eve->stats().malformed, 0u);
+
+  options.kinds = KindBit(ValueKind::kMd5);
+  auto text = Make(Format::kText, options);
+  got = ReadAll(*text, {"seen 10.0.0.1 and evil.example and 0123456789abcdef0123456789abcdef\n"});
+  EXPECT_EQ(got, (std::vector<Got>{{1, 0, -1, "md5 =0123456789abcdef0123456789abcdef"}}));
+}
+
 }  // namespace
 }  // namespace concord::detect::logs

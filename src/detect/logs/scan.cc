@@ -180,7 +180,7 @@ void Arena::Reset() {
   }
 }
 
-bool IsIpv4(std::string_view s) { return !s.empty() && MatchIpv4(s) == s.size(); }
+bool IsIpv4(std::string_view s) { return s.size() >= 7 && s.size() <= 15 && MatchIpv4(s) == s.size(); }
 
 bool IsIpv6(std::string_view s) {
   const size_t n = s.size();
@@ -252,16 +252,19 @@ std::optional<ValueKind> ClassifyHost(std::string_view s, int min_labels, std::s
     }
     return std::nullopt;
   }
-  if (IsIpv6(s)) {
-    *value = s;
-    return ValueKind::kIpv6;
-  }
-  // Drop a ":port" (HTTP Host headers carry one).
-  const size_t colon = s.rfind(':');
-  if (colon != std::string_view::npos && colon + 1 < s.size() && s.find(':') == colon) {
-    bool port = true;
-    for (char c : s.substr(colon + 1)) port = port && IsDigit(c);
-    if (port) s = s.substr(0, colon);
+  // Every IPv6 text form and every ":port" has a colon; names and IPv4 addresses (most values) do not.
+  if (const size_t first_colon = s.find(':'); first_colon != std::string_view::npos) {
+    if (IsIpv6(s)) {
+      *value = s;
+      return ValueKind::kIpv6;
+    }
+    // Drop a ":port" (HTTP Host headers carry one).
+    const size_t colon = s.rfind(':');
+    if (colon + 1 < s.size() && first_colon == colon) {
+      bool port = true;
+      for (char c : s.substr(colon + 1)) port = port && IsDigit(c);
+      if (port) s = s.substr(0, colon);
+    }
   }
   if (IsIpv4(s)) {
     *value = s;
@@ -362,33 +365,26 @@ std::optional<int64_t> ParseIsoTimeMs(std::string_view s) {
 }
 
 std::optional<int64_t> ParseUnixSecondsMs(std::string_view s) {
-  size_t i = 0;
-  bool negative = false;
-  if (i < s.size() && s[i] == '-') {
-    negative = true;
-    ++i;
-  }
-  int64_t secs = 0;
-  size_t digits = 0;
-  while (i < s.size() && IsDigit(s[i])) {
-    if (++digits > 12) return std::nullopt;  // beyond year 33658: not a timestamp
-    secs = secs * 10 + (s[i] - '0');
-    ++i;
-  }
-  if (digits == 0) return std::nullopt;
+  // Every Zeek line starts with one ("1700000000.123456"): pointers and a plain digit test, no table.
+  const auto digit = [](char c) { return static_cast<unsigned>(c - '0') < 10; };
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const bool negative = p < end && *p == '-';
+  if (negative) ++p;
+  const char* const start = p;
+  uint64_t secs = 0;
+  while (p < end && digit(*p)) secs = secs * 10 + static_cast<uint64_t>(*p++ - '0');
+  const auto digits = static_cast<size_t>(p - start);
+  if (digits == 0 || digits > 12) return std::nullopt;  // beyond year 33658: not a timestamp
   int64_t ms = 0;
-  if (i < s.size() && s[i] == '.') {
-    ++i;
-    size_t frac = 0;
-    while (i < s.size() && IsDigit(s[i])) {
-      if (frac < 3) ms = ms * 10 + (s[i] - '0');
-      ++frac;
-      ++i;
-    }
-    for (size_t k = frac; k < 3; ++k) ms *= 10;
+  if (p < end && *p == '.') {
+    ++p;
+    const char* const frac = p;
+    while (p < end && digit(*p)) ++p;
+    for (size_t k = 0; k < 3; ++k) ms = ms * 10 + (frac + k < p ? frac[k] - '0' : 0);
   }
-  if (i != s.size()) return std::nullopt;
-  const int64_t total = secs * 1000 + ms;
+  if (p != end) return std::nullopt;
+  const int64_t total = static_cast<int64_t>(secs) * 1000 + ms;
   return negative ? -total : total;
 }
 

@@ -133,6 +133,30 @@ TEST(Time, ParsesEveZeekAndIsoForms) {
   EXPECT_EQ(detail::ParseUnixSecondsMs("1795341600.1"), 1795341600100);
   EXPECT_EQ(detail::ParseUnixSecondsMs("17953416001234567"), std::nullopt);
   EXPECT_EQ(detail::ParseUnixSecondsMs("-"), std::nullopt);
+  EXPECT_EQ(detail::ParseUnixSecondsMs("1795341600."), 1795341600000);
+  EXPECT_EQ(detail::ParseUnixSecondsMs("-1.5"), -1500);
+  EXPECT_EQ(detail::ParseUnixSecondsMs("999999999999.999999999"), 999999999999999);
+  EXPECT_EQ(detail::ParseUnixSecondsMs("1795341600.12x"), std::nullopt);
+  EXPECT_EQ(detail::ParseUnixSecondsMs("1795341600.1.2"), std::nullopt);
+  EXPECT_EQ(detail::ParseUnixSecondsMs(".5"), std::nullopt);
+  EXPECT_EQ(detail::ParseUnixSecondsMs(""), std::nullopt);
+}
+
+TEST(Classify, HostsWithoutColonSkipTheIpv6Test) {
+  std::string_view value;
+  EXPECT_EQ(detail::ClassifyHost("198.51.100.7", 2, &value), ValueKind::kIpv4);
+  EXPECT_EQ(value, "198.51.100.7");
+  EXPECT_EQ(detail::ClassifyHost("198.51.100.7:8080", 1, &value), ValueKind::kIpv4);
+  EXPECT_EQ(value, "198.51.100.7");
+  EXPECT_EQ(detail::ClassifyHost("cdn.example.com", 2, &value), ValueKind::kDomain);
+  EXPECT_EQ(detail::ClassifyHost("::ffff:1.2.3.4", 2, &value), ValueKind::kIpv6);
+  EXPECT_EQ(detail::ClassifyHost("2001:db8::1", 2, &value), ValueKind::kIpv6);
+  EXPECT_EQ(detail::ClassifyHost("1.2.3.4.5", 2, &value), ValueKind::kDomain);
+  EXPECT_EQ(detail::ClassifyHost("1.2.3", 2, &value), ValueKind::kDomain);
+  EXPECT_EQ(detail::ClassifyHost("a:b:c", 1, &value), std::nullopt);
+  EXPECT_FALSE(detail::IsIpv4("1.2.3.4 "));
+  EXPECT_FALSE(detail::IsIpv4("1.2.3."));
+  EXPECT_TRUE(detail::IsIpv4("255.255.255.255"));
 }
 
 TEST(Arena, KeepsEarlierPiecesWhileGrowingAndReusesBlocks) {
