@@ -1,8 +1,12 @@
 #include "correlate/correlator.h"
 
 #include <algorithm>
+#include <functional>
 #include <map>
+#include <memory>
+#include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "common/status.h"
 #include "correlate/postings.h"
 #include "fmt/format.h"
@@ -12,6 +16,8 @@ namespace {
 
 constexpr size_t kMaxPage = 1000;
 constexpr size_t kMinScanBudget = 10'000;
+// Objects a cached listing reads from the store at a time when a page needs more than was prefetched.
+constexpr size_t kRefill = 64;
 
 size_t ScanBudget(size_t limit) { return std::max(kMinScanBudget, 10 * limit); }
 
@@ -31,32 +37,298 @@ std::array<uint8_t, 16> Masked(std::array<uint8_t, 16> address, int bits, bool h
   return address;
 }
 
-}  // namespace
+// ---- What one call reads, each thing once.
+//
+// Every correlation query (Search, CorrelationsOf, CorrelateBatch) runs the same algorithms below over a
+// Source: a cache in front of the store for the duration of one call. A value's objects are held as a prefix
+// of its full listing (by cursor), extended from the store when a page needs more, so that a page served
+// from the cache is exactly the page the store would give; CorrelateBatch fills the cache up front with one
+// Store::LookupPostings, and CorrelationsOf, Search and CorrelateBatch thereby give identical answers.
 
-std::vector<std::string> Correlator::ListsOf(Kind kind, std::string_view value) const {
-  if (warninglists_ == nullptr) return {};
-  return warninglists_->Match(kind, value);
-}
+struct HitRef {
+  int64_t cursor = 0;
+  ObjectIndex object = 0;
+};
 
-absl::StatusOr<ObjectPage> Correlator::VisiblePage(Kind kind, std::string_view value, int64_t after, size_t limit,
-                                                   std::string_view exclude_id, Visible visible) const {
+struct RangeRef {
+  AddressCursor position;  // (address, cursor)
+  std::string value;
+  ObjectIndex object = 0;
+};
+
+// A CIDR posting that may contain an address value: one per prefix length the store holds.
+struct Prefix {
+  Kind kind;
+  std::string value;
+  int length = 0;
+};
+
+struct ValueKey {
+  Kind kind;
+  std::string value;
+};
+struct ValueKeyView {
+  ValueKeyView(Kind k, std::string_view v) : kind(k), value(v) {}
+  ValueKeyView(const ValueKey& key) : kind(key.kind), value(key.value) {}  // NOLINT: implicit for lookups
+  Kind kind;
+  std::string_view value;
+};
+struct ValueKeyHash {
+  using is_transparent = void;
+  size_t operator()(ValueKeyView key) const {
+    return std::hash<std::string_view>{}(key.value) * 31 + static_cast<size_t>(key.kind);
+  }
+};
+struct ValueKeyEq {
+  using is_transparent = void;
+  bool operator()(ValueKeyView a, ValueKeyView b) const { return a.kind == b.kind && a.value == b.value; }
+};
+
+class Source {
+ public:
+  Source(store::Store& store, const Warninglists* lists, Visible visible)
+      : store_(store), lists_(lists), visible_(visible) {}
+
+  const store::StoredObject& object(ObjectIndex i) const { return objects_[i]; }
+
+  // Whether the caller sees object i (asked once per object).
+  bool IsVisible(ObjectIndex i) {
+    if (visibility_.size() <= i) visibility_.resize(objects_.size(), -1);
+    if (visibility_[i] < 0) visibility_[i] = visible_(objects_[i]) ? 1 : 0;
+    return visibility_[i] == 1;
+  }
+
+  const std::vector<std::string>& ListsOf(Kind kind, std::string_view value) {
+    Entry& entry = EntryOf(kind, value);
+    if (!entry.lists) entry.lists = lists_ == nullptr ? std::vector<std::string>{} : lists_->Match(kind, value);
+    return *entry.lists;
+  }
+
+  // FindPostings from the cache: a chunk of (kind, value)'s objects after `after`, at most `limit`; `more`
+  // when others may follow. Chunks may be shorter than the store's; callers go on after the last one.
+  absl::Status Find(Kind kind, std::string_view value, int64_t after, size_t limit, std::vector<HitRef>& out,
+                    bool& more) {
+    out.clear();
+    Entry& entry = EntryOf(kind, value);
+    const int64_t end = entry.hits.empty() ? 0 : entry.hits.back().cursor;
+    if (entry.more && after >= end) {
+      if (after != end) {  // resuming beyond what is cached (a caller's cursor): straight from the store
+        CONCORD_ASSIGN_OR_RETURN(
+            store::PostingPage page,
+            store_.FindPostings({static_cast<uint8_t>(kind), std::string(value), after, limit}));
+        for (store::PostingHit& hit : page.hits) out.push_back({hit.cursor, Add(std::move(hit.object))});
+        more = page.more;
+        return absl::OkStatus();
+      }
+      CONCORD_ASSIGN_OR_RETURN(
+          store::PostingPage page,
+          store_.FindPostings({static_cast<uint8_t>(kind), std::string(value), end, std::max(limit, kRefill)}));
+      Append(entry, std::move(page));
+    }
+    auto it = std::upper_bound(entry.hits.begin(), entry.hits.end(), after,
+                               [](int64_t a, const HitRef& hit) { return a < hit.cursor; });
+    const size_t available = static_cast<size_t>(entry.hits.end() - it);
+    const size_t n = std::min(available, limit);
+    out.assign(it, it + static_cast<std::ptrdiff_t>(n));
+    more = available > n || entry.more;
+    return absl::OkStatus();
+  }
+
+  // CountPostings from the cache.
+  absl::StatusOr<int64_t> Count(Kind kind, std::string_view value, int64_t at_most) {
+    at_most = std::max<int64_t>(at_most, 1);
+    Entry& entry = EntryOf(kind, value);
+    if (!entry.more) return std::min(static_cast<int64_t>(entry.hits.size()), at_most);  // every object is known
+    if (entry.bound == 0 || (at_most > entry.bound && entry.count == entry.bound)) {
+      CONCORD_ASSIGN_OR_RETURN(entry.count, store_.CountPostings(static_cast<uint8_t>(kind), value, at_most));
+      entry.bound = at_most;
+    }
+    return std::min(entry.count, at_most);
+  }
+
+  // IpPostingsInRange from the cache (ranges are listed from their start, like values).
+  absl::Status InRange(const store::IpRangeQuery& query, std::vector<const RangeRef*>& out, bool& more) {
+    out.clear();
+    Range& range = ranges_[{query.kind, query.low, query.high}];
+    const bool at_end = range.refs.empty() ? !query.after.has_value()
+                                           : (query.after && *query.after == range.refs.back().position);
+    if (range.more && at_end) {
+      store::IpRangeQuery next = query;
+      next.after = range.refs.empty() ? std::nullopt : std::optional(range.refs.back().position);
+      next.limit = std::max(query.limit, kRefill);
+      CONCORD_ASSIGN_OR_RETURN(store::IpRangePage page, store_.IpPostingsInRange(next));
+      for (store::IpPosting& posting : page.postings) {
+        range.refs.push_back(
+            {{posting.address, posting.hit.cursor}, std::move(posting.value), Add(std::move(posting.hit.object))});
+      }
+      range.more = page.more;
+    } else if (range.more && query.after && (range.refs.empty() || *query.after > range.refs.back().position)) {
+      // Resuming beyond what is cached (a caller's cursor): straight from the store.
+      CONCORD_ASSIGN_OR_RETURN(store::IpRangePage page, store_.IpPostingsInRange(query));
+      direct_.clear();
+      for (store::IpPosting& posting : page.postings) {
+        direct_.push_back(
+            {{posting.address, posting.hit.cursor}, std::move(posting.value), Add(std::move(posting.hit.object))});
+      }
+      for (const RangeRef& ref : direct_) out.push_back(&ref);
+      more = page.more;
+      return absl::OkStatus();
+    }
+    auto it = range.refs.begin();
+    if (query.after) {
+      it = std::upper_bound(range.refs.begin(), range.refs.end(), *query.after,
+                            [](const AddressCursor& a, const RangeRef& ref) { return a < ref.position; });
+    }
+    const size_t available = static_cast<size_t>(range.refs.end() - it);
+    const size_t n = std::min(available, query.limit);
+    for (size_t i = 0; i < n; ++i) out.push_back(&*(it + static_cast<std::ptrdiff_t>(i)));
+    more = available > n || range.more;
+    return absl::OkStatus();
+  }
+
+  // The CIDR postings that could contain an address value (an IP, or a CIDR: then only shorter prefixes), most
+  // specific first: its masked prefix at each prefix length the store holds.
+  absl::StatusOr<const std::vector<Prefix>*> ContainingPrefixes(Kind kind, std::string_view value) {
+    Entry& entry = EntryOf(kind, value);
+    if (entry.prefixes) return &*entry.prefixes;
+    const Kind cidr_kind = IsV4(kind) ? Kind::kCidr4 : Kind::kCidr6;
+    const auto address = AddressOf(kind, value);
+    if (!address) return absl::InternalError(fmt::format("{} {} has no address", ValueKindName(kind), value));
+    const int own_length = IsCidr(kind) ? PrefixLengthOf(kind, value).value_or(0) : (IsV4(kind) ? 32 : 128);
+    std::optional<std::vector<int>>& lengths = IsV4(kind) ? lengths4_ : lengths6_;
+    if (!lengths) {
+      CONCORD_ASSIGN_OR_RETURN(lengths, store_.PrefixLengths(static_cast<uint8_t>(cidr_kind)));
+      std::sort(lengths->rbegin(), lengths->rend());  // most specific first
+    }
+    std::vector<Prefix> prefixes;
+    for (int length : *lengths) {
+      // An address is inside a prefix of its own length only as that prefix itself (a /32 is its address);
+      // a CIDR does not contain itself.
+      if (length > own_length || (IsCidr(kind) && length == own_length)) continue;
+      prefixes.push_back(
+          {cidr_kind,
+           fmt::format("{}/{}", FormatAddress(cidr_kind, Masked(*address, PrefixBits(cidr_kind, length), false)), length),
+           length});
+    }
+    entry.prefixes = std::move(prefixes);
+    return &*entry.prefixes;
+  }
+
+  // Fills the cache for many values with one store call: a count bounded by `at_most` and the first `first`
+  // objects of each (values already cached are left as they are).
+  absl::Status Prefetch(const std::vector<ValueKey>& values, int64_t at_most, size_t first) {
+    std::vector<store::PostingKey> keys;
+    std::vector<Entry*> entries;
+    for (const ValueKey& value : values) {
+      Entry& entry = EntryOf(value.kind, value.value);
+      if (entry.fetched) continue;
+      entry.fetched = true;
+      keys.push_back({static_cast<uint8_t>(value.kind), value.value});
+      entries.push_back(&entry);
+    }
+    if (keys.empty()) return absl::OkStatus();
+    CONCORD_ASSIGN_OR_RETURN(std::vector<store::PostingLookup> found, store_.LookupPostings(keys, at_most, first));
+    if (found.size() != keys.size()) return absl::InternalError("LookupPostings answered another number of keys");
+    for (size_t i = 0; i < found.size(); ++i) {
+      Entry& entry = *entries[i];
+      entry.count = found[i].count;
+      entry.bound = std::max<int64_t>(at_most, 1);
+      for (store::PostingHit& hit : found[i].hits) entry.hits.push_back({hit.cursor, Add(std::move(hit.object))});
+      entry.more = found[i].more;
+    }
+    return absl::OkStatus();
+  }
+
+  // The objects read, for the answer; `keep` marks the ones to keep, and `remap` receives their new indices.
+  std::vector<store::StoredObject> TakeObjects(const std::vector<bool>& keep, std::vector<ObjectIndex>& remap) {
+    std::vector<store::StoredObject> out;
+    remap.assign(objects_.size(), 0);
+    for (size_t i = 0; i < objects_.size(); ++i) {
+      if (i < keep.size() && keep[i]) {
+        remap[i] = static_cast<ObjectIndex>(out.size());
+        out.push_back(std::move(objects_[i]));
+      }
+    }
+    objects_.clear();
+    by_seq_.clear();
+    return out;
+  }
+  size_t object_count() const { return objects_.size(); }
+
+ private:
+  struct Entry {
+    std::vector<HitRef> hits;  // the first objects having the value, by cursor
+    bool more = true;          // objects beyond `hits` may exist
+    bool fetched = false;      // Prefetch asked for it
+    int64_t count = 0;         // min(count, bound), when bound > 0
+    int64_t bound = 0;         // 0: not counted yet
+    std::optional<std::vector<std::string>> lists;
+    std::optional<std::vector<Prefix>> prefixes;
+  };
+  struct Range {
+    std::vector<RangeRef> refs;
+    bool more = true;
+  };
+
+  Entry& EntryOf(Kind kind, std::string_view value) {
+    auto it = entries_.find(ValueKeyView(kind, value));
+    if (it == entries_.end()) it = entries_.emplace(ValueKey{kind, std::string(value)}, std::make_unique<Entry>()).first;
+    return *it->second;
+  }
+
+  // Every hit shows its object's current version, whose seq is unique: one table entry per object read.
+  ObjectIndex Add(store::StoredObject&& object) {
+    auto [it, added] = by_seq_.try_emplace(object.seq, static_cast<ObjectIndex>(objects_.size()));
+    if (added) objects_.push_back(std::move(object));
+    return it->second;
+  }
+
+  void Append(Entry& entry, store::PostingPage&& page) {
+    for (store::PostingHit& hit : page.hits) entry.hits.push_back({hit.cursor, Add(std::move(hit.object))});
+    entry.more = page.more;
+  }
+
+  store::Store& store_;
+  const Warninglists* lists_;
+  const correlate::Visible visible_;
+  std::vector<store::StoredObject> objects_;
+  absl::flat_hash_map<int64_t, ObjectIndex> by_seq_;
+  std::vector<int8_t> visibility_;  // per object: -1 not asked yet, 0 hidden, 1 visible
+  // Entries are referred to by address while others are added: held by pointer.
+  absl::flat_hash_map<ValueKey, std::unique_ptr<Entry>, ValueKeyHash, ValueKeyEq> entries_;
+  std::map<std::tuple<uint8_t, std::array<uint8_t, 16>, std::array<uint8_t, 16>>, Range> ranges_;
+  std::vector<RangeRef> direct_;  // the last range chunk read past the cache
+  std::optional<std::vector<int>> lengths4_, lengths6_;
+};
+
+// ---- The algorithms, over a Source.
+
+struct RefPage {
+  std::vector<ObjectIndex> objects;
+  int64_t next_after = 0;
+  bool more = false;
+};
+
+// One page of the visible objects having (kind, value), skipping `exclude_id`.
+absl::StatusOr<RefPage> VisiblePage(Source& source, Kind kind, std::string_view value, int64_t after, size_t limit,
+                                    std::string_view exclude_id) {
   limit = std::clamp<size_t>(limit, 1, kMaxPage);
   const size_t budget = ScanBudget(limit);
-  ObjectPage page;
+  RefPage page;
   page.next_after = after;
-  store::PostingQuery query;
-  query.kind = static_cast<uint8_t>(kind);
-  query.value = std::string(value);
-  query.after = after;
   // Chunks a little larger than the page: most callers see most objects.
-  query.limit = std::min<size_t>(limit + limit / 4 + 8, 10'000);
+  const size_t chunk_limit = std::min<size_t>(limit + limit / 4 + 8, 10'000);
   size_t scanned = 0;
+  std::vector<HitRef> chunk;
+  int64_t position = after;
   while (true) {
-    CONCORD_ASSIGN_OR_RETURN(store::PostingPage chunk, store_.FindPostings(query));
-    for (store::PostingHit& hit : chunk.hits) {
+    bool more = false;
+    CONCORD_RETURN_IF_ERROR(source.Find(kind, value, position, chunk_limit, chunk, more));
+    if (chunk.empty()) return page;
+    for (const HitRef& hit : chunk) {
       ++scanned;
-      query.after = hit.cursor;
-      if (hit.object.id == exclude_id || !visible(hit.object)) {
+      position = hit.cursor;
+      if (source.object(hit.object).id == exclude_id || !source.IsVisible(hit.object)) {
         if (scanned >= budget) {
           // Cut short: resume after what was scanned. Reveals only that something was hidden here.
           page.next_after = hit.cursor;
@@ -69,83 +341,77 @@ absl::StatusOr<ObjectPage> Correlator::VisiblePage(Kind kind, std::string_view v
         page.more = true;
         return page;
       }
-      page.objects.push_back(std::move(hit.object));
+      page.objects.push_back(hit.object);
       page.next_after = hit.cursor;
     }
-    if (!chunk.more) return page;
+    if (!more) return page;
   }
 }
 
-absl::Status Correlator::Containing(Kind kind, std::string_view value, size_t limit, bool skip_listed,
-                                    std::string_view exclude_id, Visible visible, std::vector<AddressHit>& out,
-                                    bool& more) const {
+// CIDR postings containing an address or a prefix (only shorter prefixes then), most specific first.
+absl::Status Containing(Source& source, Kind kind, std::string_view value, size_t limit, bool skip_listed,
+                        std::string_view exclude_id, std::vector<BatchAddressHit>& out, bool& more) {
   if (limit == 0) return absl::OkStatus();
-  const Kind cidr_kind = IsV4(kind) ? Kind::kCidr4 : Kind::kCidr6;
-  const auto address = AddressOf(kind, value);
-  if (!address) return absl::InternalError(fmt::format("{} {} has no address", ValueKindName(kind), value));
-  const int own_length = IsCidr(kind) ? PrefixLengthOf(kind, value).value_or(0) : (IsV4(kind) ? 32 : 128);
-  CONCORD_ASSIGN_OR_RETURN(std::vector<int> lengths, store_.PrefixLengths(static_cast<uint8_t>(cidr_kind)));
-  std::sort(lengths.rbegin(), lengths.rend());  // most specific first
-  for (int length : lengths) {
-    // An address is inside a prefix of its own length only as that prefix itself (a /32 is its address);
-    // a CIDR does not contain itself.
-    if (length > own_length || (IsCidr(kind) && length == own_length)) continue;
-    const std::string prefix =
-        fmt::format("{}/{}", FormatAddress(cidr_kind, Masked(*address, PrefixBits(cidr_kind, length), false)), length);
-    std::vector<std::string> lists = ListsOf(cidr_kind, prefix);
+  CONCORD_ASSIGN_OR_RETURN(const std::vector<Prefix>* prefixes, source.ContainingPrefixes(kind, value));
+  for (const Prefix& prefix : *prefixes) {
+    const std::vector<std::string>& lists = source.ListsOf(prefix.kind, prefix.value);
     if (skip_listed && !lists.empty()) continue;
     if (out.size() >= limit) {
       // Is there anything visible left to report? One object tells.
-      CONCORD_ASSIGN_OR_RETURN(ObjectPage probe, VisiblePage(cidr_kind, prefix, 0, 1, exclude_id, visible));
+      CONCORD_ASSIGN_OR_RETURN(RefPage probe, VisiblePage(source, prefix.kind, prefix.value, 0, 1, exclude_id));
       if (!probe.objects.empty()) {
         more = true;
         return absl::OkStatus();
       }
       continue;
     }
-    CONCORD_ASSIGN_OR_RETURN(ObjectPage page,
-                             VisiblePage(cidr_kind, prefix, 0, limit - out.size(), exclude_id, visible));
-    for (store::StoredObject& object : page.objects) {
-      out.push_back(AddressHit{cidr_kind, prefix, lists, std::move(object)});
-    }
+    CONCORD_ASSIGN_OR_RETURN(RefPage page,
+                             VisiblePage(source, prefix.kind, prefix.value, 0, limit - out.size(), exclude_id));
+    for (ObjectIndex object : page.objects) out.push_back(BatchAddressHit{prefix.kind, prefix.value, lists, object});
     if (page.more) more = true;
   }
   return absl::OkStatus();
 }
 
-absl::Status Correlator::Contained(Kind kind, std::string_view value, const std::optional<AddressCursor>& after,
-                                   size_t limit, bool skip_listed, std::string_view exclude_id, Visible visible,
-                                   std::vector<AddressHit>& out, std::optional<AddressCursor>& next_after,
-                                   bool& more) const {
-  next_after = after;
-  if (limit == 0) return absl::OkStatus();
-  const Kind ip_kind = IsV4(kind) ? Kind::kIpv4 : Kind::kIpv6;
+// The range of IP postings inside a prefix value.
+absl::StatusOr<store::IpRangeQuery> RangeOf(Kind kind, std::string_view value) {
   const auto network = AddressOf(kind, value);
   const auto length = PrefixLengthOf(kind, value);
   if (!network || !length) return absl::InternalError(fmt::format("{} {} is not a prefix", ValueKindName(kind), value));
   store::IpRangeQuery query;
-  query.kind = static_cast<uint8_t>(ip_kind);
+  query.kind = static_cast<uint8_t>(IsV4(kind) ? Kind::kIpv4 : Kind::kIpv6);
   query.low = Masked(*network, PrefixBits(kind, *length), false);
   query.high = Masked(*network, PrefixBits(kind, *length), true);
+  return query;
+}
+
+// IP postings inside a prefix, by address.
+absl::Status Contained(Source& source, Kind kind, std::string_view value, const std::optional<AddressCursor>& after,
+                       size_t limit, bool skip_listed, std::string_view exclude_id, std::vector<BatchAddressHit>& out,
+                       std::optional<AddressCursor>& next_after, bool& more) {
+  next_after = after;
+  if (limit == 0) return absl::OkStatus();
+  const Kind ip_kind = IsV4(kind) ? Kind::kIpv4 : Kind::kIpv6;
+  CONCORD_ASSIGN_OR_RETURN(store::IpRangeQuery query, RangeOf(kind, value));
   query.after = after;
   query.limit = std::min<size_t>(limit + limit / 4 + 8, 10'000);
   const size_t budget = ScanBudget(limit);
   const size_t first = out.size();
-  std::map<std::string, std::vector<std::string>, std::less<>> lists_of;  // one warninglist lookup per value
   size_t scanned = 0;
+  std::vector<const RangeRef*> chunk;
   while (true) {
-    CONCORD_ASSIGN_OR_RETURN(store::IpRangePage chunk, store_.IpPostingsInRange(query));
-    for (store::IpPosting& posting : chunk.postings) {
+    bool chunk_more = false;
+    CONCORD_RETURN_IF_ERROR(source.InRange(query, chunk, chunk_more));
+    if (chunk.empty()) return absl::OkStatus();
+    for (const RangeRef* posting : chunk) {
       ++scanned;
-      const AddressCursor here{posting.address, posting.hit.cursor};
-      query.after = here;
-      auto it = lists_of.find(posting.value);
-      if (it == lists_of.end()) it = lists_of.emplace(posting.value, ListsOf(ip_kind, posting.value)).first;
-      const bool skip = (skip_listed && !it->second.empty()) || posting.hit.object.id == exclude_id ||
-                        !visible(posting.hit.object);
+      query.after = posting->position;
+      const std::vector<std::string>& lists = source.ListsOf(ip_kind, posting->value);
+      const bool skip = (skip_listed && !lists.empty()) || source.object(posting->object).id == exclude_id ||
+                        !source.IsVisible(posting->object);
       if (skip) {
         if (scanned >= budget) {
-          next_after = here;
+          next_after = posting->position;
           more = true;
           return absl::OkStatus();
         }
@@ -155,11 +421,80 @@ absl::Status Correlator::Contained(Kind kind, std::string_view value, const std:
         more = true;
         return absl::OkStatus();
       }
-      out.push_back(AddressHit{ip_kind, std::move(posting.value), it->second, std::move(posting.hit.object)});
-      next_after = here;
+      out.push_back(BatchAddressHit{ip_kind, posting->value, lists, posting->object});
+      next_after = posting->position;
     }
-    if (!chunk.more) return absl::OkStatus();
+    if (!chunk_more) return absl::OkStatus();
   }
+}
+
+// What correlates with one posting of object `id` (CorrelationsOf's rules).
+absl::Status CorrelateValue(Source& source, Kind kind, std::string_view value, std::string_view id,
+                            const CorrelationOptions& options, BatchValue& out) {
+  const int64_t threshold = std::max<int64_t>(options.max_correlations, 0);
+  const size_t related = std::min(options.max_related, kMaxPage);
+  out.kind = kind;
+  out.value = std::string(value);
+  out.warninglists = source.ListsOf(kind, value);
+  CONCORD_ASSIGN_OR_RETURN(int64_t count, source.Count(kind, value, threshold + 1));
+  out.over_correlating = count > threshold;
+  if (!out.warninglists.empty()) return absl::OkStatus();  // does not correlate
+  CONCORD_ASSIGN_OR_RETURN(RefPage page, VisiblePage(source, kind, value, 0, options.per_value, id));
+  out.objects = std::move(page.objects);
+  out.next_after = page.next_after;
+  out.more = page.more;
+  if (IsIp(kind) || IsCidr(kind)) {
+    CONCORD_RETURN_IF_ERROR(Containing(source, kind, value, related, /*skip_listed=*/true, id, out.containing,
+                                       out.related_more));
+  }
+  if (IsCidr(kind)) {
+    std::optional<AddressCursor> ignored;
+    CONCORD_RETURN_IF_ERROR(Contained(source, kind, value, std::nullopt, related, /*skip_listed=*/true, id,
+                                      out.contained, ignored, out.related_more));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<store::StoredObject> ObjectsOf(const Source& source, const std::vector<ObjectIndex>& indices) {
+  std::vector<store::StoredObject> out;
+  out.reserve(indices.size());
+  for (ObjectIndex i : indices) out.push_back(source.object(i));
+  return out;
+}
+
+std::vector<AddressHit> HitsOf(const std::vector<BatchAddressHit>& hits,
+                               const std::function<const store::StoredObject&(ObjectIndex)>& object) {
+  std::vector<AddressHit> out;
+  out.reserve(hits.size());
+  for (const BatchAddressHit& hit : hits) out.push_back(AddressHit{hit.kind, hit.value, hit.warninglists, object(hit.object)});
+  return out;
+}
+
+CorrelatedValue Expanded(const BatchValue& value, const std::function<const store::StoredObject&(ObjectIndex)>& object) {
+  CorrelatedValue out;
+  out.kind = value.kind;
+  out.value = value.value;
+  out.warninglists = value.warninglists;
+  out.over_correlating = value.over_correlating;
+  out.objects.objects.reserve(value.objects.size());
+  for (ObjectIndex i : value.objects) out.objects.objects.push_back(object(i));
+  out.objects.next_after = value.next_after;
+  out.objects.more = value.more;
+  out.containing = HitsOf(value.containing, object);
+  out.contained = HitsOf(value.contained, object);
+  out.related_more = value.related_more;
+  return out;
+}
+
+}  // namespace
+
+std::vector<CorrelatedValue> BatchCorrelations::Expand(size_t item) const {
+  std::vector<CorrelatedValue> out;
+  if (item >= items.size()) return out;
+  const auto object = [this](ObjectIndex i) -> const store::StoredObject& { return objects[i]; };
+  out.reserve(items[item].size());
+  for (const BatchValue& value : items[item]) out.push_back(Expanded(value, object));
+  return out;
 }
 
 absl::StatusOr<SearchResult> Correlator::Search(std::string_view raw_value, const SearchOptions& options,
@@ -171,25 +506,32 @@ absl::StatusOr<SearchResult> Correlator::Search(std::string_view raw_value, cons
     normalized.kind = IsV4(normalized.kind) ? Kind::kIpv4 : Kind::kIpv6;
     normalized.value.erase(normalized.value.find('/'));
   }
+  Source source(store_, warninglists_, visible);
   SearchResult result;
   result.kind = normalized.kind;
   result.value = std::move(normalized.value);
-  result.warninglists = ListsOf(result.kind, result.value);
-  const auto kind_number = static_cast<uint8_t>(result.kind);
+  result.warninglists = source.ListsOf(result.kind, result.value);
   const int64_t threshold = std::max<int64_t>(options.max_correlations, 0);
-  CONCORD_ASSIGN_OR_RETURN(int64_t count, store_.CountPostings(kind_number, result.value, threshold + 1));
+  CONCORD_ASSIGN_OR_RETURN(int64_t count, source.Count(result.kind, result.value, threshold + 1));
   result.over_correlating = count > threshold;
-  CONCORD_ASSIGN_OR_RETURN(result.objects,
-                           VisiblePage(result.kind, result.value, options.after, options.limit, {}, visible));
+  CONCORD_ASSIGN_OR_RETURN(RefPage page, VisiblePage(source, result.kind, result.value, options.after, options.limit, {}));
+  result.objects.objects = ObjectsOf(source, page.objects);
+  result.objects.next_after = page.next_after;
+  result.objects.more = page.more;
   const size_t related = std::min(options.max_related, kMaxPage);
+  const auto object = [&source](ObjectIndex i) -> const store::StoredObject& { return source.object(i); };
   if (IsIp(result.kind) || IsCidr(result.kind)) {
-    CONCORD_RETURN_IF_ERROR(Containing(result.kind, result.value, related, /*skip_listed=*/false, {}, visible,
-                                       result.containing, result.containing_more));
+    std::vector<BatchAddressHit> containing;
+    CONCORD_RETURN_IF_ERROR(Containing(source, result.kind, result.value, related, /*skip_listed=*/false, {},
+                                       containing, result.containing_more));
+    result.containing = HitsOf(containing, object);
   }
   if (IsCidr(result.kind)) {
-    CONCORD_RETURN_IF_ERROR(Contained(result.kind, result.value, options.contained_after, related,
-                                      /*skip_listed=*/false, {}, visible, result.contained,
-                                      result.contained_next_after, result.contained_more));
+    std::vector<BatchAddressHit> contained;
+    CONCORD_RETURN_IF_ERROR(Contained(source, result.kind, result.value, options.contained_after, related,
+                                      /*skip_listed=*/false, {}, contained, result.contained_next_after,
+                                      result.contained_more));
+    result.contained = HitsOf(contained, object);
   }
   return result;
 }
@@ -205,27 +547,90 @@ absl::StatusOr<std::vector<CorrelatedValue>> Correlator::CorrelationsOf(std::str
     return self.status();
   }
   CONCORD_ASSIGN_OR_RETURN(std::vector<store::Posting> postings, store_.PostingsOf(id));
-  const int64_t threshold = std::max<int64_t>(options.max_correlations, 0);
-  const size_t related = std::min(options.max_related, kMaxPage);
+  Source source(store_, warninglists_, visible);
+  const auto object = [&source](ObjectIndex i) -> const store::StoredObject& { return source.object(i); };
   std::vector<CorrelatedValue> out;
   out.reserve(postings.size());
-  for (store::Posting& posting : postings) {
-    CorrelatedValue& value = out.emplace_back();
-    value.kind = static_cast<Kind>(posting.kind);
-    value.value = std::move(posting.value);
-    value.warninglists = ListsOf(value.kind, value.value);
-    CONCORD_ASSIGN_OR_RETURN(int64_t count, store_.CountPostings(posting.kind, value.value, threshold + 1));
-    value.over_correlating = count > threshold;
-    if (!value.warninglists.empty()) continue;  // does not correlate
-    CONCORD_ASSIGN_OR_RETURN(value.objects, VisiblePage(value.kind, value.value, 0, options.per_value, id, visible));
-    if (IsIp(value.kind) || IsCidr(value.kind)) {
-      CONCORD_RETURN_IF_ERROR(Containing(value.kind, value.value, related, /*skip_listed=*/true, id, visible,
-                                         value.containing, value.related_more));
+  for (const store::Posting& posting : postings) {
+    BatchValue value;
+    CONCORD_RETURN_IF_ERROR(CorrelateValue(source, static_cast<Kind>(posting.kind), posting.value, id, options, value));
+    out.push_back(Expanded(value, object));
+  }
+  return out;
+}
+
+absl::StatusOr<BatchCorrelations> Correlator::CorrelateBatch(std::span<const BatchItem> items,
+                                                             const CorrelationOptions& options, Visible visible) const {
+  Source source(store_, warninglists_, visible);
+  const int64_t threshold = std::max<int64_t>(options.max_correlations, 0);
+  const size_t per_value = std::clamp<size_t>(options.per_value, 1, kMaxPage);
+  const size_t related = std::min(options.max_related, kMaxPage);
+  // Enough of each listing to decide a page when the caller sees every object: the page, the item itself
+  // and one more to tell whether another page follows. Fewer visible objects read more, once per value.
+  const size_t first = std::max(per_value, related) + 2;
+
+  // The distinct values of the batch, and the prefixes their addresses may lie in, each looked up once.
+  std::vector<ValueKey> values;
+  std::vector<ValueKey> prefixes;
+  {
+    absl::flat_hash_map<ValueKey, bool, ValueKeyHash, ValueKeyEq> seen;  // value → is an exact value
+    for (const BatchItem& item : items) {
+      for (const store::Posting& posting : item.postings) {
+        const auto kind = static_cast<Kind>(posting.kind);
+        if (auto it = seen.find(ValueKeyView(kind, posting.value)); it == seen.end()) {
+          seen.emplace(ValueKey{kind, posting.value}, true);
+        } else if (it->second) {
+          continue;
+        } else {
+          it->second = true;  // seen as a prefix before: now an exact value too (it leaves `prefixes` below)
+        }
+        values.push_back({kind, posting.value});
+        if (!source.ListsOf(kind, posting.value).empty() || !(IsIp(kind) || IsCidr(kind))) continue;
+        if (related == 0) continue;
+        CONCORD_ASSIGN_OR_RETURN(const std::vector<Prefix>* candidates, source.ContainingPrefixes(kind, posting.value));
+        for (const Prefix& prefix : *candidates) {
+          if (!source.ListsOf(prefix.kind, prefix.value).empty()) continue;  // skipped, never read
+          if (!seen.contains(ValueKeyView(prefix.kind, prefix.value))) {
+            seen.emplace(ValueKey{prefix.kind, prefix.value}, false);
+            prefixes.push_back({prefix.kind, prefix.value});
+          }
+        }
+      }
     }
-    if (IsCidr(value.kind)) {
-      std::optional<AddressCursor> ignored;
-      CONCORD_RETURN_IF_ERROR(Contained(value.kind, value.value, std::nullopt, related, /*skip_listed=*/true, id,
-                                        visible, value.contained, ignored, value.related_more));
+    // Exact values need the over-correlation count; prefixes only their first objects.
+    std::erase_if(prefixes, [&](const ValueKey& key) { return seen.find(key)->second; });
+  }
+  CONCORD_RETURN_IF_ERROR(source.Prefetch(values, threshold + 1, first));
+  CONCORD_RETURN_IF_ERROR(source.Prefetch(prefixes, 1, first));
+
+  BatchCorrelations out;
+  out.items.resize(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    std::vector<BatchValue>& answer = out.items[i];
+    answer.resize(items[i].postings.size());
+    for (size_t p = 0; p < items[i].postings.size(); ++p) {
+      const store::Posting& posting = items[i].postings[p];
+      CONCORD_RETURN_IF_ERROR(CorrelateValue(source, static_cast<Kind>(posting.kind), posting.value, items[i].id,
+                                             options, answer[p]));
+    }
+  }
+
+  // Keep only the objects listed (the cache also holds hidden ones and ones no page reached).
+  std::vector<bool> keep(source.object_count(), false);
+  for (const auto& answer : out.items) {
+    for (const BatchValue& value : answer) {
+      for (ObjectIndex o : value.objects) keep[o] = true;
+      for (const BatchAddressHit& hit : value.containing) keep[hit.object] = true;
+      for (const BatchAddressHit& hit : value.contained) keep[hit.object] = true;
+    }
+  }
+  std::vector<ObjectIndex> remap;
+  out.objects = source.TakeObjects(keep, remap);
+  for (auto& answer : out.items) {
+    for (BatchValue& value : answer) {
+      for (ObjectIndex& o : value.objects) o = remap[o];
+      for (BatchAddressHit& hit : value.containing) hit.object = remap[hit.object];
+      for (BatchAddressHit& hit : value.contained) hit.object = remap[hit.object];
     }
   }
   return out;

@@ -4,6 +4,8 @@
 // Search(value) answers "who else has seen this?" for a value an analyst types: its kind (detected, or
 // given), canonical text, the warninglists it is on, whether it over-correlates, and one page of the objects
 // having it. CorrelationsOf(id) answers the same for every posting of one object, leaving the object out.
+// CorrelateBatch answers CorrelationsOf for every object of an imported batch at once, looking each distinct
+// value of the batch up once (Store::LookupPostings) instead of several queries per object and value.
 // Addresses correlate by containment too: an IP with the CIDR postings that contain it, a CIDR with the IP
 // postings inside it (and the shorter CIDR postings containing it).
 //
@@ -28,6 +30,7 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -102,6 +105,51 @@ struct CorrelatedValue {
   bool related_more = false;  // containing or contained was cut at max_related
 };
 
+// ---- Batch correlation (CorrelateBatch).
+
+// One object of a batch: stored already (the version committed and current), with the postings of that
+// version as the caller has them (EncodedObject::postings from Encode at ingest: canonical, sorted by kind and
+// value). Nothing of it is read back from the store.
+struct BatchItem {
+  std::string_view id;
+  std::span<const store::Posting> postings;
+};
+
+// An object listed in a batch's answer: an index into BatchCorrelations::objects.
+using ObjectIndex = uint32_t;
+
+struct BatchAddressHit {
+  Kind kind;
+  std::string value;
+  std::vector<std::string> warninglists;
+  ObjectIndex object = 0;
+};
+
+// One posting of an item and what shares it: CorrelatedValue with objects by index.
+struct BatchValue {
+  Kind kind;
+  std::string value;
+  std::vector<std::string> warninglists;  // non-empty: the value does not correlate (no objects below)
+  bool over_correlating = false;
+  std::vector<ObjectIndex> objects;  // ObjectPage::objects
+  int64_t next_after = 0;            // ObjectPage::next_after
+  bool more = false;                 // ObjectPage::more
+  std::vector<BatchAddressHit> containing;
+  std::vector<BatchAddressHit> contained;
+  bool related_more = false;
+};
+
+struct BatchCorrelations {
+  // Every object listed anywhere in the answer, once (a value shared by many items of a batch lists the same
+  // objects for each of them: they are held here once). Columns of the current version, `json` empty.
+  std::vector<store::StoredObject> objects;
+  // Per item, in batch order: its postings in the order given, each with what correlates.
+  std::vector<std::vector<BatchValue>> items;
+
+  // Item `item`'s answer in CorrelationsOf's form (objects copied out of `objects`).
+  std::vector<CorrelatedValue> Expand(size_t item) const;
+};
+
 class Correlator {
  public:
   // `warninglists` may be null (no lists loaded); both must outlive the Correlator.
@@ -118,21 +166,25 @@ class Correlator {
                                                                            const CorrelationOptions& options,
                                                                            Visible visible) const;
 
- private:
-  std::vector<std::string> ListsOf(Kind kind, std::string_view value) const;
-  // One page of the visible objects having (kind, value), skipping `exclude_id`.
-  absl::StatusOr<ObjectPage> VisiblePage(Kind kind, std::string_view value, int64_t after, size_t limit,
-                                         std::string_view exclude_id, Visible visible) const;
-  // CIDR postings containing an address or a prefix (only shorter prefixes then), most specific first.
-  absl::Status Containing(Kind kind, std::string_view value, size_t limit, bool skip_listed,
-                          std::string_view exclude_id, Visible visible, std::vector<AddressHit>& out,
-                          bool& more) const;
-  // IP postings inside a prefix, by address.
-  absl::Status Contained(Kind kind, std::string_view value, const std::optional<AddressCursor>& after, size_t limit,
-                         bool skip_listed, std::string_view exclude_id, Visible visible,
-                         std::vector<AddressHit>& out, std::optional<AddressCursor>& next_after,
-                         bool& more) const;
+  // CorrelationsOf for every object of a batch at once, for an import that has just stored the batch: item i
+  // of the answer is exactly what CorrelationsOf(items[i].id) returns when the store holds items[i].postings
+  // for it (the test CorrelateBatchEqualsCorrelationsOf checks that), with the same rules: the item itself is
+  // left out, warninglisted values (direct or reached by containment) do not correlate, values with more than
+  // max_correlations postings are flagged, containment both ways. Objects of the same batch are not left out:
+  // two new reports naming one address correlate with each other, as they would one by one. The items
+  // themselves are not checked against `visible` (the caller has just stored them).
+  //
+  // Cost: the distinct values of the batch (and, for addresses, their masked prefixes at each CIDR prefix
+  // length the store holds: PrefixLengths once per batch) are looked up with one Store::LookupPostings, each
+  // once whatever number of items names it; CIDRs of the batch read the IPs inside them once per distinct CIDR.
+  // Only pages that the prefetched first objects do not decide (a viewer who sees few of a value's objects)
+  // read more, once per value and batch. `visible` is called at most once per distinct object per batch, so
+  // it must answer the same for one object throughout the call.
+  [[nodiscard]] absl::StatusOr<BatchCorrelations> CorrelateBatch(std::span<const BatchItem> items,
+                                                                 const CorrelationOptions& options,
+                                                                 Visible visible) const;
 
+ private:
   store::Store& store_;
   const Warninglists* warninglists_;
 };

@@ -4,13 +4,17 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <functional>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "correlate/postings.h"
 #include "correlate/testing/objects.h"
+#include "boost/json/serialize.hpp"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 
 namespace concord::correlate {
 namespace {
@@ -234,6 +238,197 @@ TEST_F(CorrelatorTest, ExplicitKindOverridesDetectionAndBadValuesAreInvalid) {
   EXPECT_EQ(MustSearch(hash, options, kAll).objects.objects.size(), 1u);
   auto bad = Correlator(*store_).Search("not a value", {}, kAll);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// ---- CorrelateBatch
+
+// A correlated value as one line of text with everything CorrelationsOf fills in, for exact comparisons.
+std::string Render(const CorrelatedValue& v) {
+  auto object = [](const store::StoredObject& o) {
+    return fmt::format("{}@{}{}:{}:{}:{}", o.id, o.seq, o.revoked ? "r" : "", o.type, o.modified, o.current);
+  };
+  auto hits = [&](const std::vector<AddressHit>& list) {
+    std::string out;
+    for (const AddressHit& h : list) {
+      out += fmt::format(" {}={}<{}>{}", ValueKindName(h.kind), h.value, fmt::join(h.warninglists, ","), object(h.object));
+    }
+    return out;
+  };
+  std::string objects;
+  for (const auto& o : v.objects.objects) objects += " " + object(o);
+  return fmt::format("{} {} lists<{}> over={} objects[{}] next={} more={} containing[{}] contained[{}] related_more={}",
+                     ValueKindName(v.kind), v.value, fmt::join(v.warninglists, ","), v.over_correlating, objects,
+                     v.objects.next_after, v.objects.more, hits(v.containing), hits(v.contained), v.related_more);
+}
+
+std::vector<std::string> Render(const std::vector<CorrelatedValue>& values) {
+  std::vector<std::string> out;
+  for (const CorrelatedValue& v : values) out.push_back(Render(v));
+  return out;
+}
+
+// The object number of an id made by Id().
+int NumberOf(std::string_view id) { return std::stoi(std::string(id.substr(id.size() - 12))); }
+
+// Two new objects of one batch naming one value correlate with each other, as they would one by one; each
+// object listed is held once in the answer.
+TEST_F(CorrelatorTest, BatchObjectsCorrelateWithStoredAndWithEachOther) {
+  const std::vector<stix::Object> stored = {IndicatorOf(1, "[domain-name:value = 'shared.example']"),
+                                            Ipv4Of(2, "198.51.100.7")};
+  const std::vector<stix::Object> fresh = {
+      IndicatorOf(3, "[domain-name:value = 'shared.example'] OR [ipv4-addr:value = '198.51.100.7']"),
+      IndicatorOf(4, "[domain-name:value = 'SHARED.example.']"), IndicatorOf(5, "[domain-name:value = 'alone.example']")};
+  Put(stored);
+  Put(fresh);
+  std::vector<store::EncodedObject> encoded;
+  for (const stix::Object& o : fresh) encoded.push_back(store::Encode(o, &extractor_));
+  std::vector<BatchItem> items;
+  for (const store::EncodedObject& e : encoded) items.push_back({e.object->id, e.postings});
+  auto answer = Correlator(*store_).CorrelateBatch(items, {}, kAll);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_EQ(answer->items.size(), 3u);
+  auto ids = [&](const BatchValue& v) {
+    std::vector<std::string> out;
+    for (ObjectIndex i : v.objects) out.push_back(answer->objects[i].id);
+    return out;
+  };
+  ASSERT_EQ(answer->items[0].size(), 2u);
+  EXPECT_EQ(answer->items[0][0].value, "198.51.100.7");
+  EXPECT_THAT(ids(answer->items[0][0]), ElementsAre(Id("ipv4-addr", 2)));
+  EXPECT_EQ(answer->items[0][1].value, "shared.example");
+  EXPECT_THAT(ids(answer->items[0][1]), ElementsAre(Id("indicator", 1), Id("indicator", 4)));
+  ASSERT_EQ(answer->items[1].size(), 1u);
+  EXPECT_THAT(ids(answer->items[1][0]), ElementsAre(Id("indicator", 1), Id("indicator", 3)));
+  ASSERT_EQ(answer->items[2].size(), 1u);
+  EXPECT_THAT(answer->items[2][0].objects, IsEmpty());
+  EXPECT_FALSE(answer->items[2][0].more);
+  // Indicators 1, 3, 4 and the ipv4-addr: each once.
+  EXPECT_EQ(answer->objects.size(), 4u);
+  EXPECT_EQ(answer->objects[answer->items[1][0].objects[0]].json, "");  // columns only
+  EXPECT_THAT(answer->Expand(7), IsEmpty());
+}
+
+// The batch answer equals CorrelationsOf object by object: a few hundred random objects with shared values,
+// addresses and CIDRs of both families nested in each other, warninglisted values and prefixes, a value over
+// the correlation bound and revoked objects; for a viewer who sees everything with default pages, and for
+// one who sees two thirds with small pages and bounds (so that pages are cut, refilled and marked "more").
+TEST_F(CorrelatorTest, CorrelateBatchEqualsCorrelationsOf) {
+  std::vector<std::string> warnings;
+  auto lists = Warninglists::Build({{"a.json", R"({"name":"nets","type":"cidr","list":["10.0.1.0/24"]})"},
+                                    {"b.json", R"({"name":"hosts","type":"hostname","list":["listed.example"]})"}},
+                                   &warnings);
+  ASSERT_TRUE(lists.ok()) << lists.status();
+  lists_ = std::move(*lists);
+  std::vector<std::string> pool;
+  for (int i = 0; i < 12; ++i) pool.push_back(fmt::format("[domain-name:value = 'd{}.example']", i));
+  pool.push_back("[domain-name:value = 'listed.example']");
+  pool.push_back("[domain-name:value = 'www.listed.example']");
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 4; ++j) pool.push_back(fmt::format("[ipv4-addr:value = '10.0.{}.{}']", i, j * 3));
+  }
+  for (const char* cidr : {"10.0.0.0/8", "10.0.0.0/16", "10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/23", "10.0.0.0/30",
+                           "10.0.1.0/25"}) {
+    pool.push_back(fmt::format("[ipv4-addr:value = '{}']", cidr));
+  }
+  for (const char* v6 : {"2001:db8::1", "2001:db8::3", "2001:db8::1:1", "2001:db8::/64", "2001:db8::/126"}) {
+    pool.push_back(fmt::format("[ipv6-addr:value = '{}']", v6));
+  }
+  std::mt19937 rng(20261122);
+  auto object = [&](int n, bool revoked) {
+    if (n % 10 == 0) return Ipv4Of(n, fmt::format("10.0.{}.{}", n % 4, (n / 10) % 4 * 3));
+    std::string pattern;
+    const int values = 1 + static_cast<int>(rng() % 3);
+    for (int v = 0; v < values; ++v) pattern += (v ? " OR " : "") + pool[rng() % pool.size()];
+    if (n % 7 == 0) pattern += " OR [domain-name:value = 'hot.example']";  // 42 objects: over a bound of 30
+    std::string json = fmt::format(R"({{"type":"indicator","spec_version":"2.1","id":"{}","created":"2024-01-01T00:00:00.000Z",
+      "modified":"{}","valid_from":"2024-01-01T00:00:00Z","pattern_type":"stix","pattern":"{}"{}}})",
+                                   Id("indicator", n), revoked ? "2024-02-01T00:00:00.000Z" : "2024-01-01T00:00:00.000Z",
+                                   pattern, revoked ? R"(,"revoked":true)" : "");
+    return Parse(json);
+  };
+  std::vector<stix::Object> stored, fresh;
+  for (int n = 1; n <= 200; ++n) stored.push_back(object(n, false));
+  Put(stored);
+  std::vector<stix::Object> revocations;
+  for (const stix::Object& o : stored) {
+    if (NumberOf(o.id) % 11 == 0 && o.type == "indicator") {
+      stix::Object r = o;
+      r.json["modified"] = "2024-02-01T00:00:00.000Z";
+      r.json["revoked"] = true;
+      revocations.push_back(Parse(boost::json::serialize(r.json)));
+    }
+  }
+  Put(revocations);
+  for (int n = 201; n <= 300; ++n) fresh.push_back(object(n, false));
+  Put(fresh);
+  std::vector<store::EncodedObject> encoded;
+  for (const stix::Object& o : fresh) encoded.push_back(store::Encode(o, &extractor_));
+  std::vector<BatchItem> items;
+  for (const store::EncodedObject& e : encoded) items.push_back({e.object->id, e.postings});
+
+  const Correlator correlator(*store_, lists_.get());
+  struct Case {
+    std::string name;
+    CorrelationOptions options;
+    std::function<bool(const store::StoredObject&)> visible;
+  };
+  CorrelationOptions small;
+  small.per_value = 3;
+  small.max_correlations = 10;
+  small.max_related = 2;
+  CorrelationOptions defaults;
+  defaults.max_correlations = 30;
+  const std::vector<Case> cases = {
+      {"everything visible", defaults, [](const store::StoredObject&) { return true; }},
+      {"two thirds visible, small pages", small,
+       [](const store::StoredObject& o) { return NumberOf(o.id) % 3 != 0; }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    int calls = 0;
+    std::set<std::string> asked;
+    bool asked_twice = false;
+    auto visible = [&](const store::StoredObject& o) {
+      ++calls;
+      asked_twice = asked_twice || !asked.insert(o.id).second;
+      return c.visible(o);
+    };
+    auto batch = correlator.CorrelateBatch(items, c.options, visible);
+    ASSERT_TRUE(batch.ok()) << batch.status();
+    EXPECT_FALSE(asked_twice);  // once per object and batch
+    ASSERT_EQ(batch->items.size(), items.size());
+    int compared = 0, listed = 0, over = 0, containing = 0, contained = 0, more = 0, related_more = 0;
+    for (size_t i = 0; i < items.size(); ++i) {
+      auto single = correlator.CorrelationsOf(items[i].id, c.options, c.visible);
+      if (!single.ok()) {
+        EXPECT_EQ(single.status().code(), absl::StatusCode::kNotFound);
+        EXPECT_EQ(NumberOf(items[i].id) % 3, 0);  // hidden from this viewer
+        continue;
+      }
+      ++compared;
+      EXPECT_EQ(Render(batch->Expand(i)), Render(*single)) << items[i].id;
+      for (const CorrelatedValue& v : *single) {
+        listed += v.warninglists.empty() ? 0 : 1;
+        over += v.over_correlating ? 1 : 0;
+        containing += v.containing.empty() ? 0 : 1;
+        contained += v.contained.empty() ? 0 : 1;
+        more += v.objects.more ? 1 : 0;
+        related_more += v.related_more ? 1 : 0;
+      }
+    }
+    // The data exercise every rule.
+    EXPECT_GE(compared, 60);
+    EXPECT_GT(listed, 0);
+    EXPECT_GT(over, 0);
+    EXPECT_GT(containing, 0);
+    EXPECT_GT(contained, 0);
+    EXPECT_GT(more, 0);
+    if (c.options.max_related == 2) {
+      EXPECT_GT(related_more, 0);
+    }
+    // Only objects the viewer sees are in the answer.
+    for (const store::StoredObject& o : batch->objects) EXPECT_TRUE(c.visible(o)) << o.id;
+  }
 }
 
 }  // namespace

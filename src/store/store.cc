@@ -141,6 +141,23 @@ const PostingExtractor* Store::posting_extractor() const { return nullptr; }
 absl::StatusOr<PostingPage> Store::FindPostings(const PostingQuery&) { return NoPostings(); }
 absl::StatusOr<int64_t> Store::CountPostings(uint8_t, std::string_view, int64_t) { return NoPostings(); }
 absl::StatusOr<std::vector<Posting>> Store::PostingsOf(std::string_view) { return NoPostings(); }
+absl::StatusOr<std::vector<PostingLookup>> Store::LookupPostings(std::span<const PostingKey> keys, int64_t at_most,
+                                                                 size_t first) {
+  std::vector<PostingLookup> out;
+  out.reserve(keys.size());
+  for (const PostingKey& key : keys) {
+    PostingLookup& found = out.emplace_back();
+    CONCORD_ASSIGN_OR_RETURN(found.count, CountPostings(key.kind, key.value, std::max<int64_t>(at_most, 1)));
+    if (first == 0) {
+      found.more = found.count > 0;
+      continue;
+    }
+    CONCORD_ASSIGN_OR_RETURN(PostingPage page, FindPostings({key.kind, key.value, 0, std::min<size_t>(first, 10'000)}));
+    found.hits = std::move(page.hits);
+    found.more = page.more;
+  }
+  return out;
+}
 absl::StatusOr<IpRangePage> Store::IpPostingsInRange(const IpRangeQuery&) { return NoPostings(); }
 absl::StatusOr<std::vector<int>> Store::PrefixLengths(uint8_t) { return NoPostings(); }
 absl::StatusOr<bool> Store::PostingsComplete() { return NoPostings(); }

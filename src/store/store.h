@@ -204,6 +204,23 @@ struct IpRangePage {
   bool more = false;
 };
 
+// One (kind, value) key of a batch lookup (LookupPostings).
+struct PostingKey {
+  uint8_t kind = 0;
+  std::string value;
+
+  friend bool operator==(const PostingKey&, const PostingKey&) = default;
+  friend auto operator<=>(const PostingKey&, const PostingKey&) = default;
+};
+
+// What LookupPostings found for one key: what CountPostings(kind, value, at_most) and the first page of
+// FindPostings({kind, value, after = 0, limit = first}) answer.
+struct PostingLookup {
+  int64_t count = 0;             // objects having the posting, counted no further than `at_most`
+  std::vector<PostingHit> hits;  // the first `first` of them, by cursor (continue with FindPostings after the last)
+  bool more = false;             // objects beyond `hits` exist
+};
+
 struct ReindexProgress {
   int64_t objects_done = 0;   // objects whose postings have been rebuilt
   int64_t objects_total = 0;  // objects in the store when the rebuild started
@@ -229,6 +246,13 @@ class Store {
   [[nodiscard]] virtual absl::StatusOr<std::vector<StoredObject>> Versions(std::string_view id) = 0;
 
   [[nodiscard]] virtual absl::StatusOr<Page> List(const Query& query) = 0;
+  // Every version matching `query` (its filters; versions after `after_seq`; `limit` is the batch size
+  // fetched at a time, 1..10000) in seq order, calling `visit` for each until it returns false. For long
+  // reads (indicator snapshots, exports, migrations): the PostgreSQL backend reads through a server-side
+  // cursor in one REPEATABLE READ READ ONLY transaction, so the sweep sees one consistent state of the store
+  // and costs one query whatever its length; the default pages through List, and then versions committed
+  // during the sweep may be visited too. A sweep never skips a version committed before it started.
+  [[nodiscard]] virtual absl::Status Sweep(const Query& query, const std::function<bool(const StoredObject&)>& visit);
   [[nodiscard]] virtual absl::StatusOr<Stats> GetStats() = 0;
   // The last change sequence number committed (0 for an empty store): what change feeds poll, so it must
   // be cheap. Defaults to GetStats().last_seq.
@@ -246,15 +270,16 @@ class Store {
   // at_most). The bound keeps the cost of a value shared by many objects proportional to the question asked
   // ("more than N?").
   [[nodiscard]] virtual absl::StatusOr<int64_t> CountPostings(uint8_t kind, std::string_view value, int64_t at_most);
-  // Every version matching `query` (its filters; versions after `after_seq`; `limit` is the batch size
-  // fetched at a time, 1..10000) in seq order, calling `visit` for each until it returns false. For long
-  // reads (indicator snapshots, exports, migrations): the PostgreSQL backend reads through a server-side
-  // cursor in one REPEATABLE READ READ ONLY transaction, so the sweep sees one consistent state of the store
-  // and costs one query whatever its length; the default pages through List, and then versions committed
-  // during the sweep may be visited too. A sweep never skips a version committed before it started.
-  [[nodiscard]] virtual absl::Status Sweep(const Query& query, const std::function<bool(const StoredObject&)>& visit);
   // The postings of the current version of `id`, sorted by (kind, value); NotFound when the id is unknown.
   [[nodiscard]] virtual absl::StatusOr<std::vector<Posting>> PostingsOf(std::string_view id);
+  // Many keys at once, in one read transaction (every key sees the same committed state): per key, in the
+  // order given (a repeated key is answered at each place), min(count, at_most) and the first `first`
+  // (0..10,000) objects by cursor. at_most is clamped to ≥ 1. Backends sort the keys in their index order so
+  // that a large batch walks the index mostly forward, and look each distinct key up once; a key's cost is
+  // bounded by at_most + first postings read, whatever its count. The default loops over CountPostings and
+  // FindPostings (one transaction each), so wrappers that forward those keep working.
+  [[nodiscard]] virtual absl::StatusOr<std::vector<PostingLookup>> LookupPostings(std::span<const PostingKey> keys,
+                                                                                  int64_t at_most, size_t first);
   // Address postings in a range (see IpRangeQuery): the IPs inside a CIDR.
   [[nodiscard]] virtual absl::StatusOr<IpRangePage> IpPostingsInRange(const IpRangeQuery& query);
   // The distinct prefix lengths of the postings of `kind` (a CIDR kind), ascending: to find the CIDRs that

@@ -943,6 +943,132 @@ TEST_P(PostingsConformance, AddressRangeAndPrefixLengths) {
   EXPECT_FALSE(second->more);
 }
 
+// Forwards the single-key posting calls only: LookupPostings is the Store default (a loop over them), as
+// for any wrapper that does not implement it.
+class ForwardingStore final : public Store {
+ public:
+  explicit ForwardingStore(Store& inner) : inner_(inner) {}
+  absl::StatusOr<std::vector<PutResult>> PutEncoded(std::span<const EncodedObject> batch) override {
+    return inner_.PutEncoded(batch);
+  }
+  absl::StatusOr<StoredObject> Get(std::string_view id) override { return inner_.Get(id); }
+  absl::StatusOr<StoredObject> GetVersion(std::string_view id, const Timestamp& modified) override {
+    return inner_.GetVersion(id, modified);
+  }
+  absl::StatusOr<std::vector<StoredObject>> Versions(std::string_view id) override { return inner_.Versions(id); }
+  absl::StatusOr<Page> List(const Query& query) override { return inner_.List(query); }
+  absl::StatusOr<Stats> GetStats() override { return inner_.GetStats(); }
+  absl::StatusOr<PostingPage> FindPostings(const PostingQuery& query) override { return inner_.FindPostings(query); }
+  absl::StatusOr<int64_t> CountPostings(uint8_t kind, std::string_view value, int64_t at_most) override {
+    return inner_.CountPostings(kind, value, at_most);
+  }
+
+ private:
+  Store& inner_;
+};
+
+// A lookup answer as text: "count [id@seq(r) …] more", r for revoked.
+std::string Render(const PostingLookup& found) {
+  std::string out = fmt::format("{} [", found.count);
+  for (const PostingHit& hit : found.hits) {
+    out += fmt::format("{}{}@{}{}", out.back() == '[' ? "" : " ", hit.object.id.substr(hit.object.id.size() - 2),
+                       hit.object.seq, hit.object.revoked ? "r" : "");
+  }
+  out += found.more ? "] more" : "]";
+  return out;
+}
+
+std::vector<std::string> Render(const absl::StatusOr<std::vector<PostingLookup>>& found) {
+  EXPECT_TRUE(found.ok()) << found.status();
+  std::vector<std::string> out;
+  if (found.ok()) {
+    for (const PostingLookup& f : *found) out.push_back(Render(f));
+  }
+  return out;
+}
+
+TEST_P(PostingsConformance, LookupPostingsAnswersManyKeysAtOnce) {
+  // Ids ending in their number ("…01" to "…06"), so that answers read short.
+  auto id = [](int n) { return fmt::format("indicator--00000000-0000-4000-8000-0000000000{:02d}", n); };
+  std::vector<stix::Object> batch;
+  for (int i = 1; i <= 5; ++i) batch.push_back(Indicator(id(i), "2024-01-02T00:00:00.000Z", Pattern({"shared.example"})));
+  batch.push_back(Indicator(id(6), "2024-01-02T00:00:00.000Z", Pattern({"single.example", "198.51.100.7"})));
+  MustPut(batch);
+  // Revoked: still found, with its revoked current version (seq 7).
+  MustPut({Indicator(id(6), "2024-01-03T00:00:00.000Z", Pattern({"single.example", "198.51.100.7"}), true)});
+
+  const std::vector<PostingKey> keys = {{kDomain, "single.example"},  {kDomain, "shared.example"},
+                                        {kDomain, "unknown.example"}, {kIp, "198.51.100.7"},
+                                        {kDomain, "shared.example"},  {kIp, "shared.example"}};
+  const std::vector<std::string> expected = {"1 [06@7r]",           "3 [01@1 02@2] more", "0 []",
+                                             "1 [06@7r]",           "3 [01@1 02@2] more", "0 []"};
+  EXPECT_EQ(Render(store_->LookupPostings(keys, /*at_most=*/3, /*first=*/2)), expected);
+  // Any order gives each key the same answer.
+  std::vector<PostingKey> reversed(keys.rbegin(), keys.rend());
+  EXPECT_EQ(Render(store_->LookupPostings(reversed, 3, 2)),
+            std::vector<std::string>(expected.rbegin(), expected.rend()));
+  // A bound above the count counts exactly; a page as large as the listing has no "more".
+  EXPECT_THAT(Render(store_->LookupPostings(std::vector<PostingKey>{{kDomain, "shared.example"}}, 100, 5)),
+              ElementsAre("5 [01@1 02@2 03@3 04@4 05@5]"));
+  EXPECT_THAT(Render(store_->LookupPostings(std::vector<PostingKey>{{kDomain, "shared.example"}}, 5, 4)),
+              ElementsAre("5 [01@1 02@2 03@3 04@4] more"));
+  // first = 0: counts only; "more" tells whether any object has it. at_most below 1 counts to 1.
+  EXPECT_THAT(Render(store_->LookupPostings(keys, 0, 0)),
+              ElementsAre("1 [] more", "1 [] more", "0 []", "1 [] more", "1 [] more", "0 []"));
+  // A value shared by more objects than the bound costs the bound, and says so.
+  EXPECT_THAT(Render(store_->LookupPostings(std::vector<PostingKey>{{kDomain, "shared.example"}}, 2, 1)),
+              ElementsAre("2 [01@1] more"));
+  EXPECT_THAT(Render(store_->LookupPostings(std::vector<PostingKey>{}, 3, 2)), ::testing::IsEmpty());
+  // Exactly what CountPostings and FindPostings answer key by key, and what the Store default (a loop over
+  // them, for wrappers) answers.
+  for (const PostingKey& key : keys) {
+    const PostingPage page = Find(key.kind, key.value, 0, 2);
+    PostingLookup single;
+    single.count = *store_->CountPostings(key.kind, key.value, 3);
+    single.hits = page.hits;
+    single.more = page.more;
+    EXPECT_EQ(Render(store_->LookupPostings(std::vector<PostingKey>{key}, 3, 2)), std::vector{Render(single)})
+        << key.value;
+  }
+  ForwardingStore forwarding(*store_);
+  EXPECT_EQ(Render(forwarding.LookupPostings(keys, 3, 2)), expected);
+  EXPECT_EQ(Render(forwarding.LookupPostings(keys, 0, 0)), Render(store_->LookupPostings(keys, 0, 0)));
+}
+
+TEST_P(PostingsConformance, LookupPostingsAnswersLargeBatchesWithRepeats) {
+  // 3,000 distinct values (more than one PostgreSQL statement's worth), each on one object, and a value on all
+  // of them.
+  std::vector<stix::Object> batch;
+  std::vector<PostingKey> keys;
+  for (int i = 1; i <= 3000; ++i) {
+    const std::string value = fmt::format("v{}.example", i);
+    batch.push_back(Indicator(IndicatorId(i), "2024-01-02T00:00:00.000Z", Pattern({value, "all.example"})));
+    keys.push_back({kDomain, value});
+    keys.push_back({kDomain, "all.example"});
+  }
+  MustPut(batch);
+  for (int i = 1; i <= 3000; ++i) keys.push_back({kDomain, fmt::format("v{}.example", i)});  // repeats, later
+  auto found = store_->LookupPostings(keys, 1001, 1);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), keys.size());
+  for (size_t k = 0; k < keys.size(); ++k) {
+    const PostingLookup& f = (*found)[k];
+    if (keys[k].value == "all.example") {
+      EXPECT_EQ(f.count, 1001);
+      ASSERT_EQ(f.hits.size(), 1u);
+      EXPECT_EQ(f.hits[0].object.id, IndicatorId(1));
+      EXPECT_TRUE(f.more);
+      continue;
+    }
+    const int n = std::stoi(keys[k].value.substr(1));
+    EXPECT_EQ(f.count, 1) << keys[k].value;
+    ASSERT_EQ(f.hits.size(), 1u) << keys[k].value;
+    EXPECT_EQ(f.hits[0].object.id, IndicatorId(n));
+    EXPECT_EQ(f.hits[0].object.seq, n);
+    EXPECT_FALSE(f.more);
+  }
+}
+
 TEST_P(PostingsConformance, StoreWithoutExtractorMarksPostingsIncomplete) {
   MustPut({Indicator(IndicatorId(1), "2024-01-02T00:00:00.000Z", Pattern({"a.example"}))});
   EXPECT_TRUE(Complete());

@@ -55,6 +55,8 @@ class PostgresStore final : public Store {
   absl::StatusOr<PostingPage> FindPostings(const PostingQuery& query) override;
   absl::StatusOr<int64_t> CountPostings(uint8_t kind, std::string_view value, int64_t at_most) override;
   absl::StatusOr<std::vector<Posting>> PostingsOf(std::string_view id) override;
+  absl::StatusOr<std::vector<PostingLookup>> LookupPostings(std::span<const PostingKey> keys, int64_t at_most,
+                                                            size_t first) override;
   absl::StatusOr<IpRangePage> IpPostingsInRange(const IpRangeQuery& query) override;
   absl::StatusOr<std::vector<int>> PrefixLengths(uint8_t kind) override;
   absl::StatusOr<bool> PostingsComplete() override;
@@ -68,11 +70,11 @@ class PostgresStore final : public Store {
                 int schema_version, const IdHashKey& id_hash_key);
 
   int64_t IdHash(std::string_view id) const;
-  int64_t PostingHash(uint8_t kind, std::string_view value) const;
-
   // The SELECT of List and Sweep for `query`'s filters, ordered by seq, without a LIMIT; appends its
   // parameters to `params`.
   std::string ListSql(const Query& query, std::vector<postgres::Param>& params) const;
+  int64_t PostingHash(uint8_t kind, std::string_view value) const;
+
   // A read connection for one call: from the pool, or newly opened; given back afterwards if still healthy.
   template <typename Fn>
   auto WithReader(Fn&& read) -> decltype(read(std::declval<postgres::Connection&>()));

@@ -680,6 +680,89 @@ absl::StatusOr<int64_t> SqliteStore::CountPostings(uint8_t kind, std::string_vie
   });
 }
 
+absl::StatusOr<std::vector<PostingLookup>> SqliteStore::LookupPostings(std::span<const PostingKey> keys,
+                                                                       int64_t at_most, size_t first) {
+  static const std::string kHits =
+      "SELECT " CONCORD_POSTING_COLUMNS ", p.oid FROM postings p JOIN objects o ON o.oid = p.oid "
+      "JOIN versions v ON v.seq = o.current_seq "
+      "WHERE p.vhash = ?1 AND p.kind = ?2 AND p.value = ?3 ORDER BY p.oid LIMIT ?4";
+  static const std::string kCount =
+      "SELECT count(*) FROM (SELECT 1 FROM postings WHERE vhash = ?1 AND kind = ?2 AND value = ?3 LIMIT ?4)";
+  at_most = std::max<int64_t>(at_most, 1);
+  first = std::min(first, kMaxLimit);
+  // Distinct keys in postings_vhash order: a batch much larger than the index's leaf pages reads each page
+  // about once, forward.
+  struct Key {
+    int64_t hash;
+    size_t index;  // into `keys`
+  };
+  std::vector<Key> order;
+  order.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) order.push_back({PostingHash(keys[i].kind, keys[i].value), i});
+  std::sort(order.begin(), order.end(), [&](const Key& a, const Key& b) {
+    if (a.hash != b.hash) return a.hash < b.hash;
+    if (keys[a.index] != keys[b.index]) return keys[a.index] < keys[b.index];
+    return a.index < b.index;
+  });
+  std::vector<PostingLookup> out(keys.size());
+  return WithReader([&](Handle& reader) -> absl::StatusOr<std::vector<PostingLookup>> {
+    CONCORD_RETURN_IF_ERROR(reader.db.Exec("BEGIN"));  // one snapshot for every key
+    absl::Status read = [&]() -> absl::Status {
+      CONCORD_ASSIGN_OR_RETURN(Statement * hits, reader.Prepared(kHits));
+      CONCORD_ASSIGN_OR_RETURN(Statement * count, reader.Prepared(kCount));
+      for (size_t k = 0; k < order.size(); ++k) {
+        const PostingKey& key = keys[order[k].index];
+        if (k > 0 && order[k - 1].hash == order[k].hash && keys[order[k - 1].index] == key) {
+          out[order[k].index] = out[order[k - 1].index];  // a repeat
+          continue;
+        }
+        PostingLookup& found = out[order[k].index];
+        // The first `first` objects, and one more to tell whether more follow.
+        int64_t seen = 0;
+        if (first > 0) {
+          Statement::Scoped scoped(*hits);
+          hits->BindInt(1, order[k].hash);
+          hits->BindInt(2, key.kind);
+          hits->BindText(3, key.value);
+          hits->BindInt(4, static_cast<int64_t>(first) + 1);
+          while (true) {
+            CONCORD_ASSIGN_OR_RETURN(bool row, hits->Step());
+            if (!row) break;
+            ++seen;
+            if (found.hits.size() == first) {
+              found.more = true;
+              break;
+            }
+            PostingHit& hit = found.hits.emplace_back();
+            hit.object = ReadStored(*hits);
+            hit.cursor = hits->ColumnInt(14);
+          }
+        }
+        if (first > 0 && !found.more) {
+          found.count = std::min(seen, at_most);  // every object was read: the count is exact
+          continue;
+        }
+        if (at_most <= seen) {
+          found.count = at_most;
+          continue;
+        }
+        Statement::Scoped scoped(*count);
+        count->BindInt(1, order[k].hash);
+        count->BindInt(2, key.kind);
+        count->BindText(3, key.value);
+        count->BindInt(4, at_most);
+        CONCORD_ASSIGN_OR_RETURN(bool row, count->Step());
+        found.count = row ? count->ColumnInt(0) : 0;
+        if (first == 0) found.more = found.count > 0;
+      }
+      return absl::OkStatus();
+    }();
+    (void)reader.db.Exec("COMMIT");  // a read transaction: ending it cannot lose anything
+    CONCORD_RETURN_IF_ERROR(read);
+    return std::move(out);
+  });
+}
+
 namespace {
 
 Posting ReadPosting(const Statement& s, int first) {

@@ -52,6 +52,8 @@ class SqliteStore final : public Store {
   absl::StatusOr<PostingPage> FindPostings(const PostingQuery& query) override;
   absl::StatusOr<int64_t> CountPostings(uint8_t kind, std::string_view value, int64_t at_most) override;
   absl::StatusOr<std::vector<Posting>> PostingsOf(std::string_view id) override;
+  absl::StatusOr<std::vector<PostingLookup>> LookupPostings(std::span<const PostingKey> keys, int64_t at_most,
+                                                            size_t first) override;
   absl::StatusOr<IpRangePage> IpPostingsInRange(const IpRangeQuery& query) override;
   absl::StatusOr<std::vector<int>> PrefixLengths(uint8_t kind) override;
   absl::StatusOr<bool> PostingsComplete() override;
