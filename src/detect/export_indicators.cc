@@ -16,29 +16,25 @@ absl::StatusOr<absl::flat_hash_map<std::string, Timestamp>> SightingTimes(store:
   store::Query q;
   q.types = {"sighting"};
   q.limit = 5000;
-  while (true) {
-    CONCORD_ASSIGN_OR_RETURN(store::Page page, store.List(q));
-    for (const store::StoredObject& o : page.objects) {
-      boost::json::value doc;
-      try {
-        doc = boost::json::parse(o.json);
-      } catch (const std::exception&) {
-        continue;
-      }
-      const boost::json::object* obj = doc.if_object();
-      if (obj == nullptr) continue;
-      const boost::json::value* ref = obj->if_contains("sighting_of_ref");
-      const boost::json::value* seen = obj->if_contains("last_seen");
-      if (seen == nullptr) seen = obj->if_contains("modified");
-      if (ref == nullptr || !ref->is_string() || seen == nullptr || !seen->is_string()) continue;
-      auto ts = ParseRfc3339(std::string_view(seen->get_string()));
-      if (!ts.ok()) continue;
-      auto [it, inserted] = out.try_emplace(std::string(ref->get_string()), *ts);
-      if (!inserted && it->second < *ts) it->second = *ts;
+  CONCORD_RETURN_IF_ERROR(store.Sweep(q, [&](const store::StoredObject& o) {
+    boost::json::value doc;
+    try {
+      doc = boost::json::parse(o.json);
+    } catch (const std::exception&) {
+      return true;
     }
-    if (!page.more) break;
-    q.after_seq = page.next_after_seq;
-  }
+    const boost::json::object* obj = doc.if_object();
+    if (obj == nullptr) return true;
+    const boost::json::value* ref = obj->if_contains("sighting_of_ref");
+    const boost::json::value* seen = obj->if_contains("last_seen");
+    if (seen == nullptr) seen = obj->if_contains("modified");
+    if (ref == nullptr || !ref->is_string() || seen == nullptr || !seen->is_string()) return true;
+    auto ts = ParseRfc3339(std::string_view(seen->get_string()));
+    if (!ts.ok()) return true;
+    auto [it, inserted] = out.try_emplace(std::string(ref->get_string()), *ts);
+    if (!inserted && it->second < *ts) it->second = *ts;
+    return true;
+  }));
   return out;
 }
 

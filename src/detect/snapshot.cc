@@ -840,28 +840,26 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> BuildSnapshot(store::Store& stor
   builder.set_source_seq(seq);
   // Versions committed after `seq` are left for the next build, so that the snapshot reflects exactly
   // the store up to source_seq.
+  // A sweep per type (Store::Sweep: one server-side cursor and one consistent state on PostgreSQL).
   uint64_t read = 0;
   for (const char* type : {"sighting", "indicator"}) {
     store::Query query;
     query.types = {type};
     query.current_only = true;
     query.limit = 5000;
-    while (true) {
-      CONCORD_ASSIGN_OR_RETURN(store::Page page, store.List(query));
-      for (const store::StoredObject& object : page.objects) {
-        if (object.seq > seq) continue;
-        if (object.type == "sighting") {
-          if (auto s = ReadSighting(object)) builder.AddSighting(s->first, s->second);
-          continue;
-        }
-        auto added = builder.AddStored(object);
-        if (!added.ok()) continue;  // not an indicator's JSON: counted nowhere, cannot happen for stored objects
-        ++read;
+    const bool indicators = std::string_view(type) == "indicator";
+    CONCORD_RETURN_IF_ERROR(store.Sweep(query, [&](const store::StoredObject& object) {
+      if (object.seq > seq) return true;
+      if (object.type == "sighting") {
+        if (auto s = ReadSighting(object)) builder.AddSighting(s->first, s->second);
+        return true;
       }
-      if (progress && std::string_view(type) == "indicator") progress(read);
-      if (!page.more) break;
-      query.after_seq = page.next_after_seq;
-    }
+      // Not an indicator's JSON: counted nowhere, cannot happen for stored objects.
+      if (!builder.AddStored(object).ok()) return true;
+      if (++read % 5000 == 0 && progress) progress(read);
+      return true;
+    }));
+    if (progress && indicators) progress(read);
   }
   return builder.Build();
 }
