@@ -29,6 +29,7 @@
 #include "store/accounts.h"
 #include "store/sqlite/migrations.h"
 #include "store/store.h"
+#include "store/testing/literal_extractor.h"
 #include "store/testing/objects.h"
 #include "store/testing/postgres_server.h"
 #include "taxii/status_log.h"
@@ -39,54 +40,17 @@ namespace {
 using testing::DomainName;
 using ::testing::HasSubstr;
 using testing::Indicator;
+using testing::kCidr;
+using testing::kDomain;
+using testing::kIp;
+using testing::LiteralExtractor;
+using testing::V4;
 using testing::PgInt;
 using testing::PostgresServer;
 using testing::Ts;
 
 [[maybe_unused]] ::testing::Environment* const kPostgresEnvironment =
     ::testing::AddGlobalTestEnvironment(new testing::PostgresServerEnvironment);
-
-constexpr uint8_t kIp = 0;
-constexpr uint8_t kCidr = 2;
-constexpr uint8_t kDomain = 4;
-
-std::array<uint8_t, 16> V4(std::string_view text) {
-  std::array<uint8_t, 16> out{};
-  out[10] = out[11] = 0xff;
-  const std::string s(text);
-  EXPECT_EQ(inet_pton(AF_INET, s.c_str(), out.data() + 12), 1) << text;
-  return out;
-}
-
-// Quoted literals of an indicator's pattern (IPv4 → kind 0 with its address, CIDR → kind 2 with address and
-// prefix, anything else kind 4) and a domain-name's value.
-class LiteralExtractor final : public PostingExtractor {
- public:
-  void Extract(const stix::Object& object, std::vector<Posting>& out) const override {
-    if (object.type == "domain-name") {
-      out.push_back({kDomain, std::string(object.json.at("value").as_string()), std::nullopt, -1});
-      return;
-    }
-    const auto* pattern = object.json.if_contains("pattern");
-    if (pattern == nullptr) return;
-    const std::string_view text = pattern->as_string();
-    for (size_t open = text.find('\''); open != std::string_view::npos; open = text.find('\'', open + 1)) {
-      const size_t close = text.find('\'', open + 1);
-      if (close == std::string_view::npos) break;
-      const std::string value(text.substr(open + 1, close - open - 1));
-      open = close;
-      const size_t slash = value.find('/');
-      in_addr a;
-      if (slash != std::string::npos) {
-        out.push_back({kCidr, value, V4(value.substr(0, slash)), std::stoi(value.substr(slash + 1))});
-      } else if (inet_pton(AF_INET, value.c_str(), &a) == 1) {
-        out.push_back({kIp, value, V4(value), -1});
-      } else {
-        out.push_back({kDomain, value, std::nullopt, -1});
-      }
-    }
-  }
-};
 
 // A clock the test moves: every object version, account and audit entry gets a distinct, known time.
 class SteppingClock final : public Clock {

@@ -22,6 +22,7 @@
 #include "store/postgres/migrations.h"
 #include "store/sqlite/migrations.h"
 #include "store/store.h"
+#include "store/testing/literal_extractor.h"
 #include "store/testing/objects.h"
 #include "store/testing/postgres_server.h"
 
@@ -32,6 +33,11 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using testing::DomainName;
 using testing::Indicator;
+using testing::kCidr;
+using testing::kDomain;
+using testing::kIp;
+using testing::LiteralExtractor;
+using testing::V4;
 using testing::PostgresServer;
 using testing::Ts;
 
@@ -41,10 +47,6 @@ using testing::Ts;
 constexpr char kId[] = "indicator--11111111-1111-4111-8111-111111111111";
 constexpr char kOtherId[] = "indicator--22222222-2222-4222-8222-222222222222";
 constexpr char kDomainId[] = "domain-name--33333333-3333-4333-8333-333333333333";
-
-constexpr uint8_t kIp = 0;
-constexpr uint8_t kCidr = 2;
-constexpr uint8_t kDomain = 4;
 
 class FixedClock final : public Clock {
  public:
@@ -61,45 +63,6 @@ std::vector<PutOutcome> Outcomes(const std::vector<PutResult>& results) {
 std::string IdOf(int n) { return fmt::format("indicator--{:08x}-0000-4000-8000-000000000000", n); }
 std::string IndicatorId(int n) { return IdOf(n); }
 
-std::array<uint8_t, 16> V4(std::string_view text) {
-  std::array<uint8_t, 16> out{};
-  out[10] = out[11] = 0xff;
-  const std::string s(text);
-  EXPECT_EQ(inet_pton(AF_INET, s.c_str(), out.data() + 12), 1) << text;
-  return out;
-}
-
-// Every quoted literal of an indicator's pattern and a domain-name's value: an IPv4 address (kind 0), a
-// CIDR (kind 2) or anything else (kind 4).
-class LiteralExtractor final : public PostingExtractor {
- public:
-  void Extract(const stix::Object& object, std::vector<Posting>& out) const override {
-    ++calls;
-    if (object.type == "domain-name") {
-      out.push_back({kDomain, std::string(object.json.at("value").as_string()), std::nullopt, -1});
-      return;
-    }
-    const auto* pattern = object.json.if_contains("pattern");
-    if (pattern == nullptr) return;
-    const std::string_view text = pattern->as_string();
-    for (size_t open = text.find('\''); open != std::string_view::npos; open = text.find('\'', open + 1)) {
-      const size_t close = text.find('\'', open + 1);
-      if (close == std::string_view::npos) break;
-      const std::string value(text.substr(open + 1, close - open - 1));
-      open = close;
-      const size_t slash = value.find('/');
-      in_addr a;
-      if (slash != std::string::npos) {
-        out.push_back({kCidr, value, V4(value.substr(0, slash)), std::stoi(value.substr(slash + 1))});
-      } else if (inet_pton(AF_INET, value.c_str(), &a) == 1) {
-        out.push_back({kIp, value, V4(value), -1});
-      } else {
-        out.push_back({kDomain, value, std::nullopt, -1});
-      }
-    }
-  }
-  mutable std::atomic<int> calls{0};
-};
 
 std::string Pattern(const std::vector<std::string>& values) {
   std::string out;
