@@ -79,7 +79,10 @@ struct Ingestor::InFlight {
   std::future<absl::StatusOr<std::vector<store::PutResult>>> results;
 };
 
-Ingestor::Ingestor(store::Store& store, Options options) : store_(store), options_(std::move(options)) {}
+Ingestor::Ingestor(store::Store& store, Options options)
+    : store_(store),
+      options_(std::move(options)),
+      pattern_postings_(dynamic_cast<const correlate::PostingExtractor*>(store.posting_extractor())) {}
 
 Ingestor::~Ingestor() {
   if (in_flight_) in_flight_->results.wait();
@@ -193,10 +196,8 @@ absl::Status Ingestor::AddItem(std::string_view source, size_t index, int64_t en
   }
   Where& w = where.emplace_back(Where{std::string(source), index, end_byte, std::nullopt});
   // The pattern was parsed once to validate it: find the indicator's postings from that parse.
-  if (validated->pattern) {
-    if (const auto* extractor = dynamic_cast<const correlate::PostingExtractor*>(store_.posting_extractor())) {
-      extractor->ExtractFromPattern(*validated->pattern, w.postings.emplace());
-    }
+  if (validated->pattern && pattern_postings_ != nullptr) {
+    pattern_postings_->ExtractFromPattern(*validated->pattern, w.postings.emplace());
   }
   objects.push_back(std::move(validated->object));
   if (!options_.strict && batch_.size() >= options_.batch_size) {

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "boost/json/value.hpp"
+#include "correlate/postings.h"
 #include "pattern/pattern.h"
 #include "stix/object.h"
 #include "store/store.h"
@@ -131,6 +132,9 @@ class Ingestor {
 
   store::Store& store_;
   Options options_;
+  // The store's extractor when it is the correlate module's: then an indicator's postings come from the
+  // pattern parsed during validation. Null otherwise (Encode extracts them).
+  const correlate::PostingExtractor* pattern_postings_;
   Report report_;
   std::vector<stix::Object> batch_;
   std::vector<Where> batch_where_;

@@ -208,7 +208,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
     CONCORD_ASSIGN_OR_RETURN(int64_t last_seq, impl->change_source->LastSeq());
     // On PostgreSQL other processes' commits are heard through LISTEN/NOTIFY (below) and the poll is only a
     // safety net; the embedded store has no notifications and is polled four times a second.
-    const bool notified = config.db.starts_with("postgresql://") || config.db.starts_with("postgres://");
+    const bool notified = store::SendsChangeNotifications(config.db);
     impl->changes = std::make_unique<api::ChangeFeed>(
         *impl->change_source, last_seq,
         api::ChangeFeed::Options{.poll_interval = std::chrono::milliseconds(notified ? 5'000 : 250)});

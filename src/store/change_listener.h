@@ -46,6 +46,10 @@ class ChangeListener {
   virtual uint64_t connections() const = 0;
 };
 
+// Whether the database named by `location` sends change notifications (PostgreSQL does, SQLite does not):
+// a node polls those that do not often, and those that do only as a safety net.
+bool SendsChangeNotifications(std::string_view location);
+
 // Starts listening on the database named by `location`. Unimplemented for SQLite locations (poll instead);
 // Unavailable when the PostgreSQL server cannot be reached for the first connection (later losses are
 // retried by the listener itself). Handlers may be empty.

@@ -169,6 +169,10 @@ TEST_F(PostgresStoreTest, ChangeListenerHearsCommitsAndRecoversFromALostConnecti
 }
 
 TEST(ChangeListener, SqliteHasNoNotifications) {
+  EXPECT_TRUE(SendsChangeNotifications("postgresql://concord@db.example/concord"));
+  EXPECT_TRUE(SendsChangeNotifications("postgres://db.example/concord"));
+  EXPECT_FALSE(SendsChangeNotifications("sqlite:/tmp/x.db"));
+  EXPECT_FALSE(SendsChangeNotifications("/tmp/postgresql://x.db"));
   EXPECT_EQ(ListenForChanges("sqlite:/tmp/x.db", {}).status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(ListenForChanges("/tmp/x.db", {}).status().code(), absl::StatusCode::kUnimplemented);
 }

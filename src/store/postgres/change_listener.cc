@@ -138,8 +138,10 @@ class PostgresChangeListener final : public ChangeListener {
 
 }  // namespace
 
+bool SendsChangeNotifications(std::string_view location) { return postgres::IsPostgresLocation(location); }
+
 absl::StatusOr<std::unique_ptr<ChangeListener>> ListenForChanges(std::string_view location, ChangeHandlers handlers) {
-  if (!postgres::IsPostgresLocation(location)) {
+  if (!SendsChangeNotifications(location)) {
     return absl::UnimplementedError("the embedded SQLite store sends no change notifications: poll it");
   }
   const std::string uri(location);
