@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <unordered_map>
 #include <utility>
 
 #include "boost/json/array.hpp"
@@ -30,6 +31,84 @@ constexpr char kColumns[] =
 
 using internal::CheckNoFloats;
 using internal::IdsJson;
+
+// The stored form of Event::object_ids, the same bytes as IdsJson; ids that need no escaping (STIX ids never
+// do) are copied as they are instead of going through a JSON document.
+std::string StoredIds(const std::vector<std::string>& ids) {
+  size_t size = 2;
+  for (const std::string& id : ids) {
+    for (char c : id) {
+      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
+        return IdsJson(ids);
+      }
+    }
+    size += id.size() + 3;
+  }
+  std::string out;
+  out.reserve(size);
+  out.push_back('[');
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i > 0) out.push_back(',');
+    out.push_back('"');
+    out.append(ids[i]);
+    out.push_back('"');
+  }
+  out.push_back(']');
+  return out;
+}
+
+// A JSON string; ids that need no escaping (STIX ids never do) are copied as they are.
+void AppendJsonString(std::string& out, std::string_view s) {
+  for (char c : s) {
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+      out.append(boost::json::serialize(boost::json::value(boost::json::string_view(s.data(), s.size()))));
+      return;
+    }
+  }
+  out.push_back('"');
+  out.append(s);
+  out.push_back('"');
+}
+
+// Calls add(id) for each id of a stored object_ids array; false when it is not a JSON array of strings.
+// The stored form (StoredIds) is read without a JSON document; anything else (escapes, spaces) is parsed.
+template <typename Add>
+bool ReadIds(std::string_view text, Add&& add) {
+  const bool plain = text.size() >= 2 && text.front() == '[' && text.back() == ']' &&
+                     std::none_of(text.begin(), text.end(), [](char c) {
+                       return c == '\\' || c == ' ' || static_cast<unsigned char>(c) < 0x20;
+                     });
+  if (plain) {
+    // Checked whole before anything is added, so that a malformed text falls back without duplicates.
+    std::vector<std::string_view> ids;
+    size_t i = 1;
+    bool ok = true;
+    while (ok && i < text.size() - 1) {
+      const size_t end = text[i] == '"' ? text.find('"', i + 1) : std::string_view::npos;
+      if (end == std::string_view::npos || end >= text.size() - 1) {
+        ok = false;
+        break;
+      }
+      ids.push_back(text.substr(i + 1, end - i - 1));
+      i = end + 1;
+      if (i < text.size() - 1) {
+        if (text[i] != ',') ok = false;
+        ++i;
+        if (i == text.size() - 1) ok = false;  // a trailing comma
+      }
+    }
+    if (ok) {
+      for (std::string_view id : ids) add(id);
+      return true;
+    }
+  }
+  auto ids = ParseJson(text);
+  if (!ids.ok() || !ids->is_array()) return false;
+  for (const auto& id : ids->get_array()) {
+    if (id.is_string()) add(std::string_view(id.get_string().data(), id.get_string().size()));
+  }
+  return true;
+}
 
 // An entry from a row of kColumns (internal::EntryFromColumns).
 absl::StatusOr<Entry> ReadEntry(const Statement& s) {
@@ -64,12 +143,28 @@ CREATE TABLE audit_object_index (
   seq       INTEGER NOT NULL,
   PRIMARY KEY (run, object_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE audit_object_blocks (
+  run      INTEGER NOT NULL,
+  first_id TEXT NOT NULL,
+  pairs    TEXT NOT NULL
+);
+CREATE UNIQUE INDEX audit_object_blocks_key ON audit_object_blocks (run, first_id);
 CREATE TABLE audit_meta (
   name  TEXT PRIMARY KEY,
   value NOT NULL
 ) WITHOUT ROWID;
 )sql";
-constexpr int kAuditFileVersion = 1;
+constexpr int kAuditFileVersion = 2;
+// Version 2 added the blocks of the object index; a version-1 file gets the table on its first read-write open.
+constexpr char kAddBlocks[] = R"sql(
+CREATE TABLE IF NOT EXISTS audit_object_blocks (
+  run      INTEGER NOT NULL,
+  first_id TEXT NOT NULL,
+  pairs    TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS audit_object_blocks_key ON audit_object_blocks (run, first_id);
+UPDATE audit_meta SET value = 2 WHERE name = 'version' AND value < 2;
+)sql";
 
 // Creates the audit file's tables on first open, moving the entries an older Concord kept in the store's
 // own file (they keep their seq, hashes and chain; their object index comes along as audit_objects, which
@@ -91,7 +186,10 @@ absl::Status InitAuditFile(Connection& db, const std::string& store_path, const 
   absl::Status status = [&]() -> absl::Status {
     CONCORD_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
     CONCORD_ASSIGN_OR_RETURN(bool ready, has_table("audit_meta"));
-    if (ready) return db.Exec("COMMIT");
+    if (ready) {
+      CONCORD_RETURN_IF_ERROR(db.Exec(kAddBlocks));
+      return db.Exec("COMMIT");
+    }
     CONCORD_RETURN_IF_ERROR(db.Exec(store::sqlite::AuditLogSchema()));
     CONCORD_RETURN_IF_ERROR(db.Exec(kAuditFileSchema));
     int64_t moved = 0;
@@ -160,7 +258,10 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
     if (version == 0) {
       return absl::FailedPreconditionError(fmt::format("'{}' is not initialised; open it read-write once", path));
     }
+    CONCORD_ASSIGN_OR_RETURN(int64_t blocks,
+                             reader.QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'audit_object_blocks'"));
     auto log = std::unique_ptr<SqliteAuditLog>(new SqliteAuditLog(std::move(writer), std::move(reader), options));
+    log->has_blocks_ = blocks > 0;
     if (!options.read_only) {
       std::lock_guard lock(log->write_mu_);
       CONCORD_ASSIGN_OR_RETURN(log->head_,
@@ -171,8 +272,8 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
                                                              kColumns),
                                                  true));
       CONCORD_ASSIGN_OR_RETURN(
-          log->insert_object_,
-          log->writer_.Prepare("INSERT OR IGNORE INTO audit_object_index (run, object_id, seq) VALUES (?1, ?2, ?3)", true));
+          log->insert_block_,
+          log->writer_.Prepare("INSERT INTO audit_object_blocks (run, first_id, pairs) VALUES (?1, ?2, ?3)", true));
     }
     if (!options.read_only) CONCORD_RETURN_IF_ERROR(log->Start(path));
     return log;
@@ -256,7 +357,7 @@ SqliteAuditLog::~SqliteAuditLog() {
   if (writer_.handle() != nullptr) sqlite3_wal_hook(writer_.handle(), nullptr, nullptr);
   head_ = Statement();
   insert_ = Statement();
-  insert_object_ = Statement();
+  insert_block_ = Statement();
 }
 
 void SqliteAuditLog::AppendAsync(std::vector<Event> events, AppendCallback done) {
@@ -294,7 +395,7 @@ void SqliteAuditLog::CommitLoop() {
       } else if (!*finished) {
         run_ = std::move(run);
       } else {
-        unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - static_cast<int64_t>(run.pairs.size()), 0);
+        unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - static_cast<int64_t>(run.pairs), 0);
         // Appends committed while this run was prepared and written may already call for the next one.
         MaybeAskForRun();
       }
@@ -368,20 +469,59 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
   PreparedRun run;
   run.run = mark + 1;
   run.last_seq = mark;
-  while (static_cast<int64_t>(run.pairs.size()) < kMaxRunPairs) {
+  // Each object's seqs, ascending (entries are read in seq order); then only the distinct ids are sorted,
+  // which for reads that repeat (a page polled again, a popular object) is far fewer than the pairs.
+  struct IdHash {
+    using is_transparent = void;  // found by string_view, stored as string
+    size_t operator()(std::string_view id) const { return std::hash<std::string_view>()(id); }
+  };
+  std::unordered_map<std::string, std::vector<int64_t>, IdHash, std::equal_to<>> seqs_of;
+  while (static_cast<int64_t>(run.pairs) < kMaxRunPairs) {
     CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    run.last_seq = s.ColumnInt(0);
-    auto ids = ParseJson(s.ColumnText(1));
-    if (!ids.ok() || !ids->is_array()) {
-      return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", run.last_seq));
-    }
-    for (const auto& id : ids->get_array()) {
-      if (id.is_string()) run.pairs.emplace_back(std::string(id.get_string()), run.last_seq);
-    }
+    const int64_t seq = s.ColumnInt(0);
+    run.last_seq = seq;
+    const bool read = ReadIds(s.ColumnText(1), [&](std::string_view id) {
+      auto it = seqs_of.find(id);
+      if (it == seqs_of.end()) it = seqs_of.emplace(std::string(id), std::vector<int64_t>()).first;
+      if (it->second.empty() || it->second.back() != seq) {  // an entry naming an id twice counts once
+        it->second.push_back(seq);
+        ++run.pairs;
+      }
+    });
+    if (!read) return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", seq));
   }
   if (run.last_seq == mark) return std::optional<PreparedRun>();
-  std::sort(run.pairs.begin(), run.pairs.end());
+  std::vector<const std::pair<const std::string, std::vector<int64_t>>*> objects;
+  objects.reserve(seqs_of.size());
+  for (const auto& entry : seqs_of) objects.push_back(&entry);
+  std::sort(objects.begin(), objects.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+  // Blocks of about kBlockPairs pairs; an object's seqs stay in one block (see the header).
+  PreparedRun::Block block;
+  size_t in_block = 0;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    const auto& [id, seqs] = *objects[i];
+    if (in_block == 0) {
+      block.first_id = id;
+      block.pairs.push_back('{');
+    } else {
+      block.pairs.push_back(',');
+    }
+    AppendJsonString(block.pairs, id);
+    block.pairs.append(":[");
+    for (size_t j = 0; j < seqs.size(); ++j) {
+      if (j > 0) block.pairs.push_back(',');
+      block.pairs.append(std::to_string(seqs[j]));
+    }
+    block.pairs.push_back(']');
+    in_block += seqs.size();
+    if (in_block >= kBlockPairs || i + 1 == objects.size()) {
+      block.pairs.push_back('}');
+      run.blocks.push_back(std::move(block));
+      block = PreparedRun::Block();
+      in_block = 0;
+    }
+  }
   return std::optional<PreparedRun>(std::move(run));
 }
 
@@ -395,15 +535,24 @@ absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
     CONCORD_ASSIGN_OR_RETURN(int64_t mark,
                              writer_.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
     if (mark != run.run - 1) return true;
-    const size_t end = std::min(run.pairs.size(), run.written + kRunChunk);
-    for (size_t i = run.written; i < end; ++i) {
-      Statement::Scoped reset_insert(insert_object_);
-      insert_object_.BindInt(1, run.run);
-      insert_object_.BindText(2, run.pairs[i].first);
-      insert_object_.BindInt(3, run.pairs[i].second);
-      CONCORD_RETURN_IF_ERROR(insert_object_.Step().status());
+    if (run.written == 0) {
+      // Blocks under this run number are left from an attempt that did not finish (it may have covered
+      // other entries): no registered run has the number, and a stale block would shadow a new one.
+      CONCORD_ASSIGN_OR_RETURN(Statement stale, writer_.Prepare("DELETE FROM audit_object_blocks WHERE run = ?1"));
+      stale.BindInt(1, run.run);
+      CONCORD_RETURN_IF_ERROR(stale.Step().status());
     }
-    if (end < run.pairs.size()) {
+    size_t end = run.written;
+    for (size_t bytes = 0; end < run.blocks.size() && bytes < kRunChunkBytes; ++end) {
+      const PreparedRun::Block& block = run.blocks[end];
+      Statement::Scoped reset_insert(insert_block_);
+      insert_block_.BindInt(1, run.run);
+      insert_block_.BindText(2, block.first_id);
+      insert_block_.BindText(3, block.pairs);
+      CONCORD_RETURN_IF_ERROR(insert_block_.Step().status());
+      bytes += block.pairs.size();
+    }
+    if (end < run.blocks.size()) {
       run.written = end;
       return false;
     }
@@ -466,7 +615,7 @@ absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending>& batch) {
       e.event = std::move(event);
       e.prev_hash = head.hash;
       e.hash = EntryHash(e);
-      const std::string ids = IdsJson(e.event.object_ids);
+      const std::string ids = StoredIds(e.event.object_ids);
       const std::string detail = CanonicalJson(e.event.detail);
       const std::string_view action = ActionName(e.event.action);
       {
@@ -518,10 +667,19 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
   if (!filter.object_id.empty()) {
     // The entries indexed before migration 6 (audit_objects), those in runs (one seek per run), and those
     // past the mark by their object_ids (header: Object index).
+    // Runs an older Concord wrote have a row per pair (audit_object_index); newer ones blocks, where the
+    // block of the object in a run is the one with the greatest first_id <= the id.
+    const char* blocks =
+        has_blocks_ ? " UNION ALL SELECT s.value FROM audit_object_runs r CROSS JOIN audit_object_blocks b ON b.rowid ="
+                      " (SELECT k.rowid FROM audit_object_blocks k WHERE k.run = r.run AND k.first_id <= :object"
+                      " ORDER BY k.first_id DESC LIMIT 1) CROSS JOIN json_each(b.pairs) o CROSS JOIN json_each(o.value) s"
+                      " WHERE r.last_seq > :after AND o.key = :object AND s.value > :after"
+                    : "";
     sql += " AND seq IN (SELECT seq FROM audit_objects WHERE object_id = :object AND seq > :after"
            " UNION ALL SELECT i.seq FROM audit_object_runs r CROSS JOIN audit_object_index i"
-           " ON i.run = r.run AND i.object_id = :object WHERE r.last_seq > :after AND i.seq > :after"
-           " UNION ALL SELECT t.seq FROM audit_log t WHERE t.seq > max(:after, (SELECT value FROM audit_meta"
+           " ON i.run = r.run AND i.object_id = :object WHERE r.last_seq > :after AND i.seq > :after";
+    sql += blocks;
+    sql += " UNION ALL SELECT t.seq FROM audit_log t WHERE t.seq > max(:after, (SELECT value FROM audit_meta"
            " WHERE name = 'objects_seq')) AND EXISTS (SELECT 1 FROM json_each(t.object_ids) WHERE value = :object))";
   }
   sql += " ORDER BY seq LIMIT :limit";

@@ -23,13 +23,19 @@
 // cost every audited object a random page write (with 16 KiB pages, a listing of 100 objects wrote more
 // than a MiB of WAL). So it is written in runs instead: once Options::index_run_pairs (object, entry) pairs
 // have accumulated, or index_run_delay_millis has passed, an indexer thread reads the entries past the mark
-// (store_meta 'audit_objects_seq') on a connection of its own and sorts up to kMaxRunPairs pairs into a run
-// keyed (run, object_id, seq), run = the first seq covered: every run sorts after the previous ones, so
-// writing one appends to the b-tree. The committer writes a prepared run kRunChunk rows per transaction,
-// only while no append waits, and registers it (audit_object_runs, the mark) with its last chunk: a commit
-// never waits for more than one chunk. A lookup seeks once per registered run and reads the object_ids of
-// the entries past the mark, so answers are exact at every moment (rows of a run not yet registered are
-// ignored). Runs are not merged yet: a busy day adds a few thousand.
+// (audit_meta 'objects_seq') on a connection of its own and sorts up to kMaxRunPairs pairs into a run,
+// run = the first seq covered: every run sorts after the previous ones, so writing one appends to the
+// b-tree. A run is stored in blocks (audit_object_blocks: run, first_id, pairs), each a JSON object
+// {"object id": [seq, …], …} of about kBlockPairs pairs with its ids ascending; an object's seqs are never
+// split between two blocks of a run, so the block of X in a run is the one with the greatest first_id <= X.
+// A row per pair (audit_object_index, still read for runs an older Concord wrote) cost a listing of 100
+// objects 100 b-tree inserts; a block costs one per ~kBlockPairs pairs (with the pairs grouped per object
+// in memory first, lists of 100 on a 200k store took ~25% less node CPU per request). The
+// committer writes a prepared run about kRunChunkBytes per transaction, only while no append waits, and
+// registers it (audit_object_runs, the mark) with its last chunk: a commit never waits for more than one
+// chunk. A lookup seeks once per registered run and reads the object_ids of the entries past the mark, so
+// answers are exact at every moment (rows of a run not yet registered are ignored). Runs are not merged
+// yet: a busy day adds a few thousand.
 //
 // Thread-safety: every call is safe from several threads.
 #pragma once
@@ -78,14 +84,20 @@ class SqliteAuditLog final : public AuditLog {
   static int OnWalCommit(void* self, struct sqlite3* db, const char* name, int frames);
 
   static constexpr int64_t kMaxRunPairs = 50'000;
-  static constexpr size_t kRunChunk = 2'000;
+  static constexpr size_t kBlockPairs = 128;
+  static constexpr size_t kRunChunkBytes = 256 << 10;
 
   // A run prepared by the indexer thread, written by the committer.
   struct PreparedRun {
+    struct Block {
+      std::string first_id;
+      std::string pairs;  // {"object id":[seq,…],…}
+    };
     int64_t run = 0;       // the first seq it covers (the mark + 1 when prepared)
     int64_t last_seq = 0;  // the last
-    std::vector<std::pair<std::string, int64_t>> pairs;  // (object id, seq), sorted
-    size_t written = 0;
+    size_t pairs = 0;      // (object id, seq) pairs it holds
+    std::vector<Block> blocks;
+    size_t written = 0;    // blocks written
   };
   void IndexLoop(store::sqlite::Connection db);
   // Called by the committer with queue_mu_ held.
@@ -117,13 +129,14 @@ class SqliteAuditLog final : public AuditLog {
   store::sqlite::Connection writer_ ABSL_GUARDED_BY(write_mu_);
   store::sqlite::Statement head_ ABSL_GUARDED_BY(write_mu_);
   store::sqlite::Statement insert_ ABSL_GUARDED_BY(write_mu_);
-  store::sqlite::Statement insert_object_ ABSL_GUARDED_BY(write_mu_);
+  store::sqlite::Statement insert_block_ ABSL_GUARDED_BY(write_mu_);
   // Committer only: pairs committed by this process since the last run, and when that run was asked for.
   int64_t unindexed_pairs_ = 0;
   int64_t last_run_micros_ = 0;
 
   std::mutex read_mu_;
   store::sqlite::Connection reader_ ABSL_GUARDED_BY(read_mu_);
+  bool has_blocks_ = true;  // false for a version-1 file opened read-only (no audit_object_blocks yet)
 
   std::thread committer_;
   std::thread checkpointer_;

@@ -160,6 +160,7 @@ constexpr std::array kAuditFileOthers = {
     "audit_objects",      // pairs moved from the store file: superseded by the derived audit_objects
     "audit_object_runs",  // SQLite's sorted-run object index: PostgreSQL indexes each entry as it is written
     "audit_object_index",
+    "audit_object_blocks",  // the same index in blocks (audit file version 2)
     "audit_meta",  // the audit file's own bookkeeping (version, creation time, index mark)
 };
 
