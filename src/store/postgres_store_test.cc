@@ -49,6 +49,14 @@ TEST(PostgresEncoding, ArrayAndCopyEscapes) {
   std::string line;
   postgres::AppendCopyText(line, "a\tb\nc\\d\r");
   EXPECT_EQ(line, R"(a\tb\nc\\d\r)");
+  // Escapes first, last, one after another, and none at all (appended as one run).
+  for (const auto& [in, out] : std::vector<std::pair<std::string, std::string>>{
+           {"", ""}, {"plain {\"json\": 1}", "plain {\"json\": 1}"}, {"\\\\", R"(\\\\)"}, {"\tx", R"(\tx)"},
+           {"x\n", R"(x\n)"}, {"\r\n\t", R"(\r\n\t)"}}) {
+    std::string appended = "head|";
+    postgres::AppendCopyText(appended, in);
+    EXPECT_EQ(appended, "head|" + out) << in;
+  }
   const std::array<uint8_t, 2> bytes = {0x0a, 0xff};
   EXPECT_EQ(postgres::ByteaText(bytes), R"(\x0aff)");
 }

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 
 namespace concord::store::postgres {
@@ -72,6 +73,11 @@ class Connection {
   // COPY `copy_sql` (… FROM STDIN, text format) with `data` as the whole input. On a failure that names a line
   // ("COPY t, line N"), `failed_line` is set to N (1-based).
   [[nodiscard]] absl::Status CopyIn(const std::string& copy_sql, std::string_view data, int* failed_line = nullptr);
+  // The same with the input produced piece by piece: `fill` appends the next lines to its (cleared) argument
+  // and returns whether more follow. Each piece is sent before the next is produced, so the server parses and
+  // inserts while the client formats the rest (a batch's COPY versions: the JSON of every object escaped).
+  [[nodiscard]] absl::Status CopyIn(const std::string& copy_sql, absl::FunctionRef<bool(std::string&)> fill,
+                                    int* failed_line = nullptr);
 
   // Ends an open transaction with ROLLBACK after a failure, ignoring errors (the failure is what matters; a
   // failed ROLLBACK means the server already ended it or the connection is gone).

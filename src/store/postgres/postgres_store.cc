@@ -462,35 +462,40 @@ absl::Status PostgresStore::WriteBatch(const Batch& batch, std::span<const Encod
   };
 
   if (!batch.new_versions.empty()) {
-    std::string data;
-    for (const Batch::NewVersion& v : batch.new_versions) {
-      const EncodedObject& row = rows[v.row];
-      const stix::Object& object = *row.object;
-      Field(data, v.seq);
-      Field(data, v.oid);
-      Field(data, object.id);
-      Field(data, object.type);
-      Field(data, object.spec_version);
-      Field(data, row.created);
-      Field(data, row.modified);
-      Field(data, row.version_key);
-      Field(data, object.created_by_ref);
-      Bool(data, object.revoked);
-      Field(data, row.valid_from);
-      Field(data, row.valid_until);
-      Field(data, static_cast<int64_t>(object.tlp));
-      Field(data, object.distribution ? std::optional<std::string>(std::to_string(*object.distribution)) : std::nullopt);
-      Field(data, object.sharing_group_ref);
-      Field(data, added_base + v.seq);
-      Field(data, row.content_hash);
-      Field(data, row.json);
-      EndLine(data);
-    }
+    // Formatted and sent in pieces of about 1 MiB, so that the server inserts while the rest is formatted.
+    size_t next = 0;
+    auto fill = [&](std::string& data) {
+      for (; next < batch.new_versions.size() && data.size() < (size_t{1} << 20); ++next) {
+        const Batch::NewVersion& v = batch.new_versions[next];
+        const EncodedObject& row = rows[v.row];
+        const stix::Object& object = *row.object;
+        Field(data, v.seq);
+        Field(data, v.oid);
+        Field(data, object.id);
+        Field(data, object.type);
+        Field(data, object.spec_version);
+        Field(data, row.created);
+        Field(data, row.modified);
+        Field(data, row.version_key);
+        Field(data, object.created_by_ref);
+        Bool(data, object.revoked);
+        Field(data, row.valid_from);
+        Field(data, row.valid_until);
+        Field(data, static_cast<int64_t>(object.tlp));
+        Field(data, object.distribution ? std::optional<std::string>(std::to_string(*object.distribution)) : std::nullopt);
+        Field(data, object.sharing_group_ref);
+        Field(data, added_base + v.seq);
+        Field(data, row.content_hash);
+        Field(data, row.json);
+        EndLine(data);
+      }
+      return next < batch.new_versions.size();
+    };
     int line = 0;
     absl::Status copied = writer_.CopyIn(
         "COPY versions (seq, oid, id, type, spec_version, created, modified, version_key, created_by_ref, revoked, "
         "valid_from, valid_until, tlp, distribution, sharing_group_ref, added, content_hash, json) FROM STDIN",
-        data, &line);
+        fill, &line);
     if (!copied.ok()) {
       if (line >= 1 && static_cast<size_t>(line) <= batch.new_versions.size()) {
         return item(batch.new_versions[static_cast<size_t>(line) - 1].row, copied);
