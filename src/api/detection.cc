@@ -151,6 +151,7 @@ namespace {
 
 constexpr size_t kExportChunkBytes = 64 * 1024;
 constexpr size_t kMaxSearchLimit = 1000;
+constexpr size_t kMaxSightingsPerIndicator = 100;  // GET /api/v1/search?sightings= (correlate caps it there too)
 constexpr size_t kMaxValueBytes = 64 * 1024;
 
 using pattern::ValueKind;
@@ -567,6 +568,32 @@ boost::json::array AddressHitsJson(const std::vector<correlate::AddressHit>& hit
   return out;
 }
 
+boost::json::array SightingsJson(const std::vector<correlate::IndicatorSightings>& found, IdList& audited) {
+  boost::json::array out;
+  for (const correlate::IndicatorSightings& s : found) {
+    audited.AddIfAudited(s.indicator);
+    boost::json::array sightings;
+    for (const correlate::Sighting& x : s.sightings) {
+      audited.AddIfAudited(x.object);
+      const auto text_or_null = [](const std::string& v) { return v.empty() ? boost::json::value(nullptr) : boost::json::value(v); };
+      sightings.push_back(boost::json::object{{"id", x.object.id},
+                                              {"created_by_ref", text_or_null(x.object.created_by_ref)},
+                                              {"count", x.count ? boost::json::value(*x.count) : boost::json::value(nullptr)},
+                                              {"first_seen", text_or_null(x.first_seen)},
+                                              {"last_seen", text_or_null(x.last_seen)},
+                                              {"where_sighted_refs", Strings(x.where_sighted_refs)},
+                                              {"modified", text_or_null(x.object.modified)},
+                                              {"tlp", stix::TlpName(x.object.tlp)}});
+    }
+    out.push_back(boost::json::object{{"indicator", ObjectJson(s.indicator)},
+                                      {"via", correlate::SightedViaName(s.via)},
+                                      {"total", s.total},
+                                      {"total_more", s.total_more},
+                                      {"sightings", std::move(sightings)}});
+  }
+  return out;
+}
+
 absl::StatusOr<http::Response> Search(const DetectionContext& d, http::Request& req) {
   const ApiContext& ctx = *d.api;
   CONCORD_ASSIGN_OR_RETURN(Caller caller, ctx.authenticate(req));
@@ -580,12 +607,25 @@ absl::StatusOr<http::Response> Search(const DetectionContext& d, http::Request& 
     CONCORD_ASSIGN_OR_RETURN(options.after, ParseStreamPosition("after", *a));
   }
   CONCORD_ASSIGN_OR_RETURN(options.limit, SizeParam(req, "limit", 1, kMaxSearchLimit, options.limit));
+  CONCORD_ASSIGN_OR_RETURN(options.sightings_per_indicator,
+                           SizeParam(req, "sightings", 0, kMaxSightingsPerIndicator, options.sightings_per_indicator));
   const Visibility visibility(ctx, caller, req);
   const correlate::Correlator correlator(*ctx.store, d.warninglists);
   auto found = correlator.Search(*value, options, [&](const store::StoredObject& o) { return visibility(o); });
   if (!found.ok()) {
     if (found.status().code() == absl::StatusCode::kInvalidArgument) return FieldError("value", Sv(found.status().message()));
     return found.status();
+  }
+  if (options.sightings_per_indicator > 0 && d.snapshots != nullptr) {
+    // The indicators that fire on the value (a LIKE or MATCHES pattern has no posting) have sightings too. A
+    // revoked indicator no longer fires, as in POST /api/v1/match.
+    const std::shared_ptr<const detect::Snapshot> snapshot = d.snapshots->Load();
+    CONCORD_ASSIGN_OR_RETURN(std::unique_ptr<detect::Matcher> matcher, detect::Matcher::Create(snapshot));
+    std::vector<std::string> firing;
+    matcher->MatchValue(found->kind, found->value, ctx.clock->Now().UnixMillis(),
+                        [&](const detect::Hit& h) { firing.push_back(snapshot->IndicatorId(h.indicator)); });
+    CONCORD_RETURN_IF_ERROR(correlator.AddSightings(
+        *found, firing, options, [&](const store::StoredObject& o) { return !o.revoked && visibility(o); }));
   }
   IdList audited;
   boost::json::object doc{{"kind", ValueKindName(found->kind)},
@@ -599,6 +639,8 @@ absl::StatusOr<http::Response> Search(const DetectionContext& d, http::Request& 
   doc["containing_more"] = found->containing_more;
   doc["contained"] = AddressHitsJson(found->contained, audited);
   doc["contained_more"] = found->contained_more;
+  doc["sightings"] = SightingsJson(found->sightings, audited);
+  doc["sightings_more"] = found->sightings_more;
   http::Response response = http::Response::Json(200, boost::json::serialize(doc));
   if (audited.empty()) return response;
   return AuditedRead(ctx, caller, req, audited.Take(),

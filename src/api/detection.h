@@ -3,7 +3,8 @@
 //
 //   POST /api/v1/match                       SIEM enrichment: values → hits on the indicators the caller sees
 //   GET  /api/v1/export/{format}             detection content (suricata, snort, zeek, rpz, csv, text, stix)
-//   GET  /api/v1/search?value=…              "who else has seen this?" (correlate::Correlator::Search)
+//   GET  /api/v1/search?value=…              "who else has seen this?" (correlate::Correlator::Search), with the
+//                                            sightings of the indicators found (Correlator::AddSightings)
 //   GET  /api/v1/objects/{id}/correlations   every value of one object and what shares it
 //
 // Every answer holds only objects the caller may see (policy::Visible, as the object routes): an indicator

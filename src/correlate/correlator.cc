@@ -1,12 +1,17 @@
 #include "correlate/correlator.h"
 
 #include <algorithm>
+#include <cstring>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <tuple>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "boost/json/value.hpp"
+#include "common/json.h"
 #include "common/status.h"
 #include "correlate/postings.h"
 #include "fmt/format.h"
@@ -90,6 +95,20 @@ class Source {
       : store_(store), lists_(lists), visible_(visible) {}
 
   const store::StoredObject& object(ObjectIndex i) const { return objects_[i]; }
+
+  // A fingerprint of an object id for IsId, cheaper than hashing it: its length and last 8 bytes (the random
+  // end of a STIX id's UUID).
+  static uint64_t IdHash(std::string_view id) {
+    uint64_t tail = 0;
+    const size_t n = std::min(id.size(), sizeof tail);
+    if (n > 0) std::memcpy(&tail, id.data() + id.size() - n, n);
+    return tail ^ (static_cast<uint64_t>(id.size()) << 56);
+  }
+  // Whether object i has id `id` (whose IdHash is `id_hash`). Compares the fingerprint held beside the objects
+  // first: skipping an item's own object then costs no string comparison (and no read of the object) per hit.
+  bool IsId(ObjectIndex i, std::string_view id, uint64_t id_hash) const {
+    return id_hashes_[i] == id_hash && objects_[i].id == id;
+  }
 
   // Whether the caller sees object i (asked once per object).
   bool IsVisible(ObjectIndex i) {
@@ -229,6 +248,11 @@ class Source {
     if (keys.empty()) return absl::OkStatus();
     CONCORD_ASSIGN_OR_RETURN(std::vector<store::PostingLookup> found, store_.LookupPostings(keys, at_most, first));
     if (found.size() != keys.size()) return absl::InternalError("LookupPostings answered another number of keys");
+    size_t hits = 0;
+    for (const store::PostingLookup& lookup : found) hits += lookup.hits.size();
+    objects_.reserve(objects_.size() + hits);  // at most that many new objects: no reallocation while adding
+    id_hashes_.reserve(id_hashes_.size() + hits);
+    by_seq_.reserve(by_seq_.size() + hits);
     for (size_t i = 0; i < found.size(); ++i) {
       Entry& entry = *entries[i];
       entry.count = found[i].count;
@@ -242,6 +266,7 @@ class Source {
   // The objects read, for the answer; `keep` marks the ones to keep, and `remap` receives their new indices.
   std::vector<store::StoredObject> TakeObjects(const std::vector<bool>& keep, std::vector<ObjectIndex>& remap) {
     std::vector<store::StoredObject> out;
+    out.reserve(static_cast<size_t>(std::count(keep.begin(), keep.end(), true)));
     remap.assign(objects_.size(), 0);
     for (size_t i = 0; i < objects_.size(); ++i) {
       if (i < keep.size() && keep[i]) {
@@ -250,6 +275,7 @@ class Source {
       }
     }
     objects_.clear();
+    id_hashes_.clear();
     by_seq_.clear();
     return out;
   }
@@ -271,15 +297,24 @@ class Source {
   };
 
   Entry& EntryOf(Kind kind, std::string_view value) {
+    // The algorithms ask for one value several times in a row (its lists, count, pages): the last entry
+    // found answers without a hash lookup.
+    if (last_entry_ != nullptr && last_kind_ == kind && last_value_ == value) return *last_entry_;
     auto it = entries_.find(ValueKeyView(kind, value));
     if (it == entries_.end()) it = entries_.emplace(ValueKey{kind, std::string(value)}, std::make_unique<Entry>()).first;
-    return *it->second;
+    last_entry_ = it->second.get();
+    last_kind_ = kind;
+    last_value_.assign(value.data(), value.size());
+    return *last_entry_;
   }
 
   // Every hit shows its object's current version, whose seq is unique: one table entry per object read.
   ObjectIndex Add(store::StoredObject&& object) {
     auto [it, added] = by_seq_.try_emplace(object.seq, static_cast<ObjectIndex>(objects_.size()));
-    if (added) objects_.push_back(std::move(object));
+    if (added) {
+      id_hashes_.push_back(IdHash(object.id));
+      objects_.push_back(std::move(object));
+    }
     return it->second;
   }
 
@@ -292,10 +327,14 @@ class Source {
   const Warninglists* lists_;
   const correlate::Visible visible_;
   std::vector<store::StoredObject> objects_;
+  std::vector<uint64_t> id_hashes_;  // IdHash of each object's id
   absl::flat_hash_map<int64_t, ObjectIndex> by_seq_;
   std::vector<int8_t> visibility_;  // per object: -1 not asked yet, 0 hidden, 1 visible
   // Entries are referred to by address while others are added: held by pointer.
   absl::flat_hash_map<ValueKey, std::unique_ptr<Entry>, ValueKeyHash, ValueKeyEq> entries_;
+  Entry* last_entry_ = nullptr;  // the entry EntryOf found last (entries are never removed), for its key:
+  Kind last_kind_ = Kind::kDomain;
+  std::string last_value_;
   std::map<std::tuple<uint8_t, std::array<uint8_t, 16>, std::array<uint8_t, 16>>, Range> ranges_;
   std::vector<RangeRef> direct_;  // the last range chunk read past the cache
   std::optional<std::vector<int>> lengths4_, lengths6_;
@@ -321,6 +360,7 @@ absl::StatusOr<RefPage> VisiblePage(Source& source, Kind kind, std::string_view 
   size_t scanned = 0;
   std::vector<HitRef> chunk;
   int64_t position = after;
+  const uint64_t exclude_hash = Source::IdHash(exclude_id);
   while (true) {
     bool more = false;
     CONCORD_RETURN_IF_ERROR(source.Find(kind, value, position, chunk_limit, chunk, more));
@@ -328,7 +368,7 @@ absl::StatusOr<RefPage> VisiblePage(Source& source, Kind kind, std::string_view 
     for (const HitRef& hit : chunk) {
       ++scanned;
       position = hit.cursor;
-      if (source.object(hit.object).id == exclude_id || !source.IsVisible(hit.object)) {
+      if (source.IsId(hit.object, exclude_id, exclude_hash) || !source.IsVisible(hit.object)) {
         if (scanned >= budget) {
           // Cut short: resume after what was scanned. Reveals only that something was hidden here.
           page.next_after = hit.cursor;
@@ -497,6 +537,162 @@ std::vector<CorrelatedValue> BatchCorrelations::Expand(size_t item) const {
   return out;
 }
 
+// ---- Sightings of the indicators a search finds (Search, AddSightings).
+
+namespace {
+
+constexpr size_t kMaxSightingsListed = 100;    // SearchOptions::sightings_per_indicator at most
+constexpr size_t kMaxSightedIndicators = 100;  // SearchOptions::max_sighted_indicators at most
+constexpr size_t kMaxSightingsCounted = 1000;  // IndicatorSightings::total at most (VisiblePage's bound)
+
+struct SightedCandidate {
+  const store::StoredObject* indicator;
+  SightedVia via;
+};
+
+// What a sighting states (count, first_seen, last_seen, where_sighted_refs), from its stored JSON.
+absl::Status ReadSighting(store::StoredObject&& stored, Sighting& out) {
+  auto parsed = ParseJson(stored.json);
+  if (!parsed.ok() || !parsed->is_object()) {
+    return absl::DataLossError(fmt::format("{}: stored JSON does not parse", stored.id));
+  }
+  const boost::json::object& json = parsed->get_object();
+  if (const boost::json::value* count = json.if_contains("count")) {
+    if (count->is_int64()) out.count = count->get_int64();
+    if (count->is_uint64()) {
+      out.count = static_cast<int64_t>(std::min<uint64_t>(count->get_uint64(), std::numeric_limits<int64_t>::max()));
+    }
+  }
+  const auto text = [&json](std::string_view key) -> std::string {
+    const boost::json::value* v = json.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+  };
+  out.first_seen = text("first_seen");
+  out.last_seen = text("last_seen");
+  if (const boost::json::value* refs = json.if_contains("where_sighted_refs"); refs != nullptr && refs->is_array()) {
+    for (const boost::json::value& ref : refs->get_array()) {
+      if (ref.is_string()) out.where_sighted_refs.emplace_back(ref.get_string());
+    }
+  }
+  stored.json.clear();
+  out.object = std::move(stored);
+  return absl::OkStatus();
+}
+
+// Looks up the sightings of `candidates` (indicators, each once, none looked at before) into `result`, within
+// the bounds of `options`: one Store::LookupPostings for all of them, a page per indicator that has any, and
+// one Store::List for the JSON of every sighting listed.
+absl::Status LookUpSightings(store::Store& store, const std::vector<SightedCandidate>& candidates,
+                             const SearchOptions& options, Visible visible, SearchResult& result) {
+  const size_t per_indicator = std::min(options.sightings_per_indicator, kMaxSightingsListed);
+  const size_t max_indicators = std::min(options.max_sighted_indicators, kMaxSightedIndicators);
+  if (per_indicator == 0 || candidates.empty()) return absl::OkStatus();
+  const size_t room = max_indicators > result.sighted_indicators ? max_indicators - result.sighted_indicators : 0;
+  if (candidates.size() > room) result.sightings_more = true;
+  const size_t n = std::min(candidates.size(), room);
+  if (n == 0) return absl::OkStatus();
+  result.sighted_indicators += n;
+  // Revoked sightings are withdrawn claims: left out of lists and totals alike.
+  const auto shown = [visible](const store::StoredObject& o) { return !o.revoked && visible(o); };
+  Source source(store, nullptr, shown);
+  const auto kind = static_cast<Kind>(kSightingOfPosting);
+  std::vector<ValueKey> keys;
+  keys.reserve(n);
+  for (size_t i = 0; i < n; ++i) keys.push_back({kind, candidates[i].indicator->id});
+  // Most indicators have no sightings: one call answers them all.
+  CONCORD_RETURN_IF_ERROR(source.Prefetch(keys, 1, per_indicator + 2));
+  const size_t first_entry = result.sightings.size();
+  std::vector<std::string> listed;  // the sightings whose JSON is read
+  for (size_t i = 0; i < n; ++i) {
+    const SightedCandidate& candidate = candidates[i];
+    CONCORD_ASSIGN_OR_RETURN(RefPage page,
+                             VisiblePage(source, kind, candidate.indicator->id, 0, kMaxSightingsCounted, {}));
+    if (page.objects.empty()) continue;
+    IndicatorSightings& entry = result.sightings.emplace_back();
+    entry.indicator = *candidate.indicator;
+    entry.via = candidate.via;
+    entry.total = static_cast<int64_t>(page.objects.size());
+    entry.total_more = page.more;
+    for (size_t k = 0; k < page.objects.size() && k < per_indicator; ++k) {
+      entry.sightings.emplace_back().object = source.object(page.objects[k]);
+      listed.push_back(entry.sightings.back().object.id);
+    }
+  }
+  if (listed.empty()) return absl::OkStatus();
+  // The listed sightings' JSON in one read (at most 100 indicators × 100 sightings = the 10,000 a page holds).
+  store::Query query;
+  query.ids = listed;
+  query.limit = listed.size();
+  CONCORD_ASSIGN_OR_RETURN(store::Page page, store.List(query));
+  absl::flat_hash_map<std::string, store::StoredObject> by_id;
+  for (store::StoredObject& o : page.objects) {
+    std::string id = o.id;
+    by_id.emplace(std::move(id), std::move(o));
+  }
+  // A sighting stored anew between the two reads is shown as it is now; one revoked or hidden meanwhile is
+  // left out and no longer counted.
+  for (size_t e = first_entry; e < result.sightings.size(); ++e) {
+    IndicatorSightings& entry = result.sightings[e];
+    std::vector<Sighting> kept;
+    kept.reserve(entry.sightings.size());
+    for (Sighting& sighting : entry.sightings) {
+      auto it = by_id.find(sighting.object.id);
+      if (it == by_id.end() || !shown(it->second)) {
+        --entry.total;
+        continue;
+      }
+      CONCORD_RETURN_IF_ERROR(ReadSighting(std::move(it->second), kept.emplace_back()));
+    }
+    entry.sightings = std::move(kept);
+  }
+  std::erase_if(result.sightings, [](const IndicatorSightings& entry) { return entry.total <= 0; });
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+std::string_view SightedViaName(SightedVia via) {
+  switch (via) {
+    case SightedVia::kValue:
+      return "value";
+    case SightedVia::kContaining:
+      return "containing";
+    case SightedVia::kContained:
+      return "contained";
+    case SightedVia::kDetection:
+      return "detection";
+  }
+  return "value";
+}
+
+absl::Status Correlator::AddSightings(SearchResult& result, std::span<const std::string> indicator_ids,
+                                      const SearchOptions& options, Visible visible) const {
+  if (options.sightings_per_indicator == 0) return absl::OkStatus();
+  absl::flat_hash_set<std::string_view> known;
+  for (const store::StoredObject& o : result.objects.objects) known.insert(o.id);
+  for (const AddressHit& h : result.containing) known.insert(h.object.id);
+  for (const AddressHit& h : result.contained) known.insert(h.object.id);
+  for (const IndicatorSightings& s : result.sightings) known.insert(s.indicator.id);
+  std::vector<store::StoredObject> indicators;
+  indicators.reserve(indicator_ids.size());  // `known` holds views of their ids: never reallocated
+  for (const std::string& id : indicator_ids) {
+    if (known.contains(id)) continue;
+    auto got = store_.Get(id);
+    if (!got.ok()) {
+      if (absl::IsNotFound(got.status())) continue;
+      return got.status();
+    }
+    if (got->type != "indicator" || !visible(*got)) continue;
+    got->json.clear();
+    indicators.push_back(*std::move(got));
+    known.insert(indicators.back().id);  // an id given twice is looked at once
+  }
+  std::vector<SightedCandidate> candidates;
+  candidates.reserve(indicators.size());
+  for (const store::StoredObject& o : indicators) candidates.push_back({&o, SightedVia::kDetection});
+  return LookUpSightings(store_, candidates, options, visible, result);
+}
+
 absl::StatusOr<SearchResult> Correlator::Search(std::string_view raw_value, const SearchOptions& options,
                                                 Visible visible) const {
   CONCORD_ASSIGN_OR_RETURN(Normalized normalized,
@@ -533,6 +729,17 @@ absl::StatusOr<SearchResult> Correlator::Search(std::string_view raw_value, cons
                                       result.contained_more));
     result.contained = HitsOf(contained, object);
   }
+  if (options.sightings_per_indicator > 0) {
+    std::vector<SightedCandidate> candidates;
+    absl::flat_hash_set<std::string_view> seen;
+    const auto consider = [&](const store::StoredObject& o, SightedVia via) {
+      if (o.type == "indicator" && seen.insert(o.id).second) candidates.push_back({&o, via});
+    };
+    for (const store::StoredObject& o : result.objects.objects) consider(o, SightedVia::kValue);
+    for (const AddressHit& h : result.containing) consider(h.object, SightedVia::kContaining);
+    for (const AddressHit& h : result.contained) consider(h.object, SightedVia::kContained);
+    CONCORD_RETURN_IF_ERROR(LookUpSightings(store_, candidates, options, visible, result));
+  }
   return result;
 }
 
@@ -552,6 +759,7 @@ absl::StatusOr<std::vector<CorrelatedValue>> Correlator::CorrelationsOf(std::str
   std::vector<CorrelatedValue> out;
   out.reserve(postings.size());
   for (const store::Posting& posting : postings) {
+    if (IsReferencePosting(posting.kind)) continue;  // a reference, not a value: never correlates (postings.h)
     BatchValue value;
     CONCORD_RETURN_IF_ERROR(CorrelateValue(source, static_cast<Kind>(posting.kind), posting.value, id, options, value));
     out.push_back(Expanded(value, object));
@@ -576,6 +784,7 @@ absl::StatusOr<BatchCorrelations> Correlator::CorrelateBatch(std::span<const Bat
     absl::flat_hash_map<ValueKey, bool, ValueKeyHash, ValueKeyEq> seen;  // value → is an exact value
     for (const BatchItem& item : items) {
       for (const store::Posting& posting : item.postings) {
+        if (IsReferencePosting(posting.kind)) continue;  // never correlates (postings.h)
         const auto kind = static_cast<Kind>(posting.kind);
         if (auto it = seen.find(ValueKeyView(kind, posting.value)); it == seen.end()) {
           seen.emplace(ValueKey{kind, posting.value}, true);
@@ -607,11 +816,11 @@ absl::StatusOr<BatchCorrelations> Correlator::CorrelateBatch(std::span<const Bat
   out.items.resize(items.size());
   for (size_t i = 0; i < items.size(); ++i) {
     std::vector<BatchValue>& answer = out.items[i];
-    answer.resize(items[i].postings.size());
-    for (size_t p = 0; p < items[i].postings.size(); ++p) {
-      const store::Posting& posting = items[i].postings[p];
+    answer.reserve(items[i].postings.size());
+    for (const store::Posting& posting : items[i].postings) {
+      if (IsReferencePosting(posting.kind)) continue;  // as CorrelationsOf: references never correlate
       CONCORD_RETURN_IF_ERROR(CorrelateValue(source, static_cast<Kind>(posting.kind), posting.value, items[i].id,
-                                             options, answer[p]));
+                                             options, answer.emplace_back()));
     }
   }
 

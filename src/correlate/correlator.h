@@ -22,6 +22,9 @@
 // Over-correlation: a value with more than max_correlations postings is flagged; it stays indexed and its
 // objects are still returned, paged.
 //
+// Sightings: Search lists, for each indicator it finds, the STIX sightings of it that the caller may see
+// (through the sightings' reference postings, postings.h), bounded per indicator and in number of indicators.
+//
 // Objects are returned with their current version's columns; `json` is empty (Store::Get reads it).
 // Thread-safety: a Correlator holds references only; calls are thread-safe as the store and the `visible`
 // callback are.
@@ -69,6 +72,39 @@ struct SearchOptions {
   int64_t max_correlations = 1000;  // more postings than this: over-correlating
   size_t max_related = 100;        // containing / contained hits returned (1..1000)
   std::optional<AddressCursor> contained_after;  // cursor for the next page of contained IPs
+  // Sightings (SearchResult::sightings): listed per indicator (0: none looked up; at most 100), and the
+  // indicators whose sightings are looked up (at most 100).
+  size_t sightings_per_indicator = 10;
+  size_t max_sighted_indicators = 50;
+};
+
+// How a search reached an indicator whose sightings it lists.
+enum class SightedVia : uint8_t {
+  kValue,       // the indicator has the value searched (SearchResult::objects)
+  kContaining,  // through a CIDR containing the value (SearchResult::containing)
+  kContained,   // through an IP inside the CIDR searched (SearchResult::contained)
+  kDetection,   // the caller's matcher says it fires on the value (Correlator::AddSightings)
+};
+std::string_view SightedViaName(SightedVia via);  // "value", "containing", "contained", "detection"
+
+// One sighting, from its current version.
+struct Sighting {
+  store::StoredObject object;     // columns (id, created_by_ref, modified, tlp, …); `json` empty
+  std::optional<int64_t> count;   // as the sighting states them; absent when it does not
+  std::string first_seen;         // RFC 3339 as written, "" when absent
+  std::string last_seen;
+  std::vector<std::string> where_sighted_refs;
+};
+
+// The sightings of one indicator that the caller may see.
+struct IndicatorSightings {
+  store::StoredObject indicator;  // its current version's columns, `json` empty
+  SightedVia via = SightedVia::kValue;
+  std::vector<Sighting> sightings;  // the first sightings_per_indicator, in the order they were stored
+  // Visible sightings counted, no further than 1,000 (and no more than 10,000 sightings scanned):
+  // `total_more` says the count stopped there.
+  int64_t total = 0;
+  bool total_more = false;
 };
 
 struct SearchResult {
@@ -85,6 +121,14 @@ struct SearchResult {
   std::vector<AddressHit> contained;
   std::optional<AddressCursor> contained_next_after;
   bool contained_more = false;
+  // The sightings of the indicators found above (objects, then containing, then contained, each indicator
+  // once), of those with at least one the caller sees. Sightings pass `visible` like objects; revoked
+  // sightings (withdrawn by their creator) are left out. At most max_sighted_indicators indicators are
+  // looked at: `sightings_more` says others were not. The listed sightings' JSON is read after their
+  // postings (one Store::List): one revoked or hidden in between is left out and no longer counted.
+  std::vector<IndicatorSightings> sightings;
+  bool sightings_more = false;
+  size_t sighted_indicators = 0;  // indicators looked at so far (AddSightings goes on from here)
 };
 
 struct CorrelationOptions {
@@ -143,7 +187,8 @@ struct BatchCorrelations {
   // Every object listed anywhere in the answer, once (a value shared by many items of a batch lists the same
   // objects for each of them: they are held here once). Columns of the current version, `json` empty.
   std::vector<store::StoredObject> objects;
-  // Per item, in batch order: its postings in the order given, each with what correlates.
+  // Per item, in batch order: its postings in the order given (reference postings left out), each with what
+  // correlates.
   std::vector<std::vector<BatchValue>> items;
 
   // Item `item`'s answer in CorrelationsOf's form (objects copied out of `objects`).
@@ -160,7 +205,15 @@ class Correlator {
   [[nodiscard]] absl::StatusOr<SearchResult> Search(std::string_view raw_value, const SearchOptions& options,
                                                     Visible visible) const;
 
-  // The postings of object `id`'s current version, in (kind, value) order, each with what correlates.
+  // Adds to `result` the sightings of more indicators, by id, as kDetection: the indicators that fire on the
+  // value, which the caller's matcher knows and the store's postings do not. Ids the result holds already (as
+  // objects, address hits or sightings' indicators) are skipped; each other one is read (Store::Get) and left
+  // out when unknown, not an indicator or not `visible`. Same bounds as Search (pass the same `options`).
+  [[nodiscard]] absl::Status AddSightings(SearchResult& result, std::span<const std::string> indicator_ids,
+                                          const SearchOptions& options, Visible visible) const;
+
+  // The postings of object `id`'s current version, in (kind, value) order, each with what correlates
+  // (reference postings, postings.h, are left out: they are no values).
   // NotFound when the id is unknown or the object is not visible.
   [[nodiscard]] absl::StatusOr<std::vector<CorrelatedValue>> CorrelationsOf(std::string_view id,
                                                                            const CorrelationOptions& options,

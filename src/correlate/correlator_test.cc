@@ -308,6 +308,41 @@ TEST_F(CorrelatorTest, BatchObjectsCorrelateWithStoredAndWithEachOther) {
   EXPECT_THAT(answer->Expand(7), IsEmpty());
 }
 
+// Ids that differ only before their last 8 characters (same length, same end: what CorrelateBatch compares
+// first when it leaves an item's own object out) are still told apart: each item lists the other, not itself,
+// as CorrelationsOf does.
+TEST_F(CorrelatorTest, BatchLeavesOutOnlyTheItemItselfAmongIdsWithTheSameEnd) {
+  auto indicator = [](std::string_view id) {
+    return Parse(fmt::format(R"({{"type":"indicator","spec_version":"2.1","id":"{}",
+      "created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","valid_from":"2024-01-01T00:00:00Z",
+      "pattern_type":"stix","pattern":"[domain-name:value = 'twin.example']"}})",
+                             id));
+  };
+  const std::string first = "indicator--00000000-0000-4000-8000-000000000001";
+  const std::string second = "indicator--00000001-0000-4000-8000-000000000001";
+  const std::vector<stix::Object> objects = {indicator(first), indicator(second)};
+  Put(objects);
+  std::vector<store::EncodedObject> encoded;
+  for (const stix::Object& o : objects) encoded.push_back(store::Encode(o, &extractor_));
+  std::vector<BatchItem> items;
+  for (const store::EncodedObject& e : encoded) items.push_back({e.object->id, e.postings});
+  Correlator correlator(*store_);
+  auto answer = correlator.CorrelateBatch(items, {}, kAll);
+  ASSERT_TRUE(answer.ok()) << answer.status();
+  ASSERT_EQ(answer->items.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(answer->items[i].size(), 1u);
+    const BatchValue& value = answer->items[i][0];
+    EXPECT_EQ(value.value, "twin.example");
+    ASSERT_EQ(value.objects.size(), 1u);
+    EXPECT_EQ(answer->objects[value.objects[0]].id, i == 0 ? second : first);
+    EXPECT_FALSE(value.more);
+    auto single = correlator.CorrelationsOf(items[i].id, {}, kAll);
+    ASSERT_TRUE(single.ok()) << single.status();
+    EXPECT_EQ(Render(answer->Expand(i)), Render(*single));
+  }
+}
+
 // The batch answer equals CorrelationsOf object by object: a few hundred random objects with shared values,
 // addresses and CIDRs of both families nested in each other, warninglisted values and prefixes, a value over
 // the correlation bound and revoked objects; for a viewer who sees everything with default pages, and for
@@ -429,6 +464,210 @@ TEST_F(CorrelatorTest, CorrelateBatchEqualsCorrelationsOf) {
     // Only objects the viewer sees are in the answer.
     for (const store::StoredObject& o : batch->objects) EXPECT_TRUE(c.visible(o)) << o.id;
   }
+}
+
+
+// ---- Sightings of the indicators a search finds.
+
+// A sighting of `indicator` by identity `org` (created_by_ref and where_sighted_refs), as `concord match
+// --record` writes them; `extra` is added to the JSON (",\"revoked\":true", markings).
+stix::Object SightingOf(int n, const std::string& indicator, int count, int org, std::string_view extra = "") {
+  return Parse(fmt::format(
+      R"({{"type":"sighting","spec_version":"2.1","id":"{}","created":"2024-03-01T00:00:00.000Z",
+      "modified":"2024-03-01T00:00:00.000Z","created_by_ref":"{}","sighting_of_ref":"{}","count":{},
+      "first_seen":"2024-03-01T10:00:00.000Z","last_seen":"2024-03-01T10:59:59.000Z",
+      "where_sighted_refs":["{}"]{}}})",
+      Id("sighting", n), Id("identity", org), indicator, count, Id("identity", org), extra));
+}
+
+// "sighting-N count first_seen last_seen [where…] by" per sighting.
+std::vector<std::string> SightingLines(const IndicatorSightings& s) {
+  std::vector<std::string> out;
+  for (const Sighting& x : s.sightings) {
+    out.push_back(fmt::format("{} {} {} {} [{}] {}", x.object.id, x.count ? std::to_string(*x.count) : "-",
+                              x.first_seen, x.last_seen, fmt::join(x.where_sighted_refs, ","),
+                              x.object.created_by_ref));
+  }
+  return out;
+}
+
+TEST_F(CorrelatorTest, SearchListsTheSightingsOfTheIndicatorsItFinds) {
+  Put({IndicatorOf(1, "[domain-name:value = 'evil.example']"), IndicatorOf(2, "[domain-name:value = 'evil.example']"),
+       IndicatorOf(3, "[domain-name:value = 'other.example']"),
+       Parse(R"({"type":"domain-name","spec_version":"2.1","id":"domain-name--00000000-0000-4000-8000-000000000001","value":"evil.example"})"),
+       SightingOf(1, Id("indicator", 1), 5, 1), SightingOf(2, Id("indicator", 1), 2, 2),
+       SightingOf(3, Id("indicator", 3), 9, 1)});
+  const SearchResult r = MustSearch("evil.example", {}, kAll);
+  EXPECT_THAT(Ids(r.objects.objects), ElementsAre(Id("indicator", 1), Id("indicator", 2),
+                                                  "domain-name--00000000-0000-4000-8000-000000000001"));
+  // Indicator 2 has none (no entry), indicator 3 does not have the value; the SCO is no indicator.
+  ASSERT_EQ(r.sightings.size(), 1u);
+  const IndicatorSightings& s = r.sightings[0];
+  EXPECT_EQ(s.indicator.id, Id("indicator", 1));
+  EXPECT_EQ(s.indicator.type, "indicator");
+  EXPECT_EQ(s.via, SightedVia::kValue);
+  EXPECT_EQ(s.total, 2);
+  EXPECT_FALSE(s.total_more);
+  EXPECT_THAT(SightingLines(s),
+              ElementsAre(fmt::format("{} 5 2024-03-01T10:00:00.000Z 2024-03-01T10:59:59.000Z [{}] {}",
+                                      Id("sighting", 1), Id("identity", 1), Id("identity", 1)),
+                          fmt::format("{} 2 2024-03-01T10:00:00.000Z 2024-03-01T10:59:59.000Z [{}] {}",
+                                      Id("sighting", 2), Id("identity", 2), Id("identity", 2))));
+  EXPECT_EQ(s.sightings[0].object.type, "sighting");
+  EXPECT_EQ(s.sightings[0].object.modified, "2024-03-01T00:00:00.000Z");
+  EXPECT_TRUE(s.sightings[0].object.json.empty());
+  EXPECT_FALSE(r.sightings_more);
+  EXPECT_EQ(r.sighted_indicators, 2u);
+  // No sightings asked for: none looked up.
+  SearchOptions none;
+  none.sightings_per_indicator = 0;
+  const SearchResult without = MustSearch("evil.example", none, kAll);
+  EXPECT_THAT(without.sightings, IsEmpty());
+  EXPECT_EQ(without.sighted_indicators, 0u);
+}
+
+// Sightings pass the caller's visibility like objects; revoked sightings are withdrawn claims and are left out
+// of the list and the total; a new version of a sighting shows its new count.
+TEST_F(CorrelatorTest, HiddenAndRevokedSightingsAreLeftOut) {
+  Put({IndicatorOf(1, "[ipv4-addr:value = '198.51.100.7']"), SightingOf(1, Id("indicator", 1), 1, 1),
+       SightingOf(2, Id("indicator", 1), 2, 2), SightingOf(3, Id("indicator", 1), 3, 3)});
+  // Sighting 3 revoked by a later version; sighting 1 updated (count 10).
+  Put({Parse(fmt::format(
+           R"({{"type":"sighting","spec_version":"2.1","id":"{}","created":"2024-03-01T00:00:00.000Z",
+           "modified":"2024-03-02T00:00:00.000Z","created_by_ref":"{}","sighting_of_ref":"{}","revoked":true}})",
+           Id("sighting", 3), Id("identity", 3), Id("indicator", 1))),
+       Parse(fmt::format(
+           R"({{"type":"sighting","spec_version":"2.1","id":"{}","created":"2024-03-01T00:00:00.000Z",
+           "modified":"2024-03-02T00:00:00.000Z","created_by_ref":"{}","sighting_of_ref":"{}","count":10}})",
+           Id("sighting", 1), Id("identity", 1), Id("indicator", 1)))});
+  const auto all_but_2 = [](const store::StoredObject& o) { return o.id != Id("sighting", 2); };
+  const SearchResult r = MustSearch("198.51.100.7", {}, all_but_2);
+  ASSERT_EQ(r.sightings.size(), 1u);
+  EXPECT_EQ(r.sightings[0].total, 1);
+  EXPECT_THAT(SightingLines(r.sightings[0]), ElementsAre(fmt::format("{} 10   [] {}", Id("sighting", 1), Id("identity", 1))));
+  // Seeing the indicator but none of its sightings: no entry.
+  const auto indicator_only = [](const store::StoredObject& o) { return o.type == "indicator"; };
+  EXPECT_THAT(MustSearch("198.51.100.7", {}, indicator_only).sightings, IsEmpty());
+  // Seeing everything: the revoked one is still left out.
+  const SearchResult everything = MustSearch("198.51.100.7", {}, kAll);
+  ASSERT_EQ(everything.sightings.size(), 1u);
+  EXPECT_EQ(everything.sightings[0].total, 2);
+  EXPECT_THAT(SightingLines(everything.sightings[0]),
+              ElementsAre(fmt::format("{} 10   [] {}", Id("sighting", 1), Id("identity", 1)),
+                          fmt::format("{} 2 2024-03-01T10:00:00.000Z 2024-03-01T10:59:59.000Z [{}] {}",
+                                      Id("sighting", 2), Id("identity", 2), Id("identity", 2))));
+}
+
+TEST_F(CorrelatorTest, SightingsAreBoundedPerIndicatorAndInIndicators) {
+  std::vector<stix::Object> objects;
+  for (int i = 1; i <= 3; ++i) objects.push_back(IndicatorOf(i, "[domain-name:value = 'bounded.example']"));
+  for (int n = 1; n <= 12; ++n) objects.push_back(SightingOf(n, Id("indicator", 1), n, 1));
+  objects.push_back(SightingOf(13, Id("indicator", 2), 1, 1));
+  objects.push_back(SightingOf(14, Id("indicator", 3), 1, 1));
+  Put(objects);
+  SearchOptions options;
+  options.sightings_per_indicator = 3;
+  options.max_sighted_indicators = 2;
+  const SearchResult r = MustSearch("bounded.example", options, kAll);
+  ASSERT_EQ(r.sightings.size(), 2u);  // indicator 3 not looked at
+  EXPECT_TRUE(r.sightings_more);
+  EXPECT_EQ(r.sighted_indicators, 2u);
+  EXPECT_EQ(r.sightings[0].indicator.id, Id("indicator", 1));
+  EXPECT_EQ(r.sightings[0].total, 12);
+  EXPECT_FALSE(r.sightings[0].total_more);
+  ASSERT_EQ(r.sightings[0].sightings.size(), 3u);
+  EXPECT_EQ(r.sightings[0].sightings[0].object.id, Id("sighting", 1));
+  EXPECT_EQ(r.sightings[0].sightings[2].object.id, Id("sighting", 3));
+  EXPECT_EQ(r.sightings[1].indicator.id, Id("indicator", 2));
+  EXPECT_EQ(r.sightings[1].total, 1);
+  // The bounds are capped: 1,000 per indicator asked, 100 listed.
+  options.sightings_per_indicator = 1000;
+  options.max_sighted_indicators = 1000;
+  const SearchResult capped = MustSearch("bounded.example", options, kAll);
+  ASSERT_EQ(capped.sightings.size(), 3u);
+  EXPECT_FALSE(capped.sightings_more);
+  EXPECT_EQ(capped.sightings[0].sightings.size(), 12u);
+}
+
+// More than 1,000 visible sightings: the total stops at 1,000 and says so.
+TEST_F(CorrelatorTest, SightingTotalStopsAtItsBound) {
+  std::vector<stix::Object> objects{IndicatorOf(1, "[domain-name:value = 'busy.example']")};
+  for (int n = 1; n <= 1003; ++n) objects.push_back(SightingOf(n, Id("indicator", 1), 1, 1));
+  Put(objects);
+  const SearchResult r = MustSearch("busy.example", {}, kAll);
+  ASSERT_EQ(r.sightings.size(), 1u);
+  EXPECT_EQ(r.sightings[0].total, 1000);
+  EXPECT_TRUE(r.sightings[0].total_more);
+  EXPECT_EQ(r.sightings[0].sightings.size(), 10u);
+}
+
+// Indicators reached by address containment, and indicators the caller's matcher says fire (AddSightings).
+TEST_F(CorrelatorTest, SightingsOfContainingAndFiringIndicators) {
+  Put({IndicatorOf(1, "[ipv4-addr:value = '10.0.0.0/8']"), IndicatorOf(2, "[domain-name:value LIKE '%.fire.example']"),
+       IndicatorOf(3, "[domain-name:value LIKE '%.fire.example']"), IndicatorOf(4, "[domain-name:value = 'a.fire.example']"),
+       Parse(R"({"type":"domain-name","spec_version":"2.1","id":"domain-name--00000000-0000-4000-8000-000000000001","value":"x.fire.example"})"),
+       SightingOf(1, Id("indicator", 1), 4, 1), SightingOf(2, Id("indicator", 2), 6, 1),
+       SightingOf(3, Id("indicator", 3), 7, 1), SightingOf(4, Id("indicator", 4), 8, 1)});
+  const SearchResult ip = MustSearch("10.1.2.3", {}, kAll);
+  ASSERT_EQ(ip.sightings.size(), 1u);
+  EXPECT_EQ(ip.sightings[0].indicator.id, Id("indicator", 1));
+  EXPECT_EQ(ip.sightings[0].via, SightedVia::kContaining);
+  EXPECT_EQ(SightedViaName(ip.sightings[0].via), "containing");
+
+  const auto no_3 = [](const store::StoredObject& o) { return o.id != Id("indicator", 3); };
+  SearchResult r = MustSearch("a.fire.example", {}, no_3);
+  ASSERT_EQ(r.sightings.size(), 1u);  // indicator 4 has the value
+  const std::vector<std::string> firing{Id("indicator", 2), Id("indicator", 3), Id("indicator", 4), Id("indicator", 2),
+                                        "domain-name--00000000-0000-4000-8000-000000000001", Id("indicator", 99)};
+  // 2 is added once; 3 is hidden; 4 is listed already; an SCO and an unknown id are no indicators.
+  ASSERT_TRUE(Correlator(*store_).AddSightings(r, firing, {}, no_3).ok());
+  ASSERT_EQ(r.sightings.size(), 2u);
+  EXPECT_EQ(r.sightings[0].indicator.id, Id("indicator", 4));
+  EXPECT_EQ(r.sightings[0].via, SightedVia::kValue);
+  EXPECT_EQ(r.sightings[1].indicator.id, Id("indicator", 2));
+  EXPECT_EQ(r.sightings[1].via, SightedVia::kDetection);
+  EXPECT_EQ(SightedViaName(r.sightings[1].via), "detection");
+  EXPECT_EQ(r.sightings[1].total, 1);
+  EXPECT_EQ(r.sightings[1].sightings[0].count, 6);
+  EXPECT_EQ(r.sighted_indicators, 2u);  // 4, then 2
+  // The indicator bound holds across both calls.
+  SearchOptions one;
+  one.max_sighted_indicators = 1;
+  SearchResult bounded = MustSearch("a.fire.example", one, kAll);
+  ASSERT_TRUE(Correlator(*store_).AddSightings(bounded, firing, one, kAll).ok());
+  ASSERT_EQ(bounded.sightings.size(), 1u);
+  EXPECT_TRUE(bounded.sightings_more);
+}
+
+// A sighting's reference posting is no value: it never correlates, neither one object at a time nor in a
+// batch, and no user input reaches it.
+TEST_F(CorrelatorTest, SightingReferencesNeverCorrelate) {
+  Put({IndicatorOf(1, "[domain-name:value = 'ref.example']"), SightingOf(1, Id("indicator", 1), 1, 1),
+       SightingOf(2, Id("indicator", 1), 1, 2)});
+  const Correlator correlator(*store_);
+  auto of_sighting = correlator.CorrelationsOf(Id("sighting", 1), {}, kAll);
+  ASSERT_TRUE(of_sighting.ok()) << of_sighting.status();
+  EXPECT_THAT(*of_sighting, IsEmpty());
+  auto postings = store_->PostingsOf(Id("sighting", 1));
+  ASSERT_TRUE(postings.ok());
+  ASSERT_EQ(postings->size(), 1u);
+  EXPECT_EQ((*postings)[0].kind, kSightingOfPosting);
+  EXPECT_EQ((*postings)[0].value, Id("indicator", 1));
+  const std::vector<BatchItem> items{{Id("sighting", 1), *postings}};
+  auto batch = correlator.CorrelateBatch(items, {}, kAll);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  ASSERT_EQ(batch->items.size(), 1u);
+  EXPECT_THAT(batch->items[0], IsEmpty());
+  EXPECT_THAT(batch->objects, IsEmpty());
+  // The indicator correlates with nothing (its sightings are not objects sharing its value).
+  auto of_indicator = correlator.CorrelationsOf(Id("indicator", 1), {}, kAll);
+  ASSERT_TRUE(of_indicator.ok());
+  ASSERT_EQ(of_indicator->size(), 1u);
+  EXPECT_THAT((*of_indicator)[0].objects.objects, IsEmpty());
+  // An id searched is no value of any kind.
+  auto searched = correlator.Search(Id("indicator", 1), {}, kAll);
+  EXPECT_EQ(searched.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(ParseKind("sighting-of").has_value());
 }
 
 }  // namespace

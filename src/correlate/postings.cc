@@ -130,6 +130,15 @@ void PostingExtractor::Extract(const stix::Object& object, std::vector<store::Po
   } else if (type == "x509-certificate") {
     add.Add(Kind::kX509Serial, StringAt(json, "serial_number"));
     add.AddHashes(json);
+  } else if (type == "sighting") {
+    // A reference, kept as written (the object was validated: an identifier); no normalisation applies.
+    const std::string_view ref = StringAt(json, "sighting_of_ref");
+    if (ref.find("--") != std::string_view::npos) {
+      store::Posting posting;
+      posting.kind = kSightingOfPosting;
+      posting.value = std::string(ref);
+      mine.push_back(std::move(posting));
+    }
   }
   store::CanonicalisePostings(mine);
   out.insert(out.begin() + static_cast<std::ptrdiff_t>(first), std::make_move_iterator(mine.begin()),

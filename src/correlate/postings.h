@@ -9,6 +9,8 @@
 //               mac-addr value, x509-certificate serial_number and hashes.
 //   indicators  pattern_type "stix": every equality / IN / ISSUBSET value of the pattern that
 //               pattern::Extract indexes, normalised.
+//   sightings   one reference posting (kind kSightingOfPosting, below): sighting_of_ref, the id as written, so
+//               that "the sightings of indicator X" is one FindPostings (Correlator::Search lists them).
 // Values that do not normalise are left out (the object was validated on the way in; a value of an odd shape
 // simply does not correlate). Other types (observed-data, whose 2.1 refs point at SCOs that are objects of
 // their own; network-traffic, software, user-account, SDOs) have none. Each (kind, value) once per object,
@@ -29,6 +31,18 @@
 #include "store/store.h"
 
 namespace concord::correlate {
+
+// Reference postings: an object's reference to another object, held as a posting so that "the objects that
+// refer to X" is one posting lookup. Their kinds are numbered from 128 up, outside pattern::ValueKind (whose
+// kinds are 0..kKindCount-1), so no code that handles observable kinds ever meets one: ParseKind and
+// DetectKind never give one (no user input names or looks like one), warninglists, normalisation, detection
+// snapshots and exports never see one (they read patterns, not postings). They are not observable values and
+// never correlate: two sightings of one indicator are not objects sharing a value, so CorrelationsOf and
+// CorrelateBatch leave reference postings out.
+//   kSightingOfPosting  value: a sighting's sighting_of_ref (the referenced id as written) → the sighting.
+inline constexpr uint8_t kSightingOfPosting = 128;
+constexpr bool IsReferencePosting(uint8_t kind) { return kind >= 128; }
+static_assert(kKindCount <= 128, "observable kinds and reference posting kinds must not meet");
 
 class PostingExtractor final : public store::PostingExtractor {
  public:

@@ -210,5 +210,25 @@ TEST(Addresses, FormatAndPrefix) {
   EXPECT_EQ(AddressOf(Kind::kDomain, "example.com"), std::nullopt);
 }
 
+
+// A sighting has one reference posting (kind 128, outside pattern::ValueKind): sighting_of_ref as written.
+TEST(PostingExtractor, SightingHasOneReferencePostingToWhatItSights) {
+  const stix::Object sighting = Parse(
+      R"({"type":"sighting","spec_version":"2.1","id":"sighting--00000000-0000-4000-8000-000000000001",
+      "created":"2024-03-01T00:00:00.000Z","modified":"2024-03-01T00:00:00.000Z",
+      "sighting_of_ref":"indicator--00000000-0000-4000-8000-0000000000aa","count":3,
+      "where_sighted_refs":["identity--00000000-0000-4000-8000-000000000001"]})");
+  std::vector<store::Posting> postings;
+  PostingExtractor().Extract(sighting, postings);
+  ASSERT_EQ(postings.size(), 1u);
+  EXPECT_EQ(postings[0].kind, kSightingOfPosting);
+  EXPECT_EQ(postings[0].kind, 128);
+  EXPECT_EQ(postings[0].value, "indicator--00000000-0000-4000-8000-0000000000aa");
+  EXPECT_EQ(postings[0].address, std::nullopt);
+  EXPECT_EQ(postings[0].prefix_length, -1);
+  EXPECT_TRUE(IsReferencePosting(postings[0].kind));
+  for (int kind = 0; kind < kKindCount; ++kind) EXPECT_FALSE(IsReferencePosting(static_cast<uint8_t>(kind))) << kind;
+}
+
 }  // namespace
 }  // namespace concord::correlate

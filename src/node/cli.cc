@@ -586,12 +586,15 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
 
   SearchArgs search_args;
   auto* search_cmd = app.add_subcommand(
-      "search", "Who else has this value: objects, related addresses, warninglists, indicators that fire on it");
+      "search",
+      "Who else has this value: objects, related addresses, warninglists, indicators that fire on it, their sightings");
   search_cmd->fallthrough();
   search_cmd->add_option("value", search_args.value, "An IP, CIDR, domain, URL, e-mail address, hash, …")->required();
   search_cmd->add_option("--kind", search_args.kind, "Read the value as this kind instead of guessing");
   search_cmd->add_option("--limit", search_args.limit, "Objects per page (1-1000)")->capture_default_str();
   search_cmd->add_option("--after", search_args.after, "Next page: the cursor a previous page printed");
+  search_cmd->add_option("--sightings", search_args.sightings, "Sightings listed per indicator found (0-100; 0: none)")
+      ->capture_default_str();
   search_cmd->add_option("--warninglists", search_args.warninglists,
                          "Warninglist directory (default: the lists shipped with Concord; 'none': no lists)");
 

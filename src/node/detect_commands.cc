@@ -26,6 +26,7 @@
 #include "detect/matcher.h"
 #include "detect/snapshot.h"
 #include "fmt/format.h"
+#include "fmt/ranges.h"
 #include "stix/object.h"
 #include "store/accounts.h"
 #include "store/store.h"
@@ -363,6 +364,29 @@ boost::json::array AddressHitsJson(const std::vector<correlate::AddressHit>& hit
   return out;
 }
 
+boost::json::array SightingsJson(const std::vector<correlate::IndicatorSightings>& found) {
+  boost::json::array out;
+  for (const auto& s : found) {
+    boost::json::array sightings;
+    for (const auto& x : s.sightings) {
+      boost::json::object j = ObjectJson(x.object);
+      j["count"] = x.count ? boost::json::value(*x.count) : boost::json::value(nullptr);
+      if (!x.first_seen.empty()) j["first_seen"] = x.first_seen;
+      if (!x.last_seen.empty()) j["last_seen"] = x.last_seen;
+      boost::json::array where;
+      for (const auto& w : x.where_sighted_refs) where.emplace_back(w);
+      j["where_sighted_refs"] = std::move(where);
+      sightings.push_back(std::move(j));
+    }
+    out.push_back(boost::json::object{{"indicator", ObjectJson(s.indicator)},
+                                      {"via", correlate::SightedViaName(s.via)},
+                                      {"total", s.total},
+                                      {"total_more", s.total_more},
+                                      {"sightings", std::move(sightings)}});
+  }
+  return out;
+}
+
 }  // namespace
 
 int RunSearch(const std::string& db_location, const SearchArgs& a, bool json, std::ostream& out, std::ostream& err) {
@@ -373,6 +397,10 @@ int RunSearch(const std::string& db_location, const SearchArgs& a, bool json, st
   }
   options.after = a.after;
   options.limit = std::clamp<size_t>(a.limit, 1, 1000);
+  if (a.sightings > 100) {
+    return Fail(err, absl::InvalidArgumentError(fmt::format("--sightings: {} is not in 0-100", a.sightings)));
+  }
+  options.sightings_per_indicator = a.sightings;
   auto db = OpenNodeStore(db_location, {.read_only = true});
   if (!db.ok()) return Fail(err, db.status());
   if (auto complete = (*db)->PostingsComplete(); complete.ok() && !*complete) {
@@ -395,14 +423,21 @@ int RunSearch(const std::string& db_location, const SearchArgs& a, bool json, st
   auto matcher = detect::Matcher::Create(*snapshot);
   if (!matcher.ok()) return Fail(err, matcher.status());
   boost::json::array hits;
+  std::vector<std::string> firing;
   (*matcher)->MatchValue(found->kind, found->value, std::nullopt, [&](const detect::Hit& hit) {
     const detect::Snapshot& snap = (*matcher)->snapshot();
+    firing.push_back(snap.IndicatorId(hit.indicator));
     hits.push_back(boost::json::object{{"indicator", snap.IndicatorId(hit.indicator)},
                                        {"name", snap.IndicatorName(hit.indicator)},
                                        {"matched_kind", pattern::ValueKindName(hit.matched_kind)},
                                        {"matched", hit.matched},
                                        {"score", std::lround(snap.indicator(hit.indicator).score())}});
   });
+
+  if (absl::Status added = correlator.AddSightings(*found, firing, options, [](const store::StoredObject&) { return true; });
+      !added.ok()) {
+    return Fail(err, added);
+  }
 
   const correlate::SearchResult& r = *found;
   if (json) {
@@ -418,7 +453,9 @@ int RunSearch(const std::string& db_location, const SearchArgs& a, bool json, st
                           {"next_after", r.objects.next_after},
                           {"containing", AddressHitsJson(r.containing)},
                           {"contained", AddressHitsJson(r.contained)},
-                          {"detection", std::move(hits)}};
+                          {"detection", std::move(hits)},
+                          {"sightings", SightingsJson(r.sightings)},
+                          {"sightings_more", r.sightings_more}};
     out << boost::json::serialize(j) << '\n';
     return kOk;
   }
@@ -439,6 +476,22 @@ int RunSearch(const std::string& db_location, const SearchArgs& a, bool json, st
     out << fmt::format("  {}  {} {} (score {})\n", std::string(o.at("indicator").as_string()),
                        std::string(o.at("matched_kind").as_string()), std::string(o.at("matched").as_string()),
                        o.at("score").as_int64());
+  }
+  out << fmt::format("sightings: {} indicator(s) sighted{}\n", r.sightings.size(),
+                     r.sightings_more ? fmt::format(" (only the first {} indicators looked at)", r.sighted_indicators) : "");
+  for (const auto& s : r.sightings) {
+    out << fmt::format("  {}  via {}: {}{} sighting(s)\n", s.indicator.id, correlate::SightedViaName(s.via), s.total,
+                       s.total_more ? "+" : "");
+    for (const auto& x : s.sightings) {
+      out << fmt::format("    {}  count {}  {} .. {}  by {}  at {}\n", x.object.id, x.count ? std::to_string(*x.count) : "-",
+                         x.first_seen.empty() ? "-" : x.first_seen, x.last_seen.empty() ? "-" : x.last_seen,
+                         x.object.created_by_ref.empty() ? "-" : x.object.created_by_ref,
+                         x.where_sighted_refs.empty() ? std::string("-") : fmt::format("{}", fmt::join(x.where_sighted_refs, ",")));
+    }
+    if (static_cast<int64_t>(s.sightings.size()) < s.total || s.total_more) {
+      out << fmt::format("    ({}{} more not listed: --sightings N)\n",
+                         s.total - static_cast<int64_t>(s.sightings.size()), s.total_more ? "+" : "");
+    }
   }
   return kOk;
 }

@@ -38,11 +38,13 @@ struct SearchArgs {
   std::string kind;          // "" = detect from the value's shape
   int64_t after = 0;
   size_t limit = 50;
+  size_t sightings = 10;     // per indicator found (0..100; 0: none)
   std::string warninglists;  // as MatchArgs::warninglists
 };
 
 // `concord search VALUE`: the objects that have the value (postings), addresses related by containment,
-// the warninglists it is on, and the indicators that would fire on it now. Reads everything (a local
+// the warninglists it is on, the indicators that would fire on it now, and the sightings of the indicators
+// found (correlate::SearchResult::sightings; revoked sightings left out). Reads everything (a local
 // operator's view), like `concord get`.
 int RunSearch(const std::string& db, const SearchArgs& args, bool json, std::ostream& out, std::ostream& err);
 

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "boost/json/parse.hpp"
+#include "boost/json/serialize.hpp"
 #include "fmt/format.h"
 #include "node/cli.h"
 #include "stix/object.h"
@@ -302,6 +303,75 @@ TEST_F(DetectCommands, SearchFindsObjectsRelatedAddressesListsAndFiringIndicator
   EXPECT_NE(r.err.find("--kind: 'nonsense' is no value kind"), std::string::npos) << r.err;
   r = Run({"--db", db_, "search", "not a value at all"});
   EXPECT_EQ(r.code, 2);
+}
+
+
+// Sightings recorded by `match --record` and imported ones are listed under the indicators a search finds:
+// the indicator having the value, and the one that fires on a subdomain. The revoked sighting is left out.
+TEST_F(DetectCommands, SearchListsSightingsOfTheIndicatorsFound) {
+  ASSERT_EQ(Run({"--db", db_, "org", "add", "CERT-Test", "--host"}).code, 0);
+  std::string log;
+  for (int i = 0; i < 3; ++i) log += fmt::format(R"({{"timestamp":"2026-11-20T10:0{}:00.000000+0000","event_type":"dns","src_ip":"10.0.0.1","dest_ip":"192.0.2.53","dns":{{"type":"query","rrname":"c2.evil.example"}}}})", i) + "\n";
+  Result r = Match("eve", Write("eve.json", log), {"--record", "--window", "3600"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  Result listed = Run({"--db", db_, "export", "--type", "sighting"});
+  ASSERT_EQ(listed.code, 0) << listed.err;
+  auto recorded = boost::json::parse(listed.out).as_object()["objects"].as_array().at(0).as_object();
+  const std::string recorded_id(recorded["id"].as_string());
+  const std::string host(recorded["created_by_ref"].as_string());
+  const std::string other = "identity--00000000-0000-4000-8000-0000000000b2";
+  const std::string imported = fmt::format(R"({{"type":"bundle","id":"bundle--22222222-2222-4222-8222-222222222222","objects":[
+{{"type":"sighting","spec_version":"2.1","id":"sighting--00000000-0000-4000-8000-0000000000a1","created":"2026-11-21T00:00:00.000Z","modified":"2026-11-21T00:00:00.000Z","created_by_ref":"{0}","sighting_of_ref":"indicator--00000000-0000-4000-8000-000000000001","count":7,"first_seen":"2026-11-21T08:00:00Z","last_seen":"2026-11-21T09:00:00Z","where_sighted_refs":["{0}"],"object_marking_refs":["marking-definition--e828b379-4e03-4974-9ac4-e53a884c97c1"]}},
+{{"type":"sighting","spec_version":"2.1","id":"sighting--00000000-0000-4000-8000-0000000000a2","created":"2026-11-21T00:00:00.000Z","modified":"2026-11-21T00:00:00.000Z","created_by_ref":"{0}","sighting_of_ref":"indicator--00000000-0000-4000-8000-000000000001","count":1,"revoked":true}}
+]}})", other);
+  ASSERT_EQ(Run({"--db", db_, "import", Write("sightings.json", imported)}).code, 0);
+
+  r = Run({"--db", db_, "--json", "search", "c2.evil.example"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto j = boost::json::parse(r.out).as_object();
+  EXPECT_FALSE(j["sightings_more"].as_bool());
+  ASSERT_EQ(j["sightings"].as_array().size(), 1u);
+  auto s = j["sightings"].as_array()[0].as_object();
+  EXPECT_EQ(s["indicator"].as_object()["id"].as_string(), "indicator--00000000-0000-4000-8000-000000000001");
+  EXPECT_EQ(s["via"].as_string(), "value");
+  EXPECT_EQ(s["total"].as_int64(), 2);
+  EXPECT_FALSE(s["total_more"].as_bool());
+  const auto& list = s["sightings"].as_array();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(boost::json::serialize(list[0]),
+            fmt::format(R"({{"id":"{0}","type":"sighting","tlp":"amber","revoked":false,"modified":"{1}","created_by_ref":"{2}","count":3,"first_seen":"2026-11-20T10:00:00.000Z","last_seen":"2026-11-20T10:02:00.000Z","where_sighted_refs":["{2}"]}})",
+                        recorded_id, std::string(recorded["modified"].as_string()), host));
+  EXPECT_EQ(boost::json::serialize(list[1]),
+            fmt::format(R"({{"id":"sighting--00000000-0000-4000-8000-0000000000a1","type":"sighting","tlp":"red","revoked":false,"modified":"2026-11-21T00:00:00.000Z","created_by_ref":"{0}","count":7,"first_seen":"2026-11-21T08:00:00Z","last_seen":"2026-11-21T09:00:00Z","where_sighted_refs":["{0}"]}})",
+                        other));
+
+  // The subdomain has no postings; the domain indicator fires on it and its sightings come with it.
+  r = Run({"--db", db_, "--json", "search", "www.c2.evil.example", "--sightings", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = boost::json::parse(r.out).as_object();
+  ASSERT_EQ(j["sightings"].as_array().size(), 1u);
+  s = j["sightings"].as_array()[0].as_object();
+  EXPECT_EQ(s["via"].as_string(), "detection");
+  EXPECT_EQ(s["total"].as_int64(), 2);
+  ASSERT_EQ(s["sightings"].as_array().size(), 1u);
+  EXPECT_EQ(s["sightings"].as_array()[0].as_object()["id"].as_string(), recorded_id);
+
+  r = Run({"--db", db_, "search", "c2.evil.example", "--warninglists", "none", "--sightings", "1"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find(fmt::format("sightings: 1 indicator(s) sighted\n"
+                                   "  indicator--00000000-0000-4000-8000-000000000001  via value: 2 sighting(s)\n"
+                                   "    {0}  count 3  2026-11-20T10:00:00.000Z .. 2026-11-20T10:02:00.000Z  by {1}  at {1}\n"
+                                   "    (1 more not listed: --sightings N)\n",
+                                   recorded_id, host)),
+            std::string::npos)
+      << r.out;
+
+  r = Run({"--db", db_, "--json", "search", "c2.evil.example", "--sightings", "0"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(boost::json::parse(r.out).as_object()["sightings"].as_array().empty());
+  r = Run({"--db", db_, "search", "c2.evil.example", "--sightings", "101"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--sightings: 101 is not in 0-100"), std::string::npos) << r.err;
 }
 
 }  // namespace

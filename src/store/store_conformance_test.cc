@@ -683,14 +683,15 @@ TEST_P(StoreConformance, MigrationsAppliedOnce) {
   ASSERT_TRUE(stats.ok());
   EXPECT_EQ(stats->schema_version, sqlite::LatestSchemaVersion());
   // 3: audit log (before it moved to a file of its own), 4: sharing groups and communities, 5: TAXII state,
-  // 6: postings
-  EXPECT_EQ(sqlite::LatestSchemaVersion(), 6);
-  EXPECT_EQ(postgres::LatestSchemaVersion(), 6);  // the same numbers in both dialects
-  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 6);
+  // 6: postings, 7: postings looked up by value from the index alone (SQLite; PostgreSQL keeps the number),
+  // 8: sightings indexed by what they sight
+  EXPECT_EQ(sqlite::LatestSchemaVersion(), 8);
+  EXPECT_EQ(postgres::LatestSchemaVersion(), 8);  // the same numbers in both dialects
+  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 8);
   EXPECT_EQ(RawInt("SELECT applied_at FROM schema_migrations WHERE version = 1"), clock_.now.UnixMicros());
   clock_.now = Ts("2025-07-01T00:00:00.000Z");
   Reopen();
-  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 6);
+  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 8);
   EXPECT_EQ(RawInt("SELECT applied_at FROM schema_migrations WHERE version = 1"),
             Ts("2025-06-01T12:00:00.000Z").UnixMicros());
   EXPECT_EQ(RawInt("SELECT count(*) FROM sqlite_master WHERE name = 'versions'",
@@ -1032,6 +1033,67 @@ TEST_P(PostingsConformance, LookupPostingsAnswersLargeBatchesWithRepeats) {
   }
 }
 
+// A batch large enough for the backends' large-batch paths (SQLite widens the page cache from 10,000
+// distinct keys): objects found under several keys (each object has three values), values on no object, one
+// key of another kind. Each key answers exactly what CountPostings and FindPostings answer for it alone, and
+// the connection serves small lookups as before afterwards.
+TEST_P(PostingsConformance, LookupPostingsLargeBatchEqualsSingleKeyAnswers) {
+  std::vector<stix::Object> batch;
+  for (int i = 1; i <= 300; ++i) {
+    batch.push_back(Indicator(IndicatorId(i), "2024-01-02T00:00:00.000Z",
+                              Pattern({fmt::format("own{}.example", i), fmt::format("group{}.example", i % 7),
+                                       "every.example"})));
+  }
+  MustPut(batch);
+  // A new current version of object 5 moves it from group5 to group0: its old postings are gone.
+  MustPut({Indicator(IndicatorId(5), "2024-01-03T00:00:00.000Z",
+                     Pattern({"own5.example", "group0.example", "every.example"}))});
+  std::vector<PostingKey> keys;
+  for (int i = 0; i < 10'500; ++i) keys.push_back({kDomain, fmt::format("absent{}.example", i)});
+  for (int i = 1; i <= 300; ++i) keys.push_back({kDomain, fmt::format("own{}.example", i)});
+  for (int g = 0; g < 7; ++g) keys.push_back({kDomain, fmt::format("group{}.example", g)});
+  keys.push_back({kDomain, "every.example"});
+  keys.push_back({kIp, "every.example"});
+  auto found = store_->LookupPostings(keys, /*at_most=*/50, /*first=*/3);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->size(), keys.size());
+  for (size_t k = 0; k < keys.size(); ++k) {
+    if (k < 10'500 && k % 500 != 0) {  // every absent key is checked cheaply, a few against the single calls
+      EXPECT_EQ(Render((*found)[k]), "0 []") << keys[k].value;
+      continue;
+    }
+    const PostingPage page = Find(keys[k].kind, keys[k].value, 0, 3);
+    PostingLookup single;
+    single.count = *store_->CountPostings(keys[k].kind, keys[k].value, 50);
+    single.hits = page.hits;
+    single.more = page.more;
+    EXPECT_EQ(Render((*found)[k]), Render(single)) << keys[k].value;
+  }
+  // Exact values, spot-checked, as "count [object@seq …] more": group0 has objects 7, 14, … 294 and object 5
+  // (seq 301 now, first by cursor: its oid is 5); group5 has lost object 5; every.example is on all 300,
+  // counted to the bound.
+  auto spelled = [](const PostingLookup& f) {
+    std::string out = fmt::format("{} [", f.count);
+    for (const PostingHit& hit : f.hits) {
+      int n = 0;
+      for (int i = 1; i <= 300 && n == 0; ++i) n = hit.object.id == IndicatorId(i) ? i : 0;
+      out += fmt::format("{}{}@{}", out.back() == '[' ? "" : " ", n, hit.object.seq);
+    }
+    return out + (f.more ? "] more" : "]");
+  };
+  const size_t group0 = 10'500 + 300;
+  EXPECT_EQ(spelled((*found)[group0]), "43 [5@301 7@7 14@14] more");
+  EXPECT_EQ(spelled((*found)[group0 + 5]), "42 [12@12 19@19 26@26] more");
+  EXPECT_EQ(spelled((*found)[group0 + 7]), "50 [1@1 2@2 3@3] more");
+  EXPECT_EQ(spelled((*found)[group0 + 8]), "0 []");
+  EXPECT_EQ(spelled((*found)[10'500 + 4]), "1 [5@301]");
+  // Afterwards a small lookup on the same store answers as before.
+  auto small = store_->LookupPostings(std::vector<PostingKey>{{kDomain, "own3.example"}}, 50, 3);
+  ASSERT_TRUE(small.ok()) << small.status();
+  ASSERT_EQ(small->size(), 1u);
+  EXPECT_EQ(spelled((*small)[0]), "1 [3@3]");
+}
+
 TEST_P(PostingsConformance, StoreWithoutExtractorMarksPostingsIncomplete) {
   MustPut({Indicator(IndicatorId(1), "2024-01-02T00:00:00.000Z", Pattern({"a.example"}))});
   EXPECT_TRUE(Complete());
@@ -1099,11 +1161,11 @@ TEST_P(PostingsConformance, MigratedVersion5DatabaseIsIncompleteUntilReindexed) 
   store_.reset();
   // Back to what migration 5 left.
   RawExec("DROP TABLE postings; DELETE FROM store_meta WHERE name = 'postings_complete'; "
-          "DELETE FROM schema_migrations WHERE version = 6",
+          "DELETE FROM schema_migrations WHERE version >= 6",
           "DROP TABLE postings; DROP TABLE store_state; "
-          "DELETE FROM schema_migrations WHERE version = 6");
+          "DELETE FROM schema_migrations WHERE version >= 6");
   Reopen(&extractor_);
-  EXPECT_EQ(store_->GetStats()->schema_version, 6);
+  EXPECT_EQ(store_->GetStats()->schema_version, 8);
   EXPECT_FALSE(Complete());
   EXPECT_TRUE(AllPostings().empty());
   ASSERT_TRUE(store_->ReindexPostings({}).ok());
@@ -1112,9 +1174,32 @@ TEST_P(PostingsConformance, MigratedVersion5DatabaseIsIncompleteUntilReindexed) 
   EXPECT_THAT(*store_->PrefixLengths(kCidr), ElementsAre(24));
 }
 
+// Migration 8: a store that holds sightings was written without their reference postings, so reaching it
+// marks the postings incomplete (serve then rebuilds them); a store without sightings stays complete.
+TEST_P(PostingsConformance, Migration8MarksPostingsIncompleteOnlyWhenSightingsExist) {
+  const std::string indicator = IndicatorId(1);
+  MustPut({Indicator(indicator, "2024-01-02T00:00:00.000Z", Pattern({"a.example"}))});
+  auto back_to_7 = [&] {
+    store_.reset();
+    RawExec("DELETE FROM schema_migrations WHERE version >= 8");
+  };
+  back_to_7();
+  Reopen(&extractor_);
+  EXPECT_EQ(store_->GetStats()->schema_version, 8);
+  EXPECT_TRUE(Complete());  // no sightings: nothing to rebuild
+
+  MustPut({testing::Sighting("sighting--11111111-1111-4111-8111-111111111111", "2024-01-03T00:00:00.000Z", indicator)});
+  EXPECT_TRUE(Complete());  // written at schema 8: its postings are there
+  back_to_7();
+  Reopen(&extractor_);
+  EXPECT_FALSE(Complete());
+  ASSERT_TRUE(store_->ReindexPostings({}).ok());
+  EXPECT_TRUE(Complete());
+}
+
 TEST_P(PostingsConformance, EmptyDatabaseStartsComplete) {
   EXPECT_TRUE(Complete());
-  EXPECT_EQ(sqlite::LatestSchemaVersion(), 6);
+  EXPECT_EQ(sqlite::LatestSchemaVersion(), 8);
 }
 
 

@@ -361,5 +361,75 @@ TEST_F(DetectionTest, SearchAndCorrelations) {
   }
 }
 
+
+std::string SightingId(int n) { return "sighting--00000000-0000-4000-8000-0000000005" + std::string(n < 10 ? "0" : "") + std::to_string(n); }
+
+std::string Sighting(int n, const std::string& creator, const std::string& of, int count, const std::string& extra = "") {
+  return R"({"type":"sighting","spec_version":"2.1","id":")" + SightingId(n) + R"(","created_by_ref":")" + creator +
+         R"(","created":"2024-02-01T00:00:00.000Z","modified":"2024-02-01T00:00:00.000Z","sighting_of_ref":")" + of +
+         R"(","count":)" + std::to_string(count) +
+         R"(,"first_seen":"2024-02-01T10:00:00Z","last_seen":"2024-02-01T11:00:00Z","where_sighted_refs":[")" + creator +
+         "\"]" + extra + "}";
+}
+
+// GET /api/v1/search lists the sightings of the indicators it finds that the caller may see: the other
+// organisation's TLP:RED sighting is invisible (both ways), a revoked one is left out, an indicator that fires on
+// a subdomain brings its sightings, and what is above TLP:CLEAR is audited.
+TEST_F(DetectionTest, SearchListsTheSightingsTheCallerMaySee) {
+  PostFixture();
+  Post(alice_, Sighting(1, host_id_, Id(6), 4, Marking(kTlpAmber)) + "," + Sighting(2, host_id_, Id(6), 2, Marking(kTlpRed)) +
+                   "," + Sighting(4, host_id_, Id(6), 9, R"(,"revoked":true)") + "," + Sighting(5, host_id_, Id(1), 1));
+  Post(bob_, Sighting(3, other_id_, Id(6), 3, Marking(kTlpRed)));
+  const auto sighting = [](int n, const std::string& creator, int count, const std::string& tlp) {
+    return R"({"id":")" + SightingId(n) + R"(","created_by_ref":")" + creator + R"(","count":)" + std::to_string(count) +
+           R"(,"first_seen":"2024-02-01T10:00:00Z","last_seen":"2024-02-01T11:00:00Z","where_sighted_refs":[")" + creator +
+           R"("],"modified":"2024-02-01T00:00:00.000Z","tlp":")" + tlp + R"("})";
+  };
+  const std::string indicator6 = R"({"id":")" + Id(6) + R"(","type":"indicator","revoked":false,"tlp":"none","modified":"2024-01-01T00:00:00.000Z","created_by_ref":")" + other_id_ + R"("})";
+
+  auto alice = Json("GET", "/api/v1/search?value=45.77.1.2", alice_);
+  EXPECT_EQ(boost::json::serialize(alice.at("sightings")),
+            R"([{"indicator":)" + indicator6 + R"(,"via":"value","total":2,"total_more":false,"sightings":[)" +
+                sighting(1, host_id_, 4, "amber") + "," + sighting(2, host_id_, 2, "red") + "]}]");
+  EXPECT_FALSE(alice.at("sightings_more").as_bool());
+  auto bob = Json("GET", "/api/v1/search?value=45.77.1.2", bob_);
+  EXPECT_EQ(boost::json::serialize(bob.at("sightings")),
+            R"([{"indicator":)" + indicator6 + R"(,"via":"value","total":2,"total_more":false,"sightings":[)" +
+                sighting(1, host_id_, 4, "amber") + "," + sighting(3, other_id_, 3, "red") + "]}]");
+  // One listed per indicator; the total still counts both.
+  auto one = Json("GET", "/api/v1/search?value=45.77.1.2&sightings=1", bob_);
+  EXPECT_EQ(one.at("sightings").at(0).at("total").as_int64(), 2);
+  ASSERT_EQ(one.at("sightings").at(0).at("sightings").as_array().size(), 1u);
+  EXPECT_EQ(one.at("sightings").at(0).at("sightings").at(0).at("id").as_string(), SightingId(1));
+  EXPECT_TRUE(Json("GET", "/api/v1/search?value=45.77.1.2&sightings=0", bob_).at("sightings").as_array().empty());
+  EXPECT_EQ(Json("GET", "/api/v1/search?value=45.77.1.2&sightings=101", bob_, "", 400).at("error").at("field").as_string(),
+            "sightings");
+
+  // A subdomain has no postings: the domain indicator fires on it (the node's snapshot) and brings its sighting.
+  auto sub = Json("GET", "/api/v1/search?value=www.evil-concord.net", bob_);
+  EXPECT_TRUE(sub.at("objects").as_array().empty());
+  ASSERT_EQ(sub.at("sightings").as_array().size(), 1u);
+  EXPECT_EQ(sub.at("sightings").at(0).at("indicator").at("id").as_string(), Id(1));
+  EXPECT_EQ(sub.at("sightings").at(0).at("via").as_string(), "detection");
+  EXPECT_EQ(sub.at("sightings").at(0).at("total").as_int64(), 1);
+  EXPECT_EQ(sub.at("sightings").at(0).at("sightings").at(0).at("id").as_string(), SightingId(5));
+  EXPECT_EQ(sub.at("sightings").at(0).at("sightings").at(0).at("tlp").as_string(), "none");
+
+  // The sightings' own postings never show as correlations of a value, nor of the sighting itself.
+  auto of_sighting = Json("GET", "/api/v1/objects/" + SightingId(1) + "/correlations", alice_);
+  EXPECT_TRUE(of_sighting.at("values").as_array().empty());
+  EXPECT_EQ(Request(node_->port(), "GET", "/api/v1/objects/" + SightingId(3) + "/correlations", alice_)->status, 404);
+
+  // Audited: alice's search names both her sightings above CLEAR; bob's never names alice's RED one.
+  bool named = false;
+  for (const auto& e : AuditEntries("read", "alice")) {
+    named = named || (e.at("detail").at("route").as_string() == "/api/v1/search" && Ids(e).count(SightingId(1)) &&
+                      Ids(e).count(SightingId(2)));
+    EXPECT_FALSE(Ids(e).count(SightingId(3))) << boost::json::serialize(e);
+  }
+  EXPECT_TRUE(named);
+  for (const auto& e : AuditEntries("read", "bob")) EXPECT_FALSE(Ids(e).count(SightingId(2))) << boost::json::serialize(e);
+}
+
 }  // namespace
 }  // namespace concord::testing

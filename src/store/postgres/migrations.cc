@@ -218,6 +218,19 @@ INSERT INTO store_state (name, value)
   SELECT 'postings_complete', CASE WHEN EXISTS (SELECT 1 FROM objects) THEN 0 ELSE 1 END;
 )sql";
 
+// Migration 7: no change here. SQLite's migration 7 replaces its postings_vhash by a covering index with the
+// value; PostgreSQL keeps postings_vhash, because a b-tree entry is limited to about 2.7 KB and a posting's
+// value (a URL) may be longer. The step keeps both backends at one schema version, which `concord store
+// migrate` requires.
+constexpr std::string_view kSchemaV7 = "SELECT 1";
+
+// Migration 8: sightings gain a reference posting (see the SQLite migration 8): a store holding sightings is
+// marked incomplete and rebuilt at the next `concord serve`.
+constexpr std::string_view kSchemaV8 = R"sql(
+UPDATE store_state SET value = 0
+  WHERE name = 'postings_complete' AND EXISTS (SELECT 1 FROM objects WHERE type = 'sighting');
+)sql";
+
 constexpr std::array kMigrations = {
     Migration{1, "versions, current objects, per-type counts", kSchemaV1},
     Migration{2, "organisations, users, API keys", kSchemaV2},
@@ -225,6 +238,8 @@ constexpr std::array kMigrations = {
     Migration{4, "sharing groups, trust communities", kSchemaV4},
     Migration{5, "TAXII status resources, TAXII cursor key", kSchemaV5},
     Migration{6, "postings", kSchemaV6},
+    Migration{7, "postings looked up by value from the index alone (SQLite only)", kSchemaV7},
+    Migration{8, "sightings indexed by what they sight (postings rebuilt when sightings exist)", kSchemaV8},
 };
 
 constexpr std::string_view kCreateMigrationsTable =

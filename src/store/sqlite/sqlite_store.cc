@@ -685,18 +685,41 @@ absl::StatusOr<int64_t> SqliteStore::CountPostings(uint8_t kind, std::string_vie
   });
 }
 
+namespace {
+
+// Objects LookupPostings reads with one statement.
+constexpr size_t kObjectChunk = 256;
+
+// The current versions of kObjectChunk objects by oid (?1 … ?kObjectChunk), by oid, with the oid last.
+const std::string& ObjectsByOid() {
+  static const std::string sql = [] {
+    std::string text = "SELECT " CONCORD_POSTING_COLUMNS
+                       ", o.oid FROM objects o JOIN versions v ON v.seq = o.current_seq WHERE o.oid IN (";
+    for (size_t i = 1; i <= kObjectChunk; ++i) {
+      if (i > 1) text.push_back(',');
+      text.push_back('?');
+      text.append(std::to_string(i));
+    }
+    text.append(") ORDER BY o.oid");
+    return text;
+  }();
+  return sql;
+}
+
+}  // namespace
+
 absl::StatusOr<std::vector<PostingLookup>> SqliteStore::LookupPostings(std::span<const PostingKey> keys,
                                                                        int64_t at_most, size_t first) {
-  static const std::string kHits =
-      "SELECT " CONCORD_POSTING_COLUMNS ", p.oid FROM postings p JOIN objects o ON o.oid = p.oid "
-      "JOIN versions v ON v.seq = o.current_seq "
-      "WHERE p.vhash = ?1 AND p.kind = ?2 AND p.value = ?3 ORDER BY p.oid LIMIT ?4";
-  static const std::string kCount =
-      "SELECT count(*) FROM (SELECT 1 FROM postings WHERE vhash = ?1 AND kind = ?2 AND value = ?3 LIMIT ?4)";
+  // Two passes in one read transaction. First the postings: per distinct key, in index order, one walk of
+  // its postings by oid reads the first `first` + 1 oids and the bound count together (index-only with
+  // postings_value, migration 7: the value is compared in the index entry, a hash collision costs nothing
+  // more). Then the objects: each distinct oid found once, in oid order, so that the objects and versions
+  // b-trees are walked forward (oids and seqs both grow with insertion) instead of one random row read per hit.
+  static const std::string kOids =
+      "SELECT oid FROM postings WHERE vhash = ?1 AND kind = ?2 AND value = ?3 ORDER BY oid LIMIT ?4";
   at_most = std::max<int64_t>(at_most, 1);
   first = std::min(first, kMaxLimit);
-  // Distinct keys in postings_vhash order: a batch much larger than the index's leaf pages reads each page
-  // about once, forward.
+  const int64_t walk = std::max(at_most, static_cast<int64_t>(first) + 1);
   struct Key {
     int64_t hash;
     size_t index;  // into `keys`
@@ -713,52 +736,70 @@ absl::StatusOr<std::vector<PostingLookup>> SqliteStore::LookupPostings(std::span
   return WithReader([&](Handle& reader) -> absl::StatusOr<std::vector<PostingLookup>> {
     CONCORD_RETURN_IF_ERROR(reader.db.Exec("BEGIN"));  // one snapshot for every key
     absl::Status read = [&]() -> absl::Status {
-      CONCORD_ASSIGN_OR_RETURN(Statement * hits, reader.Prepared(kHits));
-      CONCORD_ASSIGN_OR_RETURN(Statement * count, reader.Prepared(kCount));
+      CONCORD_ASSIGN_OR_RETURN(Statement * oids, reader.Prepared(kOids));
+      // Every hit of every key: its object, and where it goes in `out`.
+      struct Ref {
+        int64_t oid;
+        uint32_t key;  // index into `out` (of the key's first place)
+        uint32_t hit;  // index into its hits
+      };
+      std::vector<Ref> refs;
       for (size_t k = 0; k < order.size(); ++k) {
         const PostingKey& key = keys[order[k].index];
-        if (k > 0 && order[k - 1].hash == order[k].hash && keys[order[k - 1].index] == key) {
-          out[order[k].index] = out[order[k - 1].index];  // a repeat
-          continue;
-        }
+        if (k > 0 && order[k - 1].hash == order[k].hash && keys[order[k - 1].index] == key) continue;  // a repeat
         PostingLookup& found = out[order[k].index];
-        // The first `first` objects, and one more to tell whether more follow.
+        Statement::Scoped scoped(*oids);
+        oids->BindInt(1, order[k].hash);
+        oids->BindInt(2, key.kind);
+        oids->BindText(3, key.value);
+        oids->BindInt(4, walk);
         int64_t seen = 0;
-        if (first > 0) {
-          Statement::Scoped scoped(*hits);
-          hits->BindInt(1, order[k].hash);
-          hits->BindInt(2, key.kind);
-          hits->BindText(3, key.value);
-          hits->BindInt(4, static_cast<int64_t>(first) + 1);
-          while (true) {
-            CONCORD_ASSIGN_OR_RETURN(bool row, hits->Step());
-            if (!row) break;
-            ++seen;
-            if (found.hits.size() == first) {
-              found.more = true;
-              break;
-            }
-            PostingHit& hit = found.hits.emplace_back();
-            hit.object = ReadStored(*hits);
-            hit.cursor = hits->ColumnInt(14);
+        while (true) {
+          CONCORD_ASSIGN_OR_RETURN(bool row, oids->Step());
+          if (!row) break;
+          if (static_cast<size_t>(seen) < first) {
+            refs.push_back({oids->ColumnInt(0), static_cast<uint32_t>(order[k].index),
+                            static_cast<uint32_t>(found.hits.size())});
+            found.hits.emplace_back().cursor = refs.back().oid;
           }
+          ++seen;
         }
-        if (first > 0 && !found.more) {
-          found.count = std::min(seen, at_most);  // every object was read: the count is exact
-          continue;
+        found.count = std::min(seen, at_most);
+        found.more = first == 0 ? seen > 0 : static_cast<size_t>(seen) > first;
+      }
+      // The objects, each read once, in oid order, kObjectChunk to a statement (the last chunk repeats its last
+      // oid: IN ignores repeats).
+      std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) { return a.oid < b.oid; });
+      std::vector<int64_t> wanted;
+      for (const Ref& ref : refs) {
+        if (wanted.empty() || wanted.back() != ref.oid) wanted.push_back(ref.oid);
+      }
+      CONCORD_ASSIGN_OR_RETURN(Statement * objects, reader.Prepared(ObjectsByOid()));
+      size_t r = 0;  // the next ref to fill
+      for (size_t from = 0; from < wanted.size(); from += kObjectChunk) {
+        Statement::Scoped scoped(*objects);
+        const size_t to = std::min(wanted.size(), from + kObjectChunk);
+        for (size_t i = 0; i < kObjectChunk; ++i) {
+          objects->BindInt(static_cast<int>(i + 1), wanted[std::min(from + i, to - 1)]);
         }
-        if (at_most <= seen) {
-          found.count = at_most;
-          continue;
+        for (size_t w = from; w < to; ++w) {
+          CONCORD_ASSIGN_OR_RETURN(bool row, objects->Step());
+          if (!row || objects->ColumnInt(14) != wanted[w]) {
+            return absl::DataLossError(fmt::format("postings: a posting names object {}, which is missing", wanted[w]));
+          }
+          StoredObject read_back = ReadStored(*objects);
+          for (; r + 1 < refs.size() && refs[r + 1].oid == wanted[w]; ++r) {
+            out[refs[r].key].hits[refs[r].hit].object = read_back;
+          }
+          out[refs[r].key].hits[refs[r].hit].object = std::move(read_back);
+          ++r;
         }
-        Statement::Scoped scoped(*count);
-        count->BindInt(1, order[k].hash);
-        count->BindInt(2, key.kind);
-        count->BindText(3, key.value);
-        count->BindInt(4, at_most);
-        CONCORD_ASSIGN_OR_RETURN(bool row, count->Step());
-        found.count = row ? count->ColumnInt(0) : 0;
-        if (first == 0) found.more = found.count > 0;
+      }
+      // Repeats get the answer of their key's first place.
+      for (size_t k = 1; k < order.size(); ++k) {
+        if (order[k - 1].hash == order[k].hash && keys[order[k - 1].index] == keys[order[k].index]) {
+          out[order[k].index] = out[order[k - 1].index];
+        }
       }
       return absl::OkStatus();
     }();

@@ -76,7 +76,8 @@ class SqliteStore final : public Store {
 
   // The keyed 64-bit hash (SipHash-2-4) under which objects_id_hash finds an id.
   int64_t IdHash(std::string_view id) const;
-  // The same keyed hash over (kind byte, value): the key of postings_vhash.
+  // The same keyed hash over (kind byte, value): the first column of postings_value (postings_vhash before
+  // migration 7).
   int64_t PostingHash(uint8_t kind, std::string_view value) const;
 
   // The writer's prepared statement for `sql`.

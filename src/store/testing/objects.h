@@ -59,4 +59,23 @@ inline stix::Object DomainName(std::string_view id, std::string_view value) {
   return o;
 }
 
+// A sighting of `of` (an SRO; created 2024-01-01T00:00:00.000Z, `modified` as given).
+inline stix::Object Sighting(std::string_view id, std::string_view modified, std::string_view of) {
+  stix::Object o;
+  o.id = id;
+  o.type = "sighting";
+  o.spec_version = "2.1";
+  o.kind = stix::ObjectKind::kSro;
+  o.created = Ts("2024-01-01T00:00:00.000Z");
+  o.modified = Ts(modified);
+  o.json["type"] = o.type;
+  o.json["spec_version"] = o.spec_version;
+  o.json["id"] = o.id;
+  o.json["created"] = "2024-01-01T00:00:00.000Z";
+  o.json["modified"] = modified;
+  o.json["sighting_of_ref"] = of;
+  o.json["count"] = 1;
+  return o;
+}
+
 }  // namespace concord::store::testing
