@@ -157,6 +157,7 @@ absl::StatusOr<std::unique_ptr<Matcher>> Matcher::Create(std::shared_ptr<const S
 absl::Status Matcher::SetSnapshot(std::shared_ptr<const Snapshot> snapshot) {
   CONCORD_RETURN_IF_ERROR(snapshot->PrepareScratch(scratch_));
   snapshot_ = std::move(snapshot);
+  for (Planned& p : planned_) p.snapshot = nullptr;  // a new snapshot may live where the old one did
   windows_.clear();
   return absl::OkStatus();
 }
@@ -166,6 +167,32 @@ void Matcher::Match(const logs::Record& record, absl::FunctionRef<void(const Hit
   reported_.clear();
   const int64_t time_ms = record.time_ms.value_or(snapshot_->built_at().UnixMillis());
   for (const logs::Observable& o : record.observables) MatchOne(o.kind, o.value, o.field, time_ms, &record, hit);
+}
+
+void Matcher::Prefetch(const logs::Record& record) {
+  const Snapshot& snap = *snapshot_;
+  for (const logs::Observable& o : record.observables) {
+    if ((snap.candidate_kinds() & logs::KindBit(o.kind)) == 0 || o.value.empty()) continue;
+    char local[kLocalValueBytes];
+    if (o.kind == ValueKind::kDomain) {
+      // The fast path of NormalizeObserved only: a name it would not take is not worth a hint.
+      std::string_view name = o.value;
+      if (name.back() == '.') name.remove_suffix(1);
+      if (name.empty() || name.size() > kPlannedNameBytes) continue;
+      Planned& p = planned_[next_planned_];
+      if (!LowerAscii(name, p.name)) {
+        p.snapshot = nullptr;
+        continue;
+      }
+      next_planned_ = (next_planned_ + 1) % kPlannedNames;
+      p.snapshot = &snap;
+      p.size = name.size();
+      snap.PlanDomain(std::string_view(p.name, p.size), p.plan);
+    } else if (IsHexKind(o.kind) && o.value.size() == HexLength(o.kind) && o.value.size() <= kLocalValueBytes) {
+      for (size_t i = 0; i < o.value.size(); ++i) local[i] = Lower(o.value[i]);
+      snap.Prefetch(o.kind, std::string_view(local, o.value.size()));
+    }
+  }
 }
 
 void Matcher::MatchValue(ValueKind kind, std::string_view raw, std::optional<int64_t> time_ms,
@@ -184,9 +211,16 @@ void Matcher::MatchOne(ValueKind kind, std::string_view raw, std::string_view fi
   }
   std::optional<uint32_t> ipv4;
   if (kind == ValueKind::kIpv4) ipv4 = ParseDottedQuad(raw);
+  // A domain name that Prefetch planned exactly as written (lower case, as most are) is not normalised
+  // again: the plan holds the normalised text.
+  const Planned* planned = nullptr;
+  if (kind == ValueKind::kDomain && !raw.empty()) {
+    planned = FindPlanned(raw.back() == '.' ? raw.substr(0, raw.size() - 1) : raw);
+  }
   char local[kLocalValueBytes];
   std::optional<std::string_view> value = ipv4 ? std::optional<std::string_view>(raw)
-                                               : NormalizeObserved(kind, raw, value_buffer_, local);
+                                          : planned != nullptr ? std::string_view(planned->name, planned->size)
+                                                               : NormalizeObserved(kind, raw, value_buffer_, local);
   if (!value) {
     ++stats_.unnormalizable;
     return;
@@ -219,6 +253,9 @@ void Matcher::MatchOne(ValueKind kind, std::string_view raw, std::string_view fi
     // The commonest value goes straight to the table, without text round trips.
     snap.LookupIpv4(*ipv4, consider);
     if (scratch != nullptr) snap.ScanRegexes(kind, v, *scratch, consider);
+  } else if (planned != nullptr || (kind == ValueKind::kDomain && (planned = FindPlanned(v)) != nullptr)) {
+    snap.LookupDomain(v, planned->plan, consider);
+    if (scratch != nullptr) snap.ScanRegexes(kind, v, *scratch, consider);
   } else {
     snap.Lookup(kind, v, scratch, consider);
   }
@@ -237,6 +274,18 @@ void Matcher::MatchOne(ValueKind kind, std::string_view raw, std::string_view fi
       snap.Lookup(host_kind, h, scratch, consider);
     }
   }
+}
+
+const Matcher::Planned* Matcher::FindPlanned(std::string_view name) const {
+  // From the plan made two plans ago: with read-ahead and one name per record, the record being matched
+  // was planned just before the one read after it, so the first entry tried is the one, every time.
+  for (size_t k = 0; k < kPlannedNames; ++k) {
+    const Planned& p = planned_[(next_planned_ + kPlannedNames - 2 + k) % kPlannedNames];
+    if (p.snapshot == snapshot_.get() && p.size == name.size() && std::memcmp(p.name, name.data(), p.size) == 0) {
+      return &p;
+    }
+  }
+  return nullptr;
 }
 
 pattern::Observation Matcher::ObservationOf(const logs::Record* record, ValueKind kind, std::string_view value,

@@ -19,6 +19,7 @@
 // number of Matchers share one immutable Snapshot. SetSnapshot swaps it between records.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -72,6 +73,13 @@ class Matcher {
   // The hits of one log record. Views in the Hit are valid during the call.
   void Match(const logs::Record& record, absl::FunctionRef<void(const Hit&)> hit);
 
+  // Starts loading the snapshot's cache lines that matching `record` will probe (its domain names and
+  // hashes) and returns; a hint with no effect on results. Meant for the reader's read-ahead
+  // (logs::LogReader::SetReadAhead), which calls it one line before the record goes to Match, so that the
+  // table misses overlap with reading that line. The last few domain names' plans are kept (by their
+  // normalised text), so that Match does not hash them again.
+  void Prefetch(const logs::Record& record);
+
   // The hits of one raw value of `kind` observed at `time_ms` (nullopt: the snapshot's build time).
   void MatchValue(ValueKind kind, std::string_view raw, std::optional<int64_t> time_ms,
                   absl::FunctionRef<void(const Hit&)> hit);
@@ -87,7 +95,20 @@ class Matcher {
   pattern::Observation ObservationOf(const logs::Record* record, ValueKind kind, std::string_view value,
                                      int64_t time_ms) const;
 
+  // A domain name planned by Prefetch (Snapshot::PlanDomain), found again by its normalised text.
+  static constexpr size_t kPlannedNames = 4;
+  static constexpr size_t kPlannedNameBytes = 256;
+  struct Planned {
+    const Snapshot* snapshot = nullptr;  // null: unused
+    size_t size = 0;
+    char name[kPlannedNameBytes];
+    Snapshot::DomainPlan plan;
+  };
+  const Planned* FindPlanned(std::string_view name) const;
+
   std::shared_ptr<const Snapshot> snapshot_;
+  std::array<Planned, kPlannedNames> planned_;
+  size_t next_planned_ = 0;
   RegexSet::Scratch scratch_;
   std::string value_buffer_;
   std::string host_buffer_;

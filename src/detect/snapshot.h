@@ -103,6 +103,18 @@ struct SnapshotStats {
 
 class Snapshot {
  public:
+  static constexpr size_t kMaxLabels = 63;
+
+  // What a domain lookup probes: which suffixes of the name (bit j: the one at starts[j]; j = 0 the name
+  // itself) and their hashes. PlanDomain computes it once and starts loading the probed cache lines; a
+  // LookupDomain with the plan then hashes nothing again (the Matcher plans a record's names one line
+  // ahead, Matcher::Prefetch).
+  struct DomainPlan {
+    uint64_t probe = 0;  // ~0: more than kMaxLabels labels, every suffix is probed unplanned
+    uint32_t starts[kMaxLabels];
+    uint64_t hashes[kMaxLabels];
+  };
+
   ~Snapshot();
   Snapshot(const Snapshot&) = delete;
   Snapshot& operator=(const Snapshot&) = delete;
@@ -114,6 +126,15 @@ class Snapshot {
               absl::FunctionRef<void(const Candidate&)> found) const;
   void LookupIpv4(uint32_t address, absl::FunctionRef<void(const Candidate&)> found) const;
   void LookupIpv6(const Ipv6Address& address, absl::FunctionRef<void(const Candidate&)> found) const;
+  // Starts loading the cache lines a Lookup of this normalised value will probe first (a domain: the
+  // name's and its parents' table slots; other kinds but addresses: the value's slot) and returns; a
+  // hint, with no effect on results. Matcher::Prefetch calls it a record ahead of the lookups.
+  void Prefetch(ValueKind kind, std::string_view normalized) const;
+  // The plan for `name` (a normalised domain name), its probes prefetched.
+  void PlanDomain(std::string_view name, DomainPlan& plan) const;
+  // Lookup(kDomain, name, nullptr, found) with a plan that PlanDomain made for `name` on this snapshot.
+  void LookupDomain(std::string_view name, const DomainPlan& plan,
+                    absl::FunctionRef<void(const Candidate&)> found) const;
   // Only the regexes of `kind` (Lookup runs them too).
   void ScanRegexes(ValueKind kind, std::string_view normalized, RegexSet::Scratch& scratch,
                    absl::FunctionRef<void(const Candidate&)> found) const;
@@ -159,7 +180,6 @@ class Snapshot {
   // The suffixes of `name` LookupDomain probes: bit j of the result for the suffix at starts[j] (j = 0:
   // the name; its table is exact_[kDomain], the others' domain_parents_), with its hash in hashes[j],
   // prefetched. ~0 when the name has more than kMaxLabels labels (then every suffix is probed unprefetched).
-  static constexpr size_t kMaxLabels = 63;
   uint64_t DomainProbes(std::string_view name, uint32_t* starts, uint64_t* hashes) const;
   uint32_t FindExact(const KeyTable& table, uint64_t hash, std::string_view key) const {
     return table.Find(hash, key, [this](uint32_t record) { return RecordKey(record); });

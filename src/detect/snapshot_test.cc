@@ -3,6 +3,10 @@
 // thread equal to a build on two.
 #include "detect/snapshot.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -285,6 +289,89 @@ TEST(Snapshot, BuildOnTwoThreadsEqualsBuildOnOne) {
     found += a.empty() ? 0 : 1;
   }
   EXPECT_GE(found, value_probes);  // every value probed for finds at least its own indicator
+}
+
+// The dots of a name are found 16 bytes at a time, the last ones without a copy: names of every length
+// ending right before an unreadable page are walked in full (a read past the page would crash).
+TEST(Snapshot, DomainNamesEndingAtAPageEdgeAreWalkedInFull) {
+  auto snap = Build({Make(0, {Domain("b.example", true)}), Make(1, {Domain("zz.b.example", false)})});
+  ASSERT_NE(snap, nullptr);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  void* map = mmap(nullptr, 2 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(map, MAP_FAILED);
+  char* const base = static_cast<char*>(map);
+  ASSERT_EQ(mprotect(base + page, page, PROT_NONE), 0);
+  for (size_t labels = 0; labels <= 12; ++labels) {
+    // "zz.b.example", "a.zz.b.example", "a.a.zz.b.example", … (12 to 36 bytes)
+    std::string name = "zz.b.example";
+    for (size_t k = 0; k < labels; ++k) name = "a." + name;
+    SCOPED_TRACE(name);
+    char* const at = base + page - name.size();
+    std::memcpy(at, name.data(), name.size());
+    const std::string_view edge(at, name.size());
+    const Strings expected = labels == 0 ? Strings{"1:domain:zz.b.example:d", "0:domain:b.example:d"}
+                                         : Strings{"0:domain:b.example:d"};
+    EXPECT_EQ(Found(*snap, ValueKind::kDomain, edge), expected);
+    Snapshot::DomainPlan plan;
+    snap->PlanDomain(edge, plan);
+    std::vector<std::string> planned;
+    snap->LookupDomain(edge, plan, [&](const Candidate& c) {
+      planned.push_back(
+          fmt::format("{}:{}:{}:{}", c.indicator, ValueKindName(c.kind), c.matched, c.decisive ? "d" : "-"));
+    });
+    EXPECT_EQ(planned, expected);
+  }
+  munmap(map, 2 * page);
+}
+
+// Matcher::Prefetch (the reader's read-ahead) is a hint: with it, before each record or a few records
+// ahead, the hits are the same as without; a plan never outlives its snapshot.
+TEST(Matcher, PrefetchChangesNoHit) {
+  auto snap = Build({Make(0, {Domain("example.com", true)}), Make(1, {Domain("www.example.org", false)}),
+                     Make(2, {{ValueKind::kMd5, "0123456789abcdef0123456789abcdef", true, false}})});
+  ASSERT_NE(snap, nullptr);
+  const std::string long_name = std::string(300, 'a') + ".example.com";  // longer than a plan takes
+  const std::vector<std::vector<logs::Observable>> records = {
+      {{ValueKind::kDomain, "WWW.Example.COM.", "query"}},
+      {{ValueKind::kDomain, "www.example.org", "query"}, {ValueKind::kDomain, "example.org", "answers"}},
+      {{ValueKind::kMd5, "0123456789ABCDEF0123456789ABCDEF", "md5"}, {ValueKind::kDomain, "a.b.example.com", "q"}},
+      {{ValueKind::kDomain, "ex\xc3\xa4mple.com", "query"}, {ValueKind::kDomain, "x.example.com", "query"}},
+      {{ValueKind::kDomain, long_name, "query"}}};
+  auto run = [&](size_t ahead, const std::shared_ptr<const Snapshot>& second) {
+    auto matcher = Matcher::Create(snap);
+    EXPECT_TRUE(matcher.ok());
+    std::vector<std::string> hits;
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (i == 3 && second != nullptr) {
+        EXPECT_TRUE((*matcher)->SetSnapshot(second).ok());
+      }
+      for (size_t j = i; ahead > 0 && j < std::min(records.size(), i + ahead); ++j) {
+        if (i == 0 || j == i + ahead - 1) {
+          logs::Record r;
+          r.observables = records[j];
+          (*matcher)->Prefetch(r);
+        }
+      }
+      logs::Record r;
+      r.line = i;
+      r.observables = records[i];
+      (*matcher)->Match(r, [&](const Hit& h) {
+        hits.push_back(fmt::format("{} {} {} {}", r.line, h.indicator, h.value, h.matched));
+      });
+    }
+    return hits;
+  };
+  const Strings expected = {"0 0 www.example.com example.com", "1 1 www.example.org www.example.org",
+                            "2 2 0123456789abcdef0123456789abcdef 0123456789abcdef0123456789abcdef",
+                            "2 0 a.b.example.com example.com", "3 0 x.example.com example.com",
+                            "4 0 " + long_name + " example.com"};
+  EXPECT_EQ(run(0, nullptr), expected);
+  for (size_t ahead = 1; ahead <= 5; ++ahead) EXPECT_EQ(run(ahead, nullptr), expected) << ahead;
+  // A snapshot without the domains from record 3 on: the plans made on the first one must not be used.
+  auto hashes_only = Build({Make(0, {{ValueKind::kMd5, "0123456789abcdef0123456789abcdef", true, false}})});
+  ASSERT_NE(hashes_only, nullptr);
+  const Strings first_three(expected.begin(), expected.begin() + 4);
+  for (size_t ahead = 0; ahead <= 5; ++ahead) EXPECT_EQ(run(ahead, hashes_only), first_three) << ahead;
 }
 
 }  // namespace

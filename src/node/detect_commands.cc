@@ -277,6 +277,9 @@ int RunMatch(const std::string& db_location, const MatchArgs& a, std::ostream& o
   for (const std::string& file : *files) {
     auto reader = detect::logs::LogReader::Create(*format, reader_options);
     if (!reader.ok()) return Fail(err, reader.status());
+    // The matcher starts fetching the table lines a record will probe one line before it gets the record
+    // (a hint: hits are the same). Nothing is held between Feed calls, where a -f follow may swap snapshots.
+    (*reader)->SetReadAhead([m = matcher->get()](const detect::logs::Record& r) { m->Prefetch(r); });
     source = file;
     std::ifstream stream;
     std::istream* in = &std::cin;

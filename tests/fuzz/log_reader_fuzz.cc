@@ -1,7 +1,8 @@
 // libFuzzer target for the log readers (src/detect/logs): arbitrary bytes as a log of one format, fed in two
 // pieces, and again in one piece. Any crash or sanitizer report is a bug; so is a broken invariant
 // (std::abort):
-//   - both feedings give the same records and statistics (chunking never changes what is read);
+//   - both feedings give the same records and statistics (chunking never changes what is read); the
+//     two-piece feeding runs with read-ahead (LogReader::SetReadAhead), which must not change them either;
 //   - every observable has a non-empty value; record line numbers and offsets increase;
 //   - records/observables in stats() are what the sink saw; malformed ≤ lines; at most 10 errors, each
 //     "line N: …".
@@ -64,12 +65,17 @@ Seen Read(Format format, const ReaderOptions& options, std::string_view log, siz
       seen.rendered += '\n';
     }
   };
+  uint64_t ahead = 0;
+  if (cut != log.size()) {
+    (*reader)->SetReadAhead([&ahead](const Record& r) { ahead += r.observables.size(); });
+  }
   (*reader)->Feed(log.substr(0, cut), sink);
   (*reader)->Feed(log.substr(cut), sink);
   (*reader)->Finish(sink);
   seen.stats = (*reader)->stats();
   Check(seen.stats.records == seen.records);
   Check(seen.stats.observables == seen.observables);
+  Check(cut == log.size() || ahead == seen.observables);
   Check(seen.stats.malformed <= seen.stats.lines);
   Check(seen.stats.first_errors.size() <= 10);
   for (const std::string& e : seen.stats.first_errors) Check(e.starts_with("line "));

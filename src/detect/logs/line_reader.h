@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +29,7 @@ class LineReader : public LogReader {
     kinds_ = kinds;
     KindsChanged();
   }
+  void SetReadAhead(std::function<void(const Record&)> ahead) final { ahead_ = std::move(ahead); }
 
  protected:
   // One complete line without its '\n' and a trailing '\r' (the first line also without a UTF-8 BOM).
@@ -45,8 +47,17 @@ class LineReader : public LogReader {
   void Add(pattern::ValueKind kind, std::string_view value, std::string_view field) {
     if (!value.empty() && Wants(kind)) observables_.push_back(Observable{kind, value, field});
   }
-  // Hands observables_ to the sink as one record when there is at least one.
-  void Emit(uint64_t number, uint64_t offset, std::optional<int64_t> time_ms, Sink sink);
+  // Hands observables_ to the sink as one record when there is at least one. With read-ahead on and
+  // `may_hold` (the record's views outlive the next ParseLine: they point into the line, arena_, or
+  // state that only a header line changes), the record is held and handed over after the next line.
+  void Emit(uint64_t number, uint64_t offset, std::optional<int64_t> time_ms, Sink sink, bool may_hold = false);
+  // Hands a held record to the sink (a format calls it before changing what held views point into, e.g.
+  // the field names a header line replaces).
+  void FlushHeld(Sink sink) {
+    if (!holding_) return;
+    holding_ = false;
+    sink(held_);
+  }
   // Counts a malformed line (record) and keeps its message when fewer than 10 are kept.
   void Malformed(uint64_t number, std::string_view why);
 
@@ -55,7 +66,8 @@ class LineReader : public LogReader {
   KindMask kinds_ = kAllKinds;  // ReaderOptions::kinds
 
  private:
-  void Line(std::string_view line, Sink sink);
+  // `stable`: the line is in the fed bytes (not pending_), so views into it outlive the next line.
+  void Line(std::string_view line, bool stable, Sink sink);
 
   ReaderStats stats_;
   std::string pending_;       // the start of a line whose '\n' has not arrived
@@ -63,6 +75,14 @@ class LineReader : public LogReader {
   uint64_t line_number_ = 1;  // of the line being read
   uint64_t line_offset_ = 0;  // of its first byte
   uint64_t consumed_ = 0;     // bytes fed so far
+  // Read-ahead (SetReadAhead): the held record lives in held_observables_/held_arena_, swapped with
+  // observables_/arena_ when it was emitted.
+  std::function<void(const Record&)> ahead_;
+  bool line_stable_ = false;
+  bool holding_ = false;
+  Record held_;
+  std::vector<Observable> held_observables_;
+  Arena held_arena_;
 };
 
 }  // namespace concord::detect::logs::detail

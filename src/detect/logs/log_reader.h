@@ -29,6 +29,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -116,6 +117,15 @@ class LogReader {
   virtual const ReaderStats& stats() const = 0;
   // Replaces ReaderOptions::kinds from the next line on (e.g. after the matcher's snapshot changed).
   virtual void SetKinds(KindMask kinds) = 0;
+  // Read-ahead (empty: off, the default). `ahead` is called with each record as soon as its line is read;
+  // the sink may then get that record only after the next line has been read (and always before Feed or
+  // Finish returns), so that work started in `ahead` — Matcher::Prefetch fetching the table lines the
+  // record's lookups will touch — overlaps with reading that line instead of stalling the sink. Records
+  // reach the sink in the same order with the same content, and their views stay valid until the sink call
+  // returns. Only records whose views survive the next line are held back (Zeek TSV lines that arrived
+  // within one Feed); every other record goes to the sink right after `ahead`. Records, statistics and
+  // errors stay the same for every way of cutting the bytes.
+  virtual void SetReadAhead(std::function<void(const Record&)> ahead) = 0;
 };
 
 // The plain-text scanner: every IPv4, IPv6, domain, URL, e-mail address and MD5/SHA-1/SHA-256/SHA-512 hex

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -33,6 +34,13 @@ class Arena {
   std::string_view Concat(std::initializer_list<std::string_view> parts);
   // Forgets everything allocated; frees the blocks only when they have grown past a sane bound.
   void Reset();
+  // Exchanges the contents with `other`; views into either stay valid (the blocks do not move).
+  void Swap(Arena& other) noexcept {
+    blocks_.swap(other.blocks_);
+    std::swap(total_, other.total_);
+    std::swap(block_, other.block_);
+    std::swap(used_, other.used_);
+  }
 
  private:
   struct Block {
@@ -67,6 +75,8 @@ std::string_view ExtractMailbox(std::string_view s);
 std::optional<int64_t> ParseIsoTimeMs(std::string_view s);
 // "1700000000.123456" → 1700000000123 (truncated to ms).
 std::optional<int64_t> ParseUnixSecondsMs(std::string_view s);
+// The same into *ms; false (and *ms untouched) when `s` is no such time.
+bool ParseUnixSecondsMs(std::string_view s, int64_t* ms);
 // Either of the above.
 std::optional<int64_t> ParseAnyTimeMs(std::string_view s);
 

@@ -138,6 +138,23 @@ TEST(Time, ParsesEveZeekAndIsoForms) {
   EXPECT_EQ(detail::ParseUnixSecondsMs("999999999999.999999999"), 999999999999999);
   EXPECT_EQ(detail::ParseUnixSecondsMs("1795341600.12x"), std::nullopt);
   EXPECT_EQ(detail::ParseUnixSecondsMs("1795341600.1.2"), std::nullopt);
+  // The first eight digits are read at once: every position of a non-digit among them, and 8 to 13 digits.
+  EXPECT_EQ(detail::ParseUnixSecondsMs("12345678"), 12345678000);
+  EXPECT_EQ(detail::ParseUnixSecondsMs("00000000.001"), 1);
+  EXPECT_EQ(detail::ParseUnixSecondsMs("-17953416.5"), -17953416500);
+  EXPECT_EQ(detail::ParseUnixSecondsMs("123456789012"), 123456789012000);
+  EXPECT_EQ(detail::ParseUnixSecondsMs("1234567890123"), std::nullopt);
+  for (size_t at = 0; at < 8; ++at) {
+    std::string s = "1795341600.5";
+    s[at] = at % 2 == 0 ? '/' : ':';  // the bytes right below '0' and above '9'
+    EXPECT_EQ(detail::ParseUnixSecondsMs(s), std::nullopt) << s;
+    int64_t ms = 42;
+    EXPECT_FALSE(detail::ParseUnixSecondsMs(s, &ms)) << s;
+    EXPECT_EQ(ms, 42);
+  }
+  int64_t ms = 0;
+  ASSERT_TRUE(detail::ParseUnixSecondsMs("1795341600.123456", &ms));
+  EXPECT_EQ(ms, 1795341600123);
   EXPECT_EQ(detail::ParseUnixSecondsMs(".5"), std::nullopt);
   EXPECT_EQ(detail::ParseUnixSecondsMs(""), std::nullopt);
 }
