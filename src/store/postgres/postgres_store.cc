@@ -143,6 +143,7 @@ struct PostgresStore::Batch {
     int64_t revoked = 0;
   };
 
+  int64_t first_new_oid = 0;  // oids from here on were given by this batch: no rows of theirs are stored yet
   std::vector<Object> objects;                            // every id of the batch, stored or new
   std::unordered_map<std::string_view, size_t> by_id;     // id → objects index (views into objects[].id)
   std::map<std::pair<int64_t, std::string>, Version> versions;  // (oid, version key) → stored version
@@ -278,6 +279,7 @@ absl::StatusOr<std::vector<PutResult>> PostgresStore::PutInTransaction(std::span
     next_oid = max.Int(0, 1) + 1;
     if (!max.IsNull(0, 2)) first_added = std::max(first_added, max.Int(0, 2) + 1);
   }
+  batch.first_new_oid = next_oid;
   const int64_t first_seq = next_seq;
 
   // The stored state of every id of the batch, in one query.
@@ -565,13 +567,17 @@ absl::Status PostgresStore::WriteBatch(const Batch& batch, std::span<const Encod
     std::string data;
     std::vector<int64_t> line_oids;  // COPY line → object, for messages
     for (const auto& [oid, postings] : batch.postings) {
-      stale.push_back(oid);  // new objects have none: the DELETE finds nothing for them
+      // Objects new in this batch have none stored: asking the server to look (one index probe each) cost an
+      // import of 1M new objects 2.8 s of its 41.
+      if (oid < batch.first_new_oid) stale.push_back(oid);
       AppendPostings(data, oid, postings);
       line_oids.insert(line_oids.end(), postings.size(), oid);
     }
-    const std::array<Param, 1> params = {postgres::IntArray(stale)};
-    CONCORD_RETURN_IF_ERROR(
-        Annotate(writer_.Query("DELETE FROM postings WHERE oid = ANY($1::bigint[])", params).status(), "postings"));
+    if (!stale.empty()) {
+      const std::array<Param, 1> params = {postgres::IntArray(stale)};
+      CONCORD_RETURN_IF_ERROR(
+          Annotate(writer_.Query("DELETE FROM postings WHERE oid = ANY($1::bigint[])", params).status(), "postings"));
+    }
     if (!data.empty()) {
       int line = 0;
       absl::Status copied =
