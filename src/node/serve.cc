@@ -85,6 +85,16 @@ struct Node::Impl {
   std::unique_ptr<http::Server> server;
   std::vector<std::pair<std::string, std::string>> routes;
 
+  // The server stops (drained, its threads joined) before the audit log's committer thread ends, and the
+  // audit log ends before the server's io_context goes: an audited read waits for its entry's commit, and
+  // the committer's pending callbacks may hold the last reference to that request's session, whose socket
+  // and timers belong to the io_context (destroyed after it, they were a use after free: an ASan report in
+  // a restart test).
+  ~Impl() {
+    if (server) server->Shutdown(std::chrono::steady_clock::duration::zero());
+    audit.reset();
+  }
+
   absl::StatusOr<http::Router> Routes();
   absl::StatusOr<api::Caller> Authenticate(http::Request& request);
   std::string Metrics();
