@@ -50,36 +50,6 @@ boost::json::object HashedMembers(const Entry& e) {
   };
 }
 
-// RFC 8785 string form: the same bytes as common/json.cc writes for a JSON string (quote, backslash and the
-// control characters escaped, with the short forms where JSON has them; everything else as is).
-void AppendJcsString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out.push_back('"');
-  size_t run = 0;  // start of the pending run of characters that need no escape
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    out.push_back('\\');
-    switch (c) {
-      case '"': out.push_back('"'); break;
-      case '\\': out.push_back('\\'); break;
-      case '\b': out.push_back('b'); break;
-      case '\f': out.push_back('f'); break;
-      case '\n': out.push_back('n'); break;
-      case '\r': out.push_back('r'); break;
-      case '\t': out.push_back('t'); break;
-      default:
-        out.append("u00");
-        out.push_back(kHex[c >> 4]);
-        out.push_back(kHex[c & 0xF]);
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out.push_back('"');
-}
-
 }  // namespace
 
 std::string_view ActionName(Action action) {
@@ -119,32 +89,32 @@ std::string CanonicalEntry(const Entry& entry) {
   std::string out;
   out.reserve(size);
   out.append(R"({"action":)");
-  AppendJcsString(out, ActionName(e.action));
+  AppendCanonicalJsonString(out, ActionName(e.action));
   out.append(R"(,"detail":)");
   out.append(detail);
   out.append(R"(,"justification":)");
-  AppendJcsString(out, e.justification);
+  AppendCanonicalJsonString(out, e.justification);
   out.append(R"(,"key_id":)");
-  AppendJcsString(out, e.key_id);
+  AppendCanonicalJsonString(out, e.key_id);
   out.append(R"(,"object_ids":[)");
   for (size_t i = 0; i < e.object_ids.size(); ++i) {
     if (i > 0) out.push_back(',');
-    AppendJcsString(out, e.object_ids[i]);
+    AppendCanonicalJsonString(out, e.object_ids[i]);
   }
   out.append(R"(],"org":)");
-  AppendJcsString(out, e.org);
+  AppendCanonicalJsonString(out, e.org);
   out.append(R"(,"outcome":)");
-  AppendJcsString(out, e.outcome);
+  AppendCanonicalJsonString(out, e.outcome);
   out.append(R"(,"prev_hash":)");
-  AppendJcsString(out, entry.prev_hash);
+  AppendCanonicalJsonString(out, entry.prev_hash);
   out.append(R"(,"remote_address":)");
-  AppendJcsString(out, e.remote_address);
+  AppendCanonicalJsonString(out, e.remote_address);
   out.append(R"(,"seq":)");
   out.append(std::to_string(entry.seq));
   out.append(R"(,"time_us":)");
   out.append(std::to_string(entry.time_micros));
   out.append(R"(,"user":)");
-  AppendJcsString(out, e.user);
+  AppendCanonicalJsonString(out, e.user);
   out.push_back('}');
   return out;
 }

@@ -36,33 +36,6 @@ bool Utf16Less(std::string_view a, std::string_view b) {
   return static_cast<unsigned char>(a[i]) < static_cast<unsigned char>(b[i]);
 }
 
-void AppendString(std::string& out, std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  out += '"';
-  size_t run = 0;  // start of the pending run of characters that need no escape
-  for (size_t i = 0; i < s.size(); ++i) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s.data() + run, i - run);
-    run = i + 1;
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        out += "\\u00";
-        out += kHex[c >> 4];
-        out += kHex[c & 0xF];
-    }
-  }
-  out.append(s.data() + run, s.size() - run);
-  out += '"';
-}
-
 // ECMAScript Number::toString for a finite double (RFC 8785 §3.2.2.3).
 void AppendNumber(std::string& out, double d) {
   if (d == 0) {
@@ -117,7 +90,7 @@ void AppendCanonical(std::string& out, const boost::json::value& v) {
     case boost::json::kind::int64: out += std::to_string(v.get_int64()); break;
     case boost::json::kind::uint64: out += std::to_string(v.get_uint64()); break;
     case boost::json::kind::double_: AppendNumber(out, v.get_double()); break;
-    case boost::json::kind::string: AppendString(out, v.get_string()); break;
+    case boost::json::kind::string: AppendCanonicalJsonString(out, v.get_string()); break;
     case boost::json::kind::array: {
       out += '[';
       bool first = true;
@@ -142,7 +115,7 @@ void AppendCanonical(std::string& out, const boost::json::value& v) {
       for (const auto* kv : members) {
         if (!first) out += ',';
         first = false;
-        AppendString(out, kv->key());
+        AppendCanonicalJsonString(out, kv->key());
         out += ':';
         AppendCanonical(out, kv->value());
       }
@@ -161,7 +134,7 @@ void AppendPretty(std::string& out, const boost::json::value& v, int depth) {
       if (!first) out += ",\n";
       first = false;
       indent(depth + 1);
-      AppendString(out, kv.key());
+      AppendCanonicalJsonString(out, kv.key());
       out += ": ";
       AppendPretty(out, kv.value(), depth + 1);
     }
@@ -186,6 +159,33 @@ void AppendPretty(std::string& out, const boost::json::value& v, int depth) {
 }
 
 }  // namespace
+
+void AppendCanonicalJsonString(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  size_t run = 0;  // start of the pending run of characters that need no escape
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xF];
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out += '"';
+}
 
 std::string PrettyJson(const boost::json::value& value) {
   std::string out;

@@ -23,6 +23,10 @@ absl::StatusOr<boost::json::value> ParseJson(std::string_view text, const JsonLi
 // RFC 8785 JSON Canonicalization Scheme: members sorted by UTF-16 code units, no whitespace, minimal
 // string escapes, numbers in ECMAScript's shortest form.
 std::string CanonicalJson(const boost::json::value& value);
+// Appends `s` as a JSON string in CanonicalJson's form (quotes included; quote, backslash and the control
+// characters escaped, with the short forms where JSON has them; everything else as is), for callers that
+// write canonical JSON without building a document (the audit entry's hash input).
+void AppendCanonicalJsonString(std::string& out, std::string_view s);
 
 // Indented JSON for people (two spaces, member order kept). Compact output: boost::json::serialize.
 std::string PrettyJson(const boost::json::value& value);
