@@ -141,6 +141,22 @@ const PostingExtractor* Store::posting_extractor() const { return nullptr; }
 absl::StatusOr<PostingPage> Store::FindPostings(const PostingQuery&) { return NoPostings(); }
 absl::StatusOr<int64_t> Store::CountPostings(uint8_t, std::string_view, int64_t) { return NoPostings(); }
 absl::StatusOr<std::vector<Posting>> Store::PostingsOf(std::string_view) { return NoPostings(); }
+std::vector<OrderedPostingKey> OrderPostingKeys(std::span<const PostingKey> keys,
+                                                const std::function<int64_t(const PostingKey&)>& hash) {
+  std::vector<OrderedPostingKey> order;
+  order.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) order.push_back({hash(keys[i]), i, false});
+  std::sort(order.begin(), order.end(), [&](const OrderedPostingKey& a, const OrderedPostingKey& b) {
+    if (a.hash != b.hash) return a.hash < b.hash;
+    if (keys[a.index] != keys[b.index]) return keys[a.index] < keys[b.index];
+    return a.index < b.index;
+  });
+  for (size_t k = 1; k < order.size(); ++k) {
+    order[k].repeat = order[k - 1].hash == order[k].hash && keys[order[k - 1].index] == keys[order[k].index];
+  }
+  return order;
+}
+
 absl::StatusOr<std::vector<PostingLookup>> Store::LookupPostings(std::span<const PostingKey> keys, int64_t at_most,
                                                                  size_t first) {
   std::vector<PostingLookup> out;

@@ -213,6 +213,17 @@ struct PostingKey {
   friend auto operator<=>(const PostingKey&, const PostingKey&) = default;
 };
 
+// For the backends' LookupPostings: the keys in the order of a postings index keyed by `hash` (hash, then key,
+// then position), so that a large batch walks the index forward; equal keys end up adjacent, and every one
+// but the first is marked a repeat (it gets the first one's answer).
+struct OrderedPostingKey {
+  int64_t hash = 0;
+  size_t index = 0;     // into the keys
+  bool repeat = false;  // the same key as the one before it in this order
+};
+std::vector<OrderedPostingKey> OrderPostingKeys(std::span<const PostingKey> keys,
+                                                const std::function<int64_t(const PostingKey&)>& hash);
+
 // What LookupPostings found for one key: what CountPostings(kind, value, at_most) and the first page of
 // FindPostings({kind, value, after = 0, limit = first}) answer.
 struct PostingLookup {

@@ -827,24 +827,12 @@ absl::StatusOr<std::vector<PostingLookup>> PostgresStore::LookupPostings(std::sp
   constexpr size_t kChunk = 2000;
   at_most = std::max<int64_t>(at_most, 1);
   first = std::min(first, kMaxLimit);
-  struct Key {
-    int64_t hash;
-    size_t index;  // into `keys`
-  };
-  std::vector<Key> order;
-  order.reserve(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) order.push_back({PostingHash(keys[i].kind, keys[i].value), i});
-  std::sort(order.begin(), order.end(), [&](const Key& a, const Key& b) {
-    if (a.hash != b.hash) return a.hash < b.hash;
-    if (keys[a.index] != keys[b.index]) return keys[a.index] < keys[b.index];
-    return a.index < b.index;
-  });
+  const std::vector<OrderedPostingKey> order =
+      OrderPostingKeys(keys, [this](const PostingKey& key) { return PostingHash(key.kind, key.value); });
   // Distinct keys, each with the places in `keys` it answers.
   std::vector<size_t> distinct;  // positions in `order` where a new key starts
   for (size_t k = 0; k < order.size(); ++k) {
-    if (k == 0 || order[k - 1].hash != order[k].hash || keys[order[k - 1].index] != keys[order[k].index]) {
-      distinct.push_back(k);
-    }
+    if (!order[k].repeat) distinct.push_back(k);
   }
   std::vector<PostingLookup> out(keys.size());
   auto read = WithReader([&](Connection& reader) -> absl::Status {
@@ -859,7 +847,7 @@ absl::StatusOr<std::vector<PostingLookup>> PostgresStore::LookupPostings(std::sp
       std::vector<int64_t> hashes, kinds;
       std::vector<std::string> values;
       for (size_t d = from; d < to; ++d) {
-        const Key& key = order[distinct[d]];
+        const OrderedPostingKey& key = order[distinct[d]];
         hashes.push_back(key.hash);
         kinds.push_back(keys[key.index].kind);
         values.push_back(keys[key.index].value);

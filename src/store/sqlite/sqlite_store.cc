@@ -720,18 +720,8 @@ absl::StatusOr<std::vector<PostingLookup>> SqliteStore::LookupPostings(std::span
   at_most = std::max<int64_t>(at_most, 1);
   first = std::min(first, kMaxLimit);
   const int64_t walk = std::max(at_most, static_cast<int64_t>(first) + 1);
-  struct Key {
-    int64_t hash;
-    size_t index;  // into `keys`
-  };
-  std::vector<Key> order;
-  order.reserve(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) order.push_back({PostingHash(keys[i].kind, keys[i].value), i});
-  std::sort(order.begin(), order.end(), [&](const Key& a, const Key& b) {
-    if (a.hash != b.hash) return a.hash < b.hash;
-    if (keys[a.index] != keys[b.index]) return keys[a.index] < keys[b.index];
-    return a.index < b.index;
-  });
+  const std::vector<OrderedPostingKey> order =
+      OrderPostingKeys(keys, [this](const PostingKey& key) { return PostingHash(key.kind, key.value); });
   std::vector<PostingLookup> out(keys.size());
   return WithReader([&](Handle& reader) -> absl::StatusOr<std::vector<PostingLookup>> {
     CONCORD_RETURN_IF_ERROR(reader.db.Exec("BEGIN"));  // one snapshot for every key
@@ -745,8 +735,8 @@ absl::StatusOr<std::vector<PostingLookup>> SqliteStore::LookupPostings(std::span
       };
       std::vector<Ref> refs;
       for (size_t k = 0; k < order.size(); ++k) {
+        if (order[k].repeat) continue;  // answered below, from its key's first place
         const PostingKey& key = keys[order[k].index];
-        if (k > 0 && order[k - 1].hash == order[k].hash && keys[order[k - 1].index] == key) continue;  // a repeat
         PostingLookup& found = out[order[k].index];
         Statement::Scoped scoped(*oids);
         oids->BindInt(1, order[k].hash);
@@ -797,9 +787,7 @@ absl::StatusOr<std::vector<PostingLookup>> SqliteStore::LookupPostings(std::span
       }
       // Repeats get the answer of their key's first place.
       for (size_t k = 1; k < order.size(); ++k) {
-        if (order[k - 1].hash == order[k].hash && keys[order[k - 1].index] == keys[order[k].index]) {
-          out[order[k].index] = out[order[k - 1].index];
-        }
+        if (order[k].repeat) out[order[k].index] = out[order[k - 1].index];
       }
       return absl::OkStatus();
     }();
