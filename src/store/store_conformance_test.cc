@@ -685,13 +685,13 @@ TEST_P(StoreConformance, MigrationsAppliedOnce) {
   // 3: audit log (before it moved to a file of its own), 4: sharing groups and communities, 5: TAXII state,
   // 6: postings, 7: postings looked up by value from the index alone (SQLite; PostgreSQL keeps the number),
   // 8: sightings indexed by what they sight
-  EXPECT_EQ(sqlite::LatestSchemaVersion(), 8);
-  EXPECT_EQ(postgres::LatestSchemaVersion(), 8);  // the same numbers in both dialects
-  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 8);
+  EXPECT_EQ(sqlite::LatestSchemaVersion(), 9);
+  EXPECT_EQ(postgres::LatestSchemaVersion(), 9);  // the same numbers in both dialects
+  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 9);
   EXPECT_EQ(RawInt("SELECT applied_at FROM schema_migrations WHERE version = 1"), clock_.now.UnixMicros());
   clock_.now = Ts("2025-07-01T00:00:00.000Z");
   Reopen();
-  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 8);
+  EXPECT_EQ(RawInt("SELECT count(*) FROM schema_migrations"), 9);
   EXPECT_EQ(RawInt("SELECT applied_at FROM schema_migrations WHERE version = 1"),
             Ts("2025-06-01T12:00:00.000Z").UnixMicros());
   EXPECT_EQ(RawInt("SELECT count(*) FROM sqlite_master WHERE name = 'versions'",
@@ -1165,7 +1165,7 @@ TEST_P(PostingsConformance, MigratedVersion5DatabaseIsIncompleteUntilReindexed) 
           "DROP TABLE postings; DROP TABLE store_state; "
           "DELETE FROM schema_migrations WHERE version >= 6");
   Reopen(&extractor_);
-  EXPECT_EQ(store_->GetStats()->schema_version, 8);
+  EXPECT_EQ(store_->GetStats()->schema_version, 9);
   EXPECT_FALSE(Complete());
   EXPECT_TRUE(AllPostings().empty());
   ASSERT_TRUE(store_->ReindexPostings({}).ok());
@@ -1185,7 +1185,7 @@ TEST_P(PostingsConformance, Migration8MarksPostingsIncompleteOnlyWhenSightingsEx
   };
   back_to_7();
   Reopen(&extractor_);
-  EXPECT_EQ(store_->GetStats()->schema_version, 8);
+  EXPECT_EQ(store_->GetStats()->schema_version, 9);
   EXPECT_TRUE(Complete());  // no sightings: nothing to rebuild
 
   MustPut({testing::Sighting("sighting--11111111-1111-4111-8111-111111111111", "2024-01-03T00:00:00.000Z", indicator)});
@@ -1199,7 +1199,7 @@ TEST_P(PostingsConformance, Migration8MarksPostingsIncompleteOnlyWhenSightingsEx
 
 TEST_P(PostingsConformance, EmptyDatabaseStartsComplete) {
   EXPECT_TRUE(Complete());
-  EXPECT_EQ(sqlite::LatestSchemaVersion(), 8);
+  EXPECT_EQ(sqlite::LatestSchemaVersion(), 9);
 }
 
 

@@ -284,20 +284,31 @@ absl::StatusOr<std::vector<PutResult>> PostgresStore::PutInTransaction(std::span
 
   // The stored state of every id of the batch, in one query.
   {
-    std::vector<std::string> ids;
-    std::vector<int64_t> hashes;
+    // One index probe per id, in hash order (neighbouring probes share b-tree pages). The LATERAL subquery
+    // behind OFFSET 0 keeps the plan a nested loop over objects_id_hash: given `id_hash = ANY(10,000
+    // values)`, the planner preferred a sequential scan of the whole table once it held some 100,000 rows,
+    // which made every batch cost in proportion to the store (100 ms per batch at 1M objects, against 18).
+    std::vector<std::pair<int64_t, std::string_view>> keys;
     std::unordered_map<std::string_view, bool> seen;
     for (const EncodedObject& row : rows) {
-      if (seen.emplace(row.object->id, true).second) {
-        ids.push_back(row.object->id);
-        hashes.push_back(IdHash(row.object->id));
-      }
+      if (seen.emplace(row.object->id, true).second) keys.emplace_back(IdHash(row.object->id), row.object->id);
+    }
+    std::sort(keys.begin(), keys.end());
+    std::vector<int64_t> hashes;
+    std::vector<std::string> ids;
+    hashes.reserve(keys.size());
+    ids.reserve(keys.size());
+    for (const auto& [hash, id] : keys) {
+      hashes.push_back(hash);
+      ids.emplace_back(id);
     }
     const std::array<Param, 2> params = {postgres::IntArray(hashes), postgres::TextArray(ids)};
     CONCORD_ASSIGN_OR_RETURN(
-        Result found, writer_.Query("SELECT oid, id, current_seq, version_key, revoked, revoked_since FROM objects "
-                                    "WHERE id_hash = ANY($1::bigint[]) AND id = ANY($2::text[])",
-                                    params));
+        Result found,
+        writer_.Query("SELECT o.oid, o.id, o.current_seq, o.version_key, o.revoked, o.revoked_since "
+                      "FROM unnest($1::bigint[], $2::text[]) AS k (id_hash, id) CROSS JOIN LATERAL "
+                      "(SELECT * FROM objects WHERE objects.id_hash = k.id_hash AND objects.id = k.id OFFSET 0) o",
+                      params));
     batch.objects.reserve(ids.size());
     for (int r = 0; r < found.rows(); ++r) {
       Batch::Object& o = batch.objects.emplace_back();

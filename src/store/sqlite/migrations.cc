@@ -266,6 +266,10 @@ UPDATE store_meta SET value = 0
   WHERE name = 'postings_complete' AND EXISTS (SELECT 1 FROM objects WHERE type = 'sighting');
 )sql";
 
+// Migration 9: no change here. PostgreSQL's migration 9 compresses large versions with LZ4 instead of pglz;
+// SQLite stores them uncompressed. The step keeps both backends at one schema version.
+constexpr std::string_view kSchemaV9 = "SELECT 1";
+
 constexpr std::array kMigrations = {
     Migration{1, "versions, current objects, per-type counts", kSchemaV1},
     Migration{2, "organisations, users, API keys", kSchemaV2},
@@ -275,6 +279,7 @@ constexpr std::array kMigrations = {
     Migration{6, "postings", kSchemaV6},
     Migration{7, "postings looked up by value from the index alone", kSchemaV7},
     Migration{8, "sightings indexed by what they sight (postings rebuilt when sightings exist)", kSchemaV8},
+    Migration{9, "large versions compressed with LZ4 (PostgreSQL only)", kSchemaV9},
 };
 
 constexpr std::string_view kCreateMigrationsTable =
