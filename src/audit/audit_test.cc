@@ -201,15 +201,21 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
     sqlite3_close(db);
     return v;
   };
-  // Every (object, entry) pair once, in blocks (one run per append here: index_run_pairs = 1).
-  EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_blocks b, json_each(b.pairs) o, json_each(o.value) s"), 12);
+  // Every (object, entry) pair once, in blocks (one run per append here: index_run_pairs = 1), and every
+  // entry's user and organisation (file version 3).
+  EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_blocks b, json_each(b.pairs) o, json_each(o.value) s "
+                      "WHERE o.key NOT LIKE ' %'"),
+            12);
+  EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_blocks b, json_each(b.pairs) o, json_each(o.value) s "
+                      "WHERE o.key LIKE ' user:%' OR o.key LIKE ' org:%'"),
+            22);
   EXPECT_EQ(query_text("SELECT group_concat(s.value) FROM audit_object_blocks b, json_each(b.pairs) o, json_each(o.value) s "
                        "WHERE o.key = 'indicator--00000000-0000-4000-8000-000000000005'"),
             "5,11");
   EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_index"), 0);
   EXPECT_EQ(query_int("SELECT count(*) FROM audit_objects"), 0);
   EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
-  EXPECT_EQ(query_int("SELECT value FROM audit_meta WHERE name = 'version'"), 2);
+  EXPECT_EQ(query_int("SELECT value FROM audit_meta WHERE name = 'version'"), 3);
   // Entries 1-4 indexed the oldest way (audit_objects), 5-8 in a run of one row per pair (as a Concord before
   // blocks wrote it), 9-11 not at all: still exact, with paging.
   Sql("INSERT INTO audit_objects (object_id, seq) SELECT o.key, s.value FROM audit_object_blocks b, "
@@ -253,14 +259,171 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
   for (int i = 0; i < 5000; ++i) many.push_back(ReadEvent(10000 + i));
   ASSERT_TRUE(log_->AppendBatch(std::move(many)).ok());
   ASSERT_EQ(wait_for_mark(5012), 5012);
-  EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_blocks WHERE run = 13"), 40);
+  // Two more blocks: the user's and the organisation's 5,000 seqs each (a key's seqs stay in one block).
+  EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_blocks WHERE run = 13"), 42);
   EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_blocks b, json_each(b.pairs) o, json_each(o.value) s "
                       "WHERE b.run = 13"),
-            5000);
+            15000);
   EXPECT_EQ(query_int("SELECT last_seq FROM audit_object_runs WHERE run = 13"), 5012);
   EXPECT_EQ(seqs_of(12499), (std::vector<int64_t>{2512}));
   EXPECT_EQ(seqs_of(14999), (std::vector<int64_t>{5012}));
   EXPECT_EQ(seqs_of(10000), (std::vector<int64_t>{13}));
+  EXPECT_TRUE(MustVerify().intact);
+}
+
+// File version 3: users and organisations are found through the run index, and times by a binary search over
+// seq; answers are exact for entries a version-2 file indexed (the partial indexes its upgrade leaves), for
+// runs written since, and for entries past the mark, across pages, with every other filter.
+TEST_F(AuditLogTest, UserOrgAndTimeFiltersAreExactAcrossAnUpgradeRunsAndTheTail) {
+  const std::string org_a = "identity--aaaaaaaa-0000-4000-8000-000000000001";
+  const std::string org_b = "identity--bbbbbbbb-0000-4000-8000-000000000002";
+  auto reopen = [&](int64_t run_pairs) {
+    log_.reset();
+    auto opened = OpenAuditLog(path_.string(), {.clock = &clock_, .index_run_pairs = run_pairs});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    log_ = std::move(*opened);
+  };
+  auto query_int = [&](const std::string& sql) {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+    const int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  };
+  auto wait_for_mark = [&](int64_t want) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (query_int("SELECT value FROM audit_meta WHERE name = 'objects_seq'") != want &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return query_int("SELECT value FROM audit_meta WHERE name = 'objects_seq'");
+  };
+  int n = 0;
+  auto append = [&](const std::string& user, const std::string& org, Action action = Action::kRead) {
+    clock_.now_ms += 1;
+    Event e = ReadEvent(++n, user);
+    e.org = org;
+    e.action = action;
+    ASSERT_TRUE(log_->Append(e).ok());
+  };
+
+  // Entries 1-6 in runs, then the file made what version 2 left: the three indexes, no user or organisation
+  // keys in its runs.
+  reopen(1);
+  for (int i = 0; i < 6; ++i) append(i % 2 ? "bob" : "alice", i == 4 ? org_b : org_a);
+  ASSERT_EQ(wait_for_mark(6), 6);
+  log_.reset();
+  Sql("DROP INDEX IF EXISTS audit_log_user_before; DROP INDEX IF EXISTS audit_log_org_before; "
+      "CREATE INDEX audit_log_time ON audit_log (time_us); CREATE INDEX audit_log_org ON audit_log (org_id, seq); "
+      "CREATE INDEX audit_log_user ON audit_log (user_name, seq); "
+      "UPDATE audit_object_blocks SET pairs = json_remove(pairs, '$.\" user:alice\"', '$.\" user:bob\"', "
+      "'$.\" org:" + org_a + "\"', '$.\" org:" + org_b + "\"'); "
+      "DELETE FROM audit_meta WHERE name = 'actors_from'; UPDATE audit_meta SET value = 2 WHERE name = 'version'");
+  EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_blocks b, json_each(b.pairs) o WHERE o.key LIKE ' %'"), 0);
+
+  // The upgrade: the three indexes go, two partial ones keep entries 1-6 findable.
+  reopen(1);
+  EXPECT_EQ(query_int("SELECT value FROM audit_meta WHERE name = 'version'"), 3);
+  EXPECT_EQ(query_int("SELECT value FROM audit_meta WHERE name = 'actors_from'"), 6);
+  EXPECT_EQ(query_int("SELECT count(*) FROM sqlite_master WHERE name IN ('audit_log_time', 'audit_log_org', 'audit_log_user')"), 0);
+  EXPECT_EQ(query_int("SELECT count(*) FROM sqlite_master WHERE name IN ('audit_log_user_before', 'audit_log_org_before') "
+                      "AND sql LIKE '%WHERE seq <= 6'"),
+            2);
+  // Entries 7-10 in runs with the new keys; 11-14 past the mark (runs wait for 1,000,000 pairs).
+  for (int i = 0; i < 4; ++i) append(i % 2 ? "alice" : "carol", i == 1 ? org_b : org_a, i == 2 ? Action::kWrite : Action::kRead);
+  ASSERT_EQ(wait_for_mark(10), 10);
+  reopen(1'000'000);
+  for (int i = 0; i < 2; ++i) append("alice", org_a);
+  {
+    // Two entries committed together: one time for both.
+    clock_.now_ms += 1;
+    std::vector<Event> two = {ReadEvent(++n, "bob"), ReadEvent(++n, "carol")};
+    two[1].org = org_b;
+    ASSERT_TRUE(log_->AppendBatch(std::move(two)).ok());
+  }
+  ASSERT_EQ(query_int("SELECT value FROM audit_meta WHERE name = 'objects_seq'"), 10);
+  EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_blocks b, json_each(b.pairs) o, json_each(o.value) s "
+                      "WHERE o.key = ' user:carol'"),
+            2);  // entries 7 and 9; 13 is past the mark
+
+  // The oracle: every entry, filtered here.
+  auto all = log_->List({.limit = 1000});
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->entries.size(), 14u);
+  auto expected = [&](const Filter& f) {
+    std::vector<int64_t> seqs;
+    for (const Entry& e : all->entries) {
+      if (e.seq <= f.after_seq) continue;
+      if (f.since && e.time_micros < f.since->UnixMicros()) continue;
+      if (f.until && e.time_micros >= f.until->UnixMicros()) continue;
+      if (!f.user.empty() && e.event.user != f.user) continue;
+      if (!f.org.empty() && e.event.org != f.org) continue;
+      if (f.action && e.event.action != *f.action) continue;
+      if (!f.object_id.empty() &&
+          std::find(e.event.object_ids.begin(), e.event.object_ids.end(), f.object_id) == e.event.object_ids.end()) {
+        continue;
+      }
+      seqs.push_back(e.seq);
+    }
+    return seqs;
+  };
+  auto paged = [&](Filter f) {
+    std::vector<int64_t> seqs;
+    for (int pages = 0; pages < 20; ++pages) {
+      auto page = log_->List(f);
+      EXPECT_TRUE(page.ok()) << page.status();
+      if (!page.ok()) break;
+      for (const Entry& e : page->entries) seqs.push_back(e.seq);
+      if (!page->more) break;
+      EXPECT_EQ(page->entries.size(), f.limit);
+      f.after_seq = page->next_after_seq;
+    }
+    return seqs;
+  };
+  const int64_t t0 = all->entries.front().time_micros;
+  auto at = [t0](int64_t offset_us) {
+    Timestamp t;
+    t.seconds = (t0 + offset_us) / 1'000'000;
+    t.nanos = static_cast<int32_t>((t0 + offset_us) % 1'000'000 * 1000);
+    return t;
+  };
+  std::vector<Filter> filters;
+  for (const std::string user : {"", "alice", "bob", "carol", "dave"}) {
+    for (const std::string& org : {std::string(), org_a, org_b}) {
+      filters.push_back({.user = user, .org = org});
+      filters.push_back({.user = user, .org = org, .action = Action::kRead});
+      filters.push_back({.since = at(3'000), .until = at(11'000),
+                         .user = user, .org = org});
+    }
+  }
+  filters.push_back({.user = "alice", .object_id = "indicator--00000000-0000-4000-8000-000000000011"});
+  filters.push_back({.org = org_a, .object_id = "indicator--00000000-0000-4000-8000-000000000002"});
+  for (int64_t from = -1; from <= 13; from += 2) {  // times on, between, before and after the entries
+    for (int64_t to = from; to <= 14; to += 3) {
+      filters.push_back({.since = at(from * 1'000),
+                         .until = at(to * 1'000 + 500)});
+    }
+  }
+  filters.push_back({.since = at(12'000)});  // the two entries of one commit
+  for (const Filter& f : filters) {
+    const std::vector<int64_t> want = expected(f);
+    for (size_t limit : {1u, 2u, 3u, 100u}) {
+      Filter g = f;
+      g.limit = limit;
+      EXPECT_EQ(paged(g), want) << "user '" << f.user << "' org '" << f.org << "' since "
+                                << (f.since ? f.since->UnixMicros() - t0 : -999) << " until "
+                                << (f.until ? f.until->UnixMicros() - t0 : -999) << " limit " << limit;
+    }
+  }
+  EXPECT_EQ(expected({.user = "alice"}), (std::vector<int64_t>{1, 3, 5, 8, 10, 11, 12}));
+  EXPECT_EQ(expected({.org = org_b}), (std::vector<int64_t>{5, 8, 14}));
+  EXPECT_EQ(expected({.since = at(12'000)}), (std::vector<int64_t>{13, 14}));
+  // Not an object id: the run index's own keys are not for the object filter.
+  EXPECT_EQ(log_->List({.object_id = " user:alice"}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_TRUE(MustVerify().intact);
 }
 
@@ -303,9 +466,12 @@ TEST_F(AuditLogTest, IdsWithEscapesAreIndexedToo) {
     sqlite3_prepare_v2(db, "SELECT first_id, pairs, (SELECT count(*) FROM audit_object_blocks) FROM audit_object_blocks",
                        -1, &st, nullptr);
     ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))), "back\\slash");
+    // The entry's organisation and user are keys too (file version 3), before every object id (a space first).
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))),
+              " org:identity--aaaaaaaa-0000-4000-8000-000000000001");
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))),
-              R"({"back\\slash":[1],"indicator--00000000-0000-4000-8000-000000000001":[1],"tab\there":[1],"x\"y":[1]})");
+              R"({" org:identity--aaaaaaaa-0000-4000-8000-000000000001":[1]," user:alice":[1],"back\\slash":[1],)"
+              R"("indicator--00000000-0000-4000-8000-000000000001":[1],"tab\there":[1],"x\"y":[1]})");
     EXPECT_EQ(sqlite3_column_int64(st, 2), 1);
     sqlite3_finalize(st);
     sqlite3_close(db);

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <limits>
 #include <filesystem>
 #include <unordered_map>
 #include <utility>
@@ -110,6 +111,16 @@ bool ReadIds(std::string_view text, Add&& add) {
   return true;
 }
 
+// Keys of the run index beside the object ids: an entry's user and organisation (file version 3). The leading
+// space keeps them apart from object ids (a STIX id starts with its type); List compares the columns too.
+constexpr std::string_view kUserKey = " user:";
+constexpr std::string_view kOrgKey = " org:";
+std::string ActorKey(std::string_view prefix, std::string_view value) {
+  std::string key(prefix);
+  key.append(value);
+  return key;
+}
+
 // An entry from a row of kColumns (internal::EntryFromColumns).
 absl::StatusOr<Entry> ReadEntry(const Statement& s) {
   return internal::EntryFromColumns({.seq = s.ColumnInt(0),
@@ -154,7 +165,7 @@ CREATE TABLE audit_meta (
   value NOT NULL
 ) WITHOUT ROWID;
 )sql";
-constexpr int kAuditFileVersion = 2;
+constexpr int kAuditFileVersion = 3;  // see AddActorKeys
 // Version 2 added the blocks of the object index; a version-1 file gets the table on its first read-write open.
 constexpr char kAddBlocks[] = R"sql(
 CREATE TABLE IF NOT EXISTS audit_object_blocks (
@@ -165,6 +176,34 @@ CREATE TABLE IF NOT EXISTS audit_object_blocks (
 CREATE UNIQUE INDEX IF NOT EXISTS audit_object_blocks_key ON audit_object_blocks (run, first_id);
 UPDATE audit_meta SET value = 2 WHERE name = 'version' AND value < 2;
 )sql";
+
+// Version 3: the entries' user and organisation are keys of the run index (kUserKey, kOrgKey) instead of
+// b-tree indexes written with every commit, and the time filter finds its seqs by a binary search (time never
+// runs backwards along the chain) instead of an index on time_us. Each of the three indexes cost every group
+// commit a page of WAL beside the table's own page: with them, audited reads at 10k req/s wrote 4 times the
+// WAL, and the checkpoints that copy it back stalled the appends (docs/benchmarks.md, session 6). Entries up
+// to the mark when a file is upgraded are in runs without those keys: two partial indexes cover them
+// (audit_log_user_before, audit_log_org_before: WHERE seq <= the mark, recorded as 'actors_from'), and are
+// never written again.
+absl::Status AddActorKeys(Connection& db) {
+  CONCORD_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("SELECT value FROM audit_meta WHERE name = 'version'"));
+  if (version >= kAuditFileVersion) return absl::OkStatus();
+  CONCORD_ASSIGN_OR_RETURN(int64_t mark, db.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
+  std::string sql =
+      "DROP INDEX IF EXISTS audit_log_time; DROP INDEX IF EXISTS audit_log_org; DROP INDEX IF EXISTS audit_log_user;";
+  if (mark > 0) {
+    sql += fmt::format(
+        "CREATE INDEX audit_log_user_before ON audit_log (user_name, seq) WHERE seq <= {0};"
+        "CREATE INDEX audit_log_org_before ON audit_log (org_id, seq) WHERE seq <= {0};",
+        mark);
+  }
+  sql += fmt::format("INSERT INTO audit_meta (name, value) VALUES ('actors_from', {});"
+                     "UPDATE audit_meta SET value = {} WHERE name = 'version';",
+                     mark, kAuditFileVersion);
+  CONCORD_RETURN_IF_ERROR(db.Exec(sql));
+  if (mark > 0) spdlog::info("audit log: file upgraded to version 3 (entries 1 to {} keep their user and organisation indexes)", mark);
+  return absl::OkStatus();
+}
 
 // Creates the audit file's tables on first open, moving the entries an older Concord kept in the store's
 // own file (they keep their seq, hashes and chain; their object index comes along as audit_objects, which
@@ -188,6 +227,7 @@ absl::Status InitAuditFile(Connection& db, const std::string& store_path, const 
     CONCORD_ASSIGN_OR_RETURN(bool ready, has_table("audit_meta"));
     if (ready) {
       CONCORD_RETURN_IF_ERROR(db.Exec(kAddBlocks));
+      CONCORD_RETURN_IF_ERROR(AddActorKeys(db));
       return db.Exec("COMMIT");
     }
     CONCORD_RETURN_IF_ERROR(db.Exec(store::sqlite::AuditLogSchema()));
@@ -208,10 +248,11 @@ absl::Status InitAuditFile(Connection& db, const std::string& store_path, const 
     }
     CONCORD_ASSIGN_OR_RETURN(Statement meta, db.Prepare("INSERT INTO audit_meta (name, value) VALUES "
                                                         "('version', ?1), ('created_us', ?2), ('objects_seq', ?3), ('moved_from_store', ?3)"));
-    meta.BindInt(1, kAuditFileVersion);
+    meta.BindInt(1, 2);  // the layout the schema above creates; AddActorKeys takes it to kAuditFileVersion
     meta.BindInt(2, clock.Now().UnixMicros());
     meta.BindInt(3, moved);
     CONCORD_RETURN_IF_ERROR(meta.Step().status());
+    CONCORD_RETURN_IF_ERROR(AddActorKeys(db));
     if (moved > 0) spdlog::info("audit log: moved {} entries from {} to a file of its own", moved, store_path);
     return db.Exec("COMMIT");
   }();
@@ -413,7 +454,10 @@ void SqliteAuditLog::CommitLoop() {
     const absl::Status status = Commit(batch);
     for (Pending& p : batch) {
       if (status.ok()) {
-        for (const Entry& e : p.entries) unindexed_pairs_ += static_cast<int64_t>(e.event.object_ids.size());
+        for (const Entry& e : p.entries) {
+          unindexed_pairs_ += static_cast<int64_t>(e.event.object_ids.size()) + (e.event.user.empty() ? 0 : 1) +
+                              (e.event.org.empty() ? 0 : 1);
+        }
         p.done(std::move(p.entries));
       } else {
         p.done(status);
@@ -463,7 +507,8 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
     ~EndRead() { (void)db.Exec("COMMIT"); }
   } end_read{db};
   CONCORD_ASSIGN_OR_RETURN(int64_t mark, db.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
-  CONCORD_ASSIGN_OR_RETURN(Statement s, db.Prepare("SELECT seq, object_ids FROM audit_log WHERE seq > ?1 ORDER BY seq"));
+  CONCORD_ASSIGN_OR_RETURN(Statement s,
+                           db.Prepare("SELECT seq, object_ids, user_name, org_id FROM audit_log WHERE seq > ?1 ORDER BY seq"));
   Statement::Scoped reset(s);
   s.BindInt(1, mark);
   PreparedRun run;
@@ -481,15 +526,18 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
     if (!row) break;
     const int64_t seq = s.ColumnInt(0);
     run.last_seq = seq;
-    const bool read = ReadIds(s.ColumnText(1), [&](std::string_view id) {
+    auto add = [&](std::string_view id) {
       auto it = seqs_of.find(id);
       if (it == seqs_of.end()) it = seqs_of.emplace(std::string(id), std::vector<int64_t>()).first;
       if (it->second.empty() || it->second.back() != seq) {  // an entry naming an id twice counts once
         it->second.push_back(seq);
         ++run.pairs;
       }
-    });
+    };
+    const bool read = ReadIds(s.ColumnText(1), add);
     if (!read) return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", seq));
+    if (!s.ColumnText(2).empty()) add(ActorKey(kUserKey, s.ColumnText(2)));
+    if (!s.ColumnText(3).empty()) add(ActorKey(kOrgKey, s.ColumnText(3)));
   }
   if (run.last_seq == mark) return std::optional<PreparedRun>();
   std::vector<const std::pair<const std::string, std::vector<int64_t>>*> objects;
@@ -656,14 +704,180 @@ absl::StatusOr<Head> SqliteAuditLog::GetHead() {
   return head;
 }
 
+namespace {
+
+// The first seq whose entry's time is at or after `time_us`, or past the last entry: entries are in seq order
+// and their times never decrease along it (CommitInTransaction), so `seq >= the answer` selects exactly the
+// entries at or after that time. A binary search over seq, one rowid seek per step.
+absl::StatusOr<int64_t> FirstSeqAtOrAfter(Connection& db, int64_t time_us) {
+  CONCORD_ASSIGN_OR_RETURN(Statement bounds, db.Prepare("SELECT min(seq), max(seq) FROM audit_log"));
+  Statement::Scoped reset_bounds(bounds);
+  CONCORD_ASSIGN_OR_RETURN(bool row, bounds.Step());
+  if (!row || bounds.ColumnIsNull(0)) return 1;  // no entries
+  int64_t lo = bounds.ColumnInt(0);
+  int64_t hi = bounds.ColumnInt(1) + 1;
+  CONCORD_ASSIGN_OR_RETURN(Statement probe,
+                           db.Prepare("SELECT seq, time_us FROM audit_log WHERE seq >= ?1 ORDER BY seq LIMIT 1"));
+  while (lo < hi) {
+    const int64_t mid = lo + (hi - lo) / 2;
+    Statement::Scoped reset_probe(probe);
+    probe.BindInt(1, mid);
+    CONCORD_ASSIGN_OR_RETURN(bool found, probe.Step());
+    if (!found) return absl::DataLossError(fmt::format("audit log: no entry at or after seq {} below the last", mid));
+    if (probe.ColumnInt(1) >= time_us) {
+      hi = mid;  // the answer is below mid, or is the entry found (no entry lies between mid and it)
+    } else {
+      lo = probe.ColumnInt(0) + 1;
+    }
+  }
+  return lo;
+}
+
+}  // namespace
+
 absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
   if (filter.limit < 1 || filter.limit > 1000) return FieldError("limit", "must be 1 to 1000");
-  std::string sql = fmt::format("SELECT {} FROM audit_log WHERE seq > :after", kColumns);
-  if (filter.since) sql += " AND time_us >= :since";
-  if (filter.until) sql += " AND time_us < :until";
-  if (!filter.user.empty()) sql += " AND user_name = :user";
-  if (!filter.org.empty()) sql += " AND org_id = :org";
-  if (filter.action) sql += " AND action = :action";
+  if (filter.object_id.starts_with(' ')) return FieldError("object_id", "is not an object id");
+  std::lock_guard lock(read_mu_);
+  // One read transaction: the time bounds, the marks and the entries from one snapshot while appends go on.
+  CONCORD_RETURN_IF_ERROR(reader_.Exec("BEGIN"));
+  struct EndRead {
+    Connection& db;
+    ~EndRead() { (void)db.Exec("COMMIT"); }
+  } end_read{reader_};
+
+  // The time range as a seq range [first, end).
+  int64_t first = filter.after_seq + 1;
+  int64_t end = std::numeric_limits<int64_t>::max();
+  if (filter.since) {
+    CONCORD_ASSIGN_OR_RETURN(int64_t since, FirstSeqAtOrAfter(reader_, filter.since->UnixMicros()));
+    first = std::max(first, since);
+  }
+  if (filter.until) {
+    CONCORD_ASSIGN_OR_RETURN(end, FirstSeqAtOrAfter(reader_, filter.until->UnixMicros()));
+  }
+
+  // Every filter, on the columns (exact whatever the indexes hold), for the rows an index proposes.
+  std::string conditions;
+  if (filter.since) conditions += " AND time_us >= :since";
+  if (filter.until) conditions += " AND time_us < :until";
+  if (!filter.user.empty()) conditions += " AND user_name = :user";
+  if (!filter.org.empty()) conditions += " AND org_id = :org";
+  if (filter.action) conditions += " AND action = :action";
+  const std::string action(filter.action ? ActionName(*filter.action) : "");
+  auto bind_all = [&](Statement& s) {
+    auto bind_int = [&s](const char* name, int64_t v) {
+      if (int i = s.ParameterIndex(name); i > 0) s.BindInt(i, v);
+    };
+    auto bind_text = [&s](const char* name, std::string_view v) {
+      if (int i = s.ParameterIndex(name); i > 0) s.BindText(i, v);
+    };
+    bind_int(":after", filter.after_seq);
+    bind_int(":first", first);
+    bind_int(":end", end);
+    if (filter.since) bind_int(":since", filter.since->UnixMicros());
+    if (filter.until) bind_int(":until", filter.until->UnixMicros());
+    bind_text(":user", filter.user);
+    bind_text(":org", filter.org);
+    bind_text(":action", action);
+    bind_text(":object", filter.object_id);
+    bind_int(":limit", static_cast<int64_t>(filter.limit) + 1);
+  };
+  Page page;
+  page.next_after_seq = filter.after_seq;
+  // Adds the entry in the current row of `s`; false once the page is full (and `more` is known).
+  auto take = [&](const Statement& s) -> absl::StatusOr<bool> {
+    if (page.entries.size() == filter.limit) {
+      page.more = true;
+      return false;
+    }
+    auto entry = ReadEntry(s);
+    if (!entry.ok()) return Annotate(entry.status(), fmt::format("audit entry {}", s.ColumnInt(0)));
+    page.next_after_seq = entry->seq;
+    page.entries.push_back(std::move(*entry));
+    return true;
+  };
+
+  // Version 3 files find a user's or an organisation's entries through the run index (AddActorKeys).
+  CONCORD_ASSIGN_OR_RETURN(int64_t actors_known,
+                           reader_.QueryInt("SELECT count(*) FROM audit_meta WHERE name = 'actors_from'"));
+  if ((!filter.user.empty() || !filter.org.empty()) && actors_known > 0) {
+    const bool by_user = !filter.user.empty();
+    const std::string key = by_user ? ActorKey(kUserKey, filter.user) : ActorKey(kOrgKey, filter.org);
+    const std::string_view column = by_user ? "user_name" : "org_id";
+    CONCORD_ASSIGN_OR_RETURN(int64_t before, reader_.QueryInt("SELECT value FROM audit_meta WHERE name = 'actors_from'"));
+    CONCORD_ASSIGN_OR_RETURN(int64_t mark, reader_.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
+    std::string one_sql = fmt::format("SELECT {} FROM audit_log WHERE seq = :seq{}", kColumns, conditions);
+    if (!filter.object_id.empty()) {
+      one_sql += " AND EXISTS (SELECT 1 FROM json_each(object_ids) WHERE value = :object)";
+    }
+    CONCORD_ASSIGN_OR_RETURN(Statement one, reader_.Prepare(one_sql));
+    // Offers the candidates of `s` (seqs ascending, in column 0) in turn; false once the page is full or the
+    // seqs reach `end` (the sources below follow one another in seq order, so nothing after can qualify).
+    auto offer_all = [&](Statement& s) -> absl::StatusOr<bool> {
+      for (;;) {
+        CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
+        if (!row) return true;
+        const int64_t seq = s.ColumnInt(0);
+        if (seq >= end) return false;
+        Statement::Scoped reset_one(one);
+        bind_all(one);
+        one.BindInt(one.ParameterIndex(":seq"), seq);
+        CONCORD_ASSIGN_OR_RETURN(bool found, one.Step());
+        if (!found) continue;
+        CONCORD_ASSIGN_OR_RETURN(bool go_on, take(one));
+        if (!go_on) return false;
+      }
+    };
+    // 1. Entries up to 'actors_from': the partial index the upgrade left (its WHERE repeated, so that it applies).
+    if (before > 0 && first <= before) {
+      CONCORD_ASSIGN_OR_RETURN(
+          Statement s, reader_.Prepare(fmt::format("SELECT seq FROM audit_log INDEXED BY audit_log_{}_before WHERE {} = ?1 "
+                                                   "AND seq >= ?2 AND seq <= {} ORDER BY seq",
+                                                   by_user ? "user" : "org", column, before)));
+      s.BindText(1, by_user ? filter.user : filter.org);
+      s.BindInt(2, first);
+      CONCORD_ASSIGN_OR_RETURN(bool go_on, offer_all(s));
+      if (!go_on) return page;
+    }
+    // 2. Entries in the runs written since: one block per run.
+    {
+      CONCORD_ASSIGN_OR_RETURN(Statement runs,
+                               reader_.Prepare("SELECT run FROM audit_object_runs WHERE run > ?1 AND last_seq >= ?2 "
+                                               "AND run <= ?3 ORDER BY run"));
+      runs.BindInt(1, before);
+      runs.BindInt(2, first);
+      runs.BindInt(3, mark);
+      CONCORD_ASSIGN_OR_RETURN(
+          Statement seqs,
+          reader_.Prepare("SELECT s.value FROM audit_object_blocks b CROSS JOIN json_each(b.pairs) o "
+                          "CROSS JOIN json_each(o.value) s WHERE b.rowid = (SELECT k.rowid FROM audit_object_blocks k "
+                          "WHERE k.run = ?1 AND k.first_id <= ?2 ORDER BY k.first_id DESC LIMIT 1) "
+                          "AND o.key = ?2 AND s.value >= ?3 ORDER BY s.value"));
+      for (;;) {
+        CONCORD_ASSIGN_OR_RETURN(bool row, runs.Step());
+        if (!row) break;
+        Statement::Scoped reset_seqs(seqs);
+        seqs.BindInt(1, runs.ColumnInt(0));
+        seqs.BindText(2, key);
+        seqs.BindInt(3, first);
+        CONCORD_ASSIGN_OR_RETURN(bool go_on, offer_all(seqs));
+        if (!go_on) return page;
+      }
+    }
+    // 3. Entries past the mark, not in a run yet.
+    CONCORD_ASSIGN_OR_RETURN(Statement tail, reader_.Prepare(fmt::format(
+                                                 "SELECT seq FROM audit_log WHERE seq > ?1 AND seq >= ?2 AND {} = ?3 "
+                                                 "ORDER BY seq",
+                                                 column)));
+    tail.BindInt(1, std::max(mark, before));
+    tail.BindInt(2, first);
+    tail.BindText(3, by_user ? filter.user : filter.org);
+    CONCORD_RETURN_IF_ERROR(offer_all(tail).status());
+    return page;
+  }
+
+  std::string sql = fmt::format("SELECT {} FROM audit_log WHERE seq >= :first AND seq < :end{}", kColumns, conditions);
   if (!filter.object_id.empty()) {
     // The entries indexed before migration 6 (audit_objects), those in runs (one seek per run), and those
     // past the mark by their object_ids (header: Object index).
@@ -683,37 +897,14 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
            " WHERE name = 'objects_seq')) AND EXISTS (SELECT 1 FROM json_each(t.object_ids) WHERE value = :object))";
   }
   sql += " ORDER BY seq LIMIT :limit";
-  const std::string action(filter.action ? ActionName(*filter.action) : "");
-  std::lock_guard lock(read_mu_);
   CONCORD_ASSIGN_OR_RETURN(Statement s, reader_.Prepare(sql));
   Statement::Scoped reset(s);
-  auto bind_int = [&s](const char* name, int64_t v) {
-    if (int i = s.ParameterIndex(name); i > 0) s.BindInt(i, v);
-  };
-  auto bind_text = [&s](const char* name, std::string_view v) {
-    if (int i = s.ParameterIndex(name); i > 0) s.BindText(i, v);
-  };
-  bind_int(":after", filter.after_seq);
-  if (filter.since) bind_int(":since", filter.since->UnixMicros());
-  if (filter.until) bind_int(":until", filter.until->UnixMicros());
-  bind_text(":user", filter.user);
-  bind_text(":org", filter.org);
-  bind_text(":action", action);
-  bind_text(":object", filter.object_id);
-  bind_int(":limit", static_cast<int64_t>(filter.limit) + 1);
-  Page page;
-  page.next_after_seq = filter.after_seq;
+  bind_all(s);
   for (;;) {
     CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
-    if (page.entries.size() == filter.limit) {
-      page.more = true;
-      break;
-    }
-    auto entry = ReadEntry(s);
-    if (!entry.ok()) return Annotate(entry.status(), fmt::format("audit entry {}", s.ColumnInt(0)));
-    page.next_after_seq = entry->seq;
-    page.entries.push_back(std::move(*entry));
+    CONCORD_ASSIGN_OR_RETURN(bool go_on, take(s));
+    if (!go_on) break;
   }
   return page;
 }

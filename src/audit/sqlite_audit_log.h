@@ -31,6 +31,10 @@
 // A row per pair (audit_object_index, still read for runs an older Concord wrote) cost a listing of 100
 // objects 100 b-tree inserts; a block costs one per ~kBlockPairs pairs (with the pairs grouped per object
 // in memory first, lists of 100 on a 200k store took ~25% less node CPU per request). The
+// The same runs hold each entry's user and organisation under keys of their own (a leading space, file version
+// 3), so that the commit of an append writes the table's last page alone: indexes on user, organisation and
+// time cost every group commit three more pages of WAL (List finds a time by a binary search over seq, times
+// never decreasing along it). The
 // committer writes a prepared run about kRunChunkBytes per transaction, only while no append waits, and
 // registers it (audit_object_runs, the mark) with its last chunk: a commit never waits for more than one
 // chunk. A lookup seeks once per registered run and reads the object_ids of the entries past the mark, so
