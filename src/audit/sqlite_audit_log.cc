@@ -111,6 +111,12 @@ bool ReadIds(std::string_view text, Add&& add) {
   return true;
 }
 
+// Ends the read transaction begun on `db` when it leaves scope (ending a read cannot lose anything).
+struct EndRead {
+  Connection& db;
+  ~EndRead() { (void)db.Exec("COMMIT"); }
+};
+
 // Keys of the run index beside the object ids: an entry's user and organisation (file version 3). The leading
 // space keeps them apart from object ids (a STIX id starts with its type); List compares the columns too.
 constexpr std::string_view kUserKey = " user:";
@@ -502,10 +508,7 @@ void SqliteAuditLog::IndexLoop(Connection db) {
 absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::PrepareRun(Connection& db) {
   // One read transaction: the mark and the entries after it from one snapshot.
   CONCORD_RETURN_IF_ERROR(db.Exec("BEGIN"));
-  struct EndRead {
-    Connection& db;
-    ~EndRead() { (void)db.Exec("COMMIT"); }
-  } end_read{db};
+  const EndRead end_read{db};
   CONCORD_ASSIGN_OR_RETURN(int64_t mark, db.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
   CONCORD_ASSIGN_OR_RETURN(Statement s,
                            db.Prepare("SELECT seq, object_ids, user_name, org_id FROM audit_log WHERE seq > ?1 ORDER BY seq"));
@@ -741,10 +744,7 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
   std::lock_guard lock(read_mu_);
   // One read transaction: the time bounds, the marks and the entries from one snapshot while appends go on.
   CONCORD_RETURN_IF_ERROR(reader_.Exec("BEGIN"));
-  struct EndRead {
-    Connection& db;
-    ~EndRead() { (void)db.Exec("COMMIT"); }
-  } end_read{reader_};
+  const EndRead end_read{reader_};
 
   // The time range as a seq range [first, end).
   int64_t first = filter.after_seq + 1;
@@ -913,10 +913,7 @@ absl::StatusOr<Verification> SqliteAuditLog::Verify(const VerifyOptions& options
   std::lock_guard lock(read_mu_);
   // One read transaction: a consistent snapshot while appends go on.
   CONCORD_RETURN_IF_ERROR(reader_.Exec("BEGIN"));
-  struct EndRead {
-    Connection& db;
-    ~EndRead() { (void)db.Exec("COMMIT"); }
-  } end_read{reader_};
+  const EndRead end_read{reader_};
   CONCORD_ASSIGN_OR_RETURN(Statement s, reader_.Prepare(fmt::format("SELECT {} FROM audit_log ORDER BY seq", kColumns)));
   Statement::Scoped reset(s);
   // The entry stored at `seq` (the walk's look-ahead), in the same read transaction.
