@@ -798,14 +798,15 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
     return true;
   };
 
-  // Version 3 files find a user's or an organisation's entries through the run index (AddActorKeys).
-  CONCORD_ASSIGN_OR_RETURN(int64_t actors_known,
-                           reader_.QueryInt("SELECT count(*) FROM audit_meta WHERE name = 'actors_from'"));
-  if ((!filter.user.empty() || !filter.org.empty()) && actors_known > 0) {
+  // Version 3 files find a user's or an organisation's entries through the run index (AddActorKeys); a
+  // version-2 file opened read-only (no 'actors_from', -1 here) still has its full indexes.
+  CONCORD_ASSIGN_OR_RETURN(
+      const int64_t before,
+      reader_.QueryInt("SELECT coalesce((SELECT value FROM audit_meta WHERE name = 'actors_from'), -1)"));
+  if ((!filter.user.empty() || !filter.org.empty()) && before >= 0) {
     const bool by_user = !filter.user.empty();
     const std::string key = by_user ? ActorKey(kUserKey, filter.user) : ActorKey(kOrgKey, filter.org);
     const std::string_view column = by_user ? "user_name" : "org_id";
-    CONCORD_ASSIGN_OR_RETURN(int64_t before, reader_.QueryInt("SELECT value FROM audit_meta WHERE name = 'actors_from'"));
     CONCORD_ASSIGN_OR_RETURN(int64_t mark, reader_.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
     std::string one_sql = fmt::format("SELECT {} FROM audit_log WHERE seq = :seq{}", kColumns, conditions);
     if (!filter.object_id.empty()) {

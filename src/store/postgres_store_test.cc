@@ -182,8 +182,8 @@ TEST(ChangeListener, SqliteHasNoNotifications) {
   EXPECT_TRUE(SendsChangeNotifications("postgres://db.example/concord"));
   EXPECT_FALSE(SendsChangeNotifications("sqlite:/tmp/x.db"));
   EXPECT_FALSE(SendsChangeNotifications("/tmp/postgresql://x.db"));
-  // By design, not a missing piece: one SQLite file has one writing process, and serve polls its change feed
-  // every 250 ms; asking for a listener on it is a caller's mistake, answered Unimplemented, never a thread.
+  // A SQLite file has one writing process, and serve polls its change feed every 250 ms (node/serve.cc), so
+  // nothing listens on SQLite: asking for a listener is a caller's error, answered Unimplemented.
   EXPECT_EQ(ListenForChanges("sqlite:/tmp/x.db", {}).status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ(ListenForChanges("/tmp/x.db", {}).status().code(), absl::StatusCode::kUnimplemented);
 }
