@@ -85,6 +85,8 @@ class SharingGroupSnapshot {
 
 // The policy of a stored version on this node (owner = created_by_ref; see docs/architecture.md).
 policy::ObjectPolicy PolicyOf(const store::StoredObject& object, const policy::NodeDefaults& defaults);
+// The same as views, for deciding visibility row by row (store::ListEach) without copying.
+policy::ObjectPolicyRef PolicyRefOf(const store::StoredView& object, const policy::NodeDefaults& defaults);
 
 // Stores a new version of `current` with `revoked: true`, modified after it; the caller checked the rights.
 // Returns the object as it is afterwards (revoked, possibly by a concurrent request).

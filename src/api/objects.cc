@@ -22,9 +22,13 @@ constexpr size_t kScanFactor = 20;
 
 absl::Status NotFound(std::string_view id) { return absl::NotFoundError(fmt::format("object {} not found", id)); }
 
+bool IsVisible(const ApiContext& ctx, const policy::Viewer& viewer, const store::StoredView& object,
+               const policy::PolicyContext& groups) {
+  return policy::Visible(viewer, PolicyRefOf(object, ctx.defaults), groups).visible;
+}
 bool IsVisible(const ApiContext& ctx, const Caller& caller, const store::StoredObject& object,
                const policy::PolicyContext& groups) {
-  return policy::Visible(policy::Viewer{caller.org_id}, PolicyOf(object, ctx.defaults), groups).visible;
+  return IsVisible(ctx, policy::Viewer{caller.org_id}, store::ViewOf(object), groups);
 }
 
 std::string Meta(const store::StoredObject& o) {
@@ -180,20 +184,22 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
   bool more = false;
   int64_t cursor = q.after_seq;
   q.limit = limit;  // pages after the first come only when the policy or a filter left some out
+  const policy::Viewer viewer{caller.org_id};
+  // The rows are read in place (Store::ListEach): each visible one goes straight from the store's row into
+  // the body, with no copy in between.
+  bool first_page = true;
   while (returned < limit) {
-    CONCORD_ASSIGN_OR_RETURN(store::Page page, ctx.store->List(q));
-    if (returned == 0) {
-      size_t bytes = body.size() + 128;
-      for (const auto& o : page.objects) bytes += o.json.size() + 1;
-      body.reserve(bytes);
-    }
-    for (auto& o : page.objects) {
+    auto visit = [&](const store::StoredView& o) {
+      if (first_page) {
+        first_page = false;
+        body.reserve(body.size() + 128 + limit * (o.json.size() + 1) * 5 / 4);  // grows again if rows differ
+      }
       ++scanned;
       cursor = o.seq;
-      if (!IsVisible(ctx, caller, o, groups)) continue;
-      if (!tlps.empty() && !tlps.count(o.tlp)) continue;
-      if (!creators.empty() && std::find(creators.begin(), creators.end(), o.created_by_ref) == creators.end()) continue;
-      if (revoked && o.revoked != *revoked) continue;
+      if (!IsVisible(ctx, viewer, o, groups)) return true;
+      if (!tlps.empty() && !tlps.count(o.tlp)) return true;
+      if (!creators.empty() && std::find(creators.begin(), creators.end(), o.created_by_ref) == creators.end()) return true;
+      if (revoked && o.revoked != *revoked) return true;
       if (!labels.empty()) {
         auto parsed = ParseJson(o.json);
         const boost::json::value* have = parsed.ok() ? parsed->as_object().if_contains("labels") : nullptr;
@@ -203,24 +209,25 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
             hit = hit || (l.is_string() && std::find(labels.begin(), labels.end(), std::string_view(l.get_string())) != labels.end());
           }
         }
-        if (!hit) continue;
+        if (!hit) return true;
       }
       if (!CheckJustification(ctx, req, o.tlp).ok()) {
         ++withheld;
-        continue;
+        return true;
       }
       if (returned > 0) body.push_back(',');
       body.append(o.json);
-      if (IsAuditedRead(o.tlp)) audited.push_back(std::move(o.id));  // o.id is not read again
-      if (++returned == limit) break;
-    }
+      if (IsAuditedRead(o.tlp)) audited.emplace_back(o.id);
+      return ++returned < limit;
+    };
+    CONCORD_ASSIGN_OR_RETURN(store::ListEnd end, ctx.store->ListEach(q, visit));
     if (returned == limit) {
-      more = page.more || cursor < page.next_after_seq;
+      more = end.more;
       break;
     }
-    if (!page.more) break;
-    q.after_seq = page.next_after_seq;
-    cursor = page.next_after_seq;
+    if (!end.more) break;
+    q.after_seq = end.next_after_seq;
+    cursor = end.next_after_seq;
     if (scanned >= limit * kScanFactor) {
       more = true;  // bounded work per request: the cursor lets the caller go on
       break;
@@ -256,15 +263,24 @@ absl::StatusOr<http::Response> Revoke(const ApiContext& ctx, http::Request& req)
 
 }  // namespace
 
-policy::ObjectPolicy PolicyOf(const store::StoredObject& object, const policy::NodeDefaults& defaults) {
-  policy::ObjectPolicy p;
-  p.tlp = object.tlp;
-  p.distribution = defaults.distribution;
+policy::ObjectPolicyRef PolicyRefOf(const store::StoredView& object, const policy::NodeDefaults& defaults) {
+  policy::ObjectPolicyRef p{.tlp = object.tlp,
+                            .distribution = defaults.distribution,
+                            .owner_org = object.created_by_ref,
+                            .sharing_group = object.sharing_group_ref};
   if (object.distribution) {
     if (auto d = policy::DistributionFromInt(*object.distribution)) p.distribution = *d;
   }
-  p.owner_org = object.created_by_ref;
-  p.sharing_group = object.sharing_group_ref;
+  return p;
+}
+
+policy::ObjectPolicy PolicyOf(const store::StoredObject& object, const policy::NodeDefaults& defaults) {
+  const policy::ObjectPolicyRef ref = PolicyRefOf(store::ViewOf(object), defaults);
+  policy::ObjectPolicy p;
+  p.tlp = ref.tlp;
+  p.distribution = ref.distribution;
+  p.owner_org = ref.owner_org;
+  p.sharing_group = ref.sharing_group;
   return p;
 }
 

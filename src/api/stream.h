@@ -129,6 +129,10 @@ class ChangePublishingStore final : public store::Store {
     return inner_->Versions(id);
   }
   absl::StatusOr<store::Page> List(const store::Query& query) override { return inner_->List(query); }
+  absl::StatusOr<store::ListEnd> ListEach(const store::Query& query,
+                                         absl::FunctionRef<bool(const store::StoredView&)> visit) override {
+    return inner_->ListEach(query, visit);
+  }
   absl::StatusOr<store::Stats> GetStats() override { return inner_->GetStats(); }
   absl::StatusOr<int64_t> LastSeq() override { return inner_->LastSeq(); }
   // Postings and correlation reads pass straight through (writes carry their postings in PutEncoded).

@@ -113,12 +113,22 @@ ObjectPolicy ObjectPolicy::FromReceived(const stix::Object& object, const NodeDe
 }
 
 bool PolicyContext::IsMember(std::string_view group_id, std::string_view org) const {
-  if (org.empty()) return false;
+  if (org.empty() || group_id.empty()) return false;  // no group has an empty id
   const auto it = sharing_groups.find(group_id);
   return it != sharing_groups.end() && it->second.member_orgs.contains(org);
 }
 
 Visibility Visible(const Viewer& viewer, const ObjectPolicy& object, const PolicyContext& context) {
+  return Visible(viewer,
+                 ObjectPolicyRef{.tlp = object.tlp,
+                                 .distribution = object.distribution,
+                                 .owner_org = object.owner_org,
+                                 .sharing_group = object.sharing_group,
+                                 .origin_peer = object.origin_peer},
+                 context);
+}
+
+Visibility Visible(const Viewer& viewer, const ObjectPolicyRef& object, const PolicyContext& context) {
   if (!viewer.org.empty() && viewer.org == object.owner_org) return {true, "the owning organisation"};
   const bool member = context.IsMember(object.sharing_group, viewer.org);
   switch (object.distribution) {

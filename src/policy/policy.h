@@ -133,6 +133,16 @@ struct EgressDecision {
 // May `viewer` see the object on this node? Allocates nothing.
 Visibility Visible(const Viewer& viewer, const ObjectPolicy& object, const PolicyContext& context);
 
+// What Visible reads of an ObjectPolicy, as views: a listing decides row by row without copying strings.
+struct ObjectPolicyRef {
+  stix::Tlp tlp = stix::Tlp::kNone;
+  Distribution distribution = Distribution::kCommunity;
+  std::string_view owner_org;
+  std::string_view sharing_group;
+  std::string_view origin_peer;
+};
+Visibility Visible(const Viewer& viewer, const ObjectPolicyRef& object, const PolicyContext& context);
+
 // May the object go to `peer` (pushed by us, or pulled by the peer), and as what? When several rules
 // refuse, the reason names the first in this order: origin, distribution, TLP, community.
 EgressDecision Egress(const Peer& peer, const ObjectPolicy& object, const PolicyContext& context, EgressMode mode);

@@ -116,6 +116,53 @@ absl::StatusOr<std::unique_ptr<Store>> OpenStore(std::string_view location, cons
   return std::unique_ptr<Store>(std::move(*store));
 }
 
+StoredObject StoredView::ToObject() const {
+  StoredObject o;
+  o.id = id;
+  o.type = type;
+  o.spec_version = spec_version;
+  o.created = created;
+  o.modified = modified;
+  o.created_by_ref = created_by_ref;
+  o.revoked = revoked;
+  o.tlp = tlp;
+  o.distribution = distribution;
+  o.sharing_group_ref = sharing_group_ref;
+  o.current = current;
+  o.seq = seq;
+  o.added = added;
+  o.json = json;
+  return o;
+}
+
+StoredView ViewOf(const StoredObject& o) {
+  return StoredView{.id = o.id,
+                    .type = o.type,
+                    .spec_version = o.spec_version,
+                    .created = o.created,
+                    .modified = o.modified,
+                    .created_by_ref = o.created_by_ref,
+                    .revoked = o.revoked,
+                    .tlp = o.tlp,
+                    .distribution = o.distribution,
+                    .sharing_group_ref = o.sharing_group_ref,
+                    .current = o.current,
+                    .seq = o.seq,
+                    .added = o.added,
+                    .json = o.json};
+}
+
+absl::StatusOr<ListEnd> Store::ListEach(const Query& query, absl::FunctionRef<bool(const StoredView&)> visit) {
+  CONCORD_ASSIGN_OR_RETURN(Page page, List(query));
+  ListEnd end{.next_after_seq = page.next_after_seq, .more = page.more};
+  for (size_t i = 0; i < page.objects.size(); ++i) {
+    if (!visit(ViewOf(page.objects[i]))) {
+      return ListEnd{.next_after_seq = page.objects[i].seq, .more = page.more || i + 1 < page.objects.size()};
+    }
+  }
+  return end;
+}
+
 absl::Status Store::Sweep(const Query& query, const std::function<bool(const StoredObject&)>& visit) {
   Query page_query = query;
   while (true) {

@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "common/time.h"
 #include "stix/object.h"
@@ -74,6 +75,28 @@ struct StoredObject {
   std::string json;      // the object's JSON as received (compact)
 };
 
+// One stored version as a listing hands it to a visitor (Store::ListEach): the columns as views into the
+// backend's current row, valid only during the visitor's call. Copy (ToObject) what must outlive it.
+struct StoredView {
+  std::string_view id;
+  std::string_view type;
+  std::string_view spec_version;
+  std::string_view created;
+  std::string_view modified;
+  std::string_view created_by_ref;
+  bool revoked = false;
+  stix::Tlp tlp = stix::Tlp::kNone;
+  std::optional<int> distribution;
+  std::string_view sharing_group_ref;
+  bool current = false;
+  int64_t seq = 0;
+  Timestamp added;
+  std::string_view json;
+
+  StoredObject ToObject() const;
+};
+StoredView ViewOf(const StoredObject& object);
+
 // A filtered, cursor-paged listing. Results are ordered by seq ascending; pass `next_after_seq` back as
 // `after_seq` for the next page. Paging never skips or repeats a version while others write.
 struct Query {
@@ -92,6 +115,12 @@ struct Page {
   std::vector<StoredObject> objects;
   int64_t next_after_seq = 0;  // seq of the last object returned (or the query's after_seq when empty)
   bool more = false;           // whether another page may follow
+};
+
+// Where a Store::ListEach stopped.
+struct ListEnd {
+  int64_t next_after_seq = 0;  // seq of the last version visited (the query's after_seq when none was)
+  bool more = false;           // whether another version matching the query may follow it
 };
 
 struct TypeCount {
@@ -257,6 +286,11 @@ class Store {
   [[nodiscard]] virtual absl::StatusOr<std::vector<StoredObject>> Versions(std::string_view id) = 0;
 
   [[nodiscard]] virtual absl::StatusOr<Page> List(const Query& query) = 0;
+  // List's page without copying it: calls `visit` for the page's versions (at most query.limit) in seq order
+  // until it returns false. Hot read paths (REST lists) use it: the views point into the backend's row
+  // buffers. The default lists a Page and visits views of its objects.
+  [[nodiscard]] virtual absl::StatusOr<ListEnd> ListEach(const Query& query,
+                                                         absl::FunctionRef<bool(const StoredView&)> visit);
   // Every version matching `query` (its filters; versions after `after_seq`; `limit` is the batch size
   // fetched at a time, 1..10000) in seq order, calling `visit` for each until it returns false. For long
   // reads (indicator snapshots, exports, migrations): the PostgreSQL backend reads through a server-side

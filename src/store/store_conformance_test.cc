@@ -579,6 +579,93 @@ TEST_P(StoreConformance, ListPagesWithMoreAndClampsLimit) {
   EXPECT_TRUE(one->more);
 }
 
+// Forwards the pure calls and the single-key posting calls only: LookupPostings and ListEach are the Store
+// defaults (a loop over those), as for any wrapper that does not implement them.
+class ForwardingStore final : public Store {
+ public:
+  explicit ForwardingStore(Store& inner) : inner_(inner) {}
+  absl::StatusOr<std::vector<PutResult>> PutEncoded(std::span<const EncodedObject> batch) override {
+    return inner_.PutEncoded(batch);
+  }
+  absl::StatusOr<StoredObject> Get(std::string_view id) override { return inner_.Get(id); }
+  absl::StatusOr<StoredObject> GetVersion(std::string_view id, const Timestamp& modified) override {
+    return inner_.GetVersion(id, modified);
+  }
+  absl::StatusOr<std::vector<StoredObject>> Versions(std::string_view id) override { return inner_.Versions(id); }
+  absl::StatusOr<Page> List(const Query& query) override { return inner_.List(query); }
+  absl::StatusOr<Stats> GetStats() override { return inner_.GetStats(); }
+  absl::StatusOr<PostingPage> FindPostings(const PostingQuery& query) override { return inner_.FindPostings(query); }
+  absl::StatusOr<int64_t> CountPostings(uint8_t kind, std::string_view value, int64_t at_most) override {
+    return inner_.CountPostings(kind, value, at_most);
+  }
+
+ private:
+  Store& inner_;
+};
+
+// ListEach visits what List returns, column for column, in place; the default (through List, as any wrapper
+// that does not implement it gets) and the backend's own agree on where a stopped listing ends.
+TEST_P(StoreConformance, ListEachVisitsTheListPageAndStopsWhenAsked) {
+  MustPut({
+      Indicator(IdOf(1), "2024-01-01T00:00:00.000Z"),  // seq 1
+      Indicator(IdOf(2), "2024-02-01T00:00:00.000Z"),  // seq 2
+      DomainName(kDomainId, "example.com"),            // seq 3
+      Indicator(IdOf(1), "2024-03-01T00:00:00.000Z"),  // seq 4, current of 1
+      Indicator(IdOf(3), "2024-03-01T00:00:00.000Z"),  // seq 5
+  });
+  ForwardingStore defaults(*store_);
+  for (Store* store : {static_cast<Store*>(store_.get()), static_cast<Store*>(&defaults)}) {
+    // Visits `q`'s page until `stop_after` rows: "seqs | next more".
+    auto each = [&](Query q, size_t stop_after) {
+      std::vector<int64_t> seqs;
+      auto end = store->ListEach(q, [&](const StoredView& v) {
+        seqs.push_back(v.seq);
+        return seqs.size() < stop_after;
+      });
+      EXPECT_TRUE(end.ok()) << end.status();
+      std::string out;
+      for (int64_t seq : seqs) out += std::to_string(seq) + " ";
+      return end.ok() ? fmt::format("{}| {} {}", out, end->next_after_seq, end->more) : std::string("error");
+    };
+    Query all;
+    all.current_only = false;
+    all.limit = 3;
+    auto page = store->List(all);
+    ASSERT_TRUE(page.ok()) << page.status();
+    std::vector<StoredObject> visited;
+    auto end = store->ListEach(all, [&](const StoredView& v) {
+      visited.push_back(v.ToObject());
+      return true;
+    });
+    ASSERT_TRUE(end.ok()) << end.status();
+    ASSERT_EQ(visited.size(), page->objects.size());
+    for (size_t i = 0; i < visited.size(); ++i) {
+      const StoredObject& a = visited[i];
+      const StoredObject& b = page->objects[i];
+      EXPECT_EQ(std::tie(a.seq, a.id, a.type, a.spec_version, a.created, a.modified, a.created_by_ref, a.revoked, a.tlp,
+                         a.distribution, a.sharing_group_ref, a.current, a.json),
+                std::tie(b.seq, b.id, b.type, b.spec_version, b.created, b.modified, b.created_by_ref, b.revoked, b.tlp,
+                         b.distribution, b.sharing_group_ref, b.current, b.json));
+      EXPECT_EQ(a.added, b.added);
+    }
+    EXPECT_EQ(end->next_after_seq, page->next_after_seq);
+    EXPECT_EQ(end->more, page->more);
+    EXPECT_EQ(each(all, 100), "1 2 3 | 3 true");
+    EXPECT_EQ(each(all, 2), "1 2 | 2 true");  // stopped inside the page
+    EXPECT_EQ(each(all, 3), "1 2 3 | 3 true");  // stopped at the page's end, with more to come
+    all.after_seq = 3;
+    EXPECT_EQ(each(all, 100), "4 5 | 5 false");
+    EXPECT_EQ(each(all, 2), "4 5 | 5 false");  // stopped at the very last version
+    EXPECT_EQ(each(all, 1), "4 | 4 true");
+    Query current;
+    current.types = {"indicator"};
+    EXPECT_EQ(each(current, 100), "2 4 5 | 5 false");
+    current.types = {"malware"};
+    current.after_seq = 2;
+    EXPECT_EQ(each(current, 100), "| 2 false");
+  }
+}
+
 // Pages through 2,500 versions with limit 1000 while another thread adds versions and objects: the reader
 // sees seqs strictly increasing, and every version with a seq up to the last one it saw.
 TEST_P(StoreConformance, PagingWhileWritingNeverSkipsOrRepeats) {
@@ -906,30 +993,6 @@ TEST_P(PostingsConformance, AddressRangeAndPrefixLengths) {
   EXPECT_EQ(second->postings[0].address, V4("10.255.255.255"));
   EXPECT_FALSE(second->more);
 }
-
-// Forwards the single-key posting calls only: LookupPostings is the Store default (a loop over them), as
-// for any wrapper that does not implement it.
-class ForwardingStore final : public Store {
- public:
-  explicit ForwardingStore(Store& inner) : inner_(inner) {}
-  absl::StatusOr<std::vector<PutResult>> PutEncoded(std::span<const EncodedObject> batch) override {
-    return inner_.PutEncoded(batch);
-  }
-  absl::StatusOr<StoredObject> Get(std::string_view id) override { return inner_.Get(id); }
-  absl::StatusOr<StoredObject> GetVersion(std::string_view id, const Timestamp& modified) override {
-    return inner_.GetVersion(id, modified);
-  }
-  absl::StatusOr<std::vector<StoredObject>> Versions(std::string_view id) override { return inner_.Versions(id); }
-  absl::StatusOr<Page> List(const Query& query) override { return inner_.List(query); }
-  absl::StatusOr<Stats> GetStats() override { return inner_.GetStats(); }
-  absl::StatusOr<PostingPage> FindPostings(const PostingQuery& query) override { return inner_.FindPostings(query); }
-  absl::StatusOr<int64_t> CountPostings(uint8_t kind, std::string_view value, int64_t at_most) override {
-    return inner_.CountPostings(kind, value, at_most);
-  }
-
- private:
-  Store& inner_;
-};
 
 // A lookup answer as text: "count [id@seq(r) …] more", r for revoked.
 std::string Render(const PostingLookup& found) {

@@ -106,8 +106,9 @@ stix::Tlp TlpFromColumn(int64_t value) {
   return static_cast<stix::Tlp>(value);
 }
 
-StoredObject ReadStored(const Statement& s) {
-  StoredObject out;
+// The current row of a kStoredColumns query, as views valid until the statement's next Step or Reset.
+StoredView RowView(const Statement& s) {
+  StoredView out;
   out.seq = s.ColumnInt(0);
   out.id = s.ColumnText(1);
   out.type = s.ColumnText(2);
@@ -124,6 +125,8 @@ StoredObject ReadStored(const Statement& s) {
   out.sharing_group_ref = s.ColumnText(13);
   return out;
 }
+
+StoredObject ReadStored(const Statement& s) { return RowView(s).ToObject(); }
 
 // How a version is named in messages: its modified, else its created (the version key as written).
 std::string VersionLabel(std::string_view modified, std::string_view created) {
@@ -527,6 +530,18 @@ absl::StatusOr<std::vector<StoredObject>> SqliteStore::ReadObjects(Handle& reade
 }
 
 absl::StatusOr<Page> SqliteStore::List(const Query& query) {
+  Page page;
+  page.objects.reserve(std::min<size_t>(std::clamp<size_t>(query.limit, 1, kMaxLimit), 256));
+  CONCORD_ASSIGN_OR_RETURN(ListEnd end, ListEach(query, [&](const StoredView& row) {
+                             page.objects.push_back(row.ToObject());
+                             return true;
+                           }));
+  page.next_after_seq = end.next_after_seq;
+  page.more = end.more;
+  return page;
+}
+
+absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::FunctionRef<bool(const StoredView&)> visit) {
   const size_t limit = std::clamp<size_t>(query.limit, 1, kMaxLimit);
   // The current-only listing walks objects by current_seq (an index), never groups versions. Filters that
   // take one value bind it with '=' so that the (type, seq) indexes give seq order without a sort; lists
@@ -561,7 +576,7 @@ absl::StatusOr<Page> SqliteStore::List(const Query& query) {
   const std::string since = query.modified_since ? FormatSortable(*query.modified_since) : std::string();
   const std::string before = query.modified_before ? FormatSortable(*query.modified_before) : std::string();
 
-  return WithReader([&](Handle& reader) -> absl::StatusOr<Page> {
+  return WithReader([&](Handle& reader) -> absl::StatusOr<ListEnd> {
     CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(sql));
     Statement::Scoped scoped(*select);
     select->BindInt(select->ParameterIndex(":after"), query.after_seq);
@@ -580,20 +595,25 @@ absl::StatusOr<Page> SqliteStore::List(const Query& query) {
     // One row more than the page tells whether another page follows.
     select->BindInt(select->ParameterIndex(":limit"), static_cast<int64_t>(limit) + 1);
 
-    Page page;
-    page.next_after_seq = query.after_seq;
-    page.objects.reserve(std::min<size_t>(limit, 256));
+    ListEnd end{.next_after_seq = query.after_seq};
+    size_t visited = 0;
     while (true) {
       CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
       if (!row) break;
-      if (page.objects.size() == limit) {
-        page.more = true;
+      if (visited == limit) {
+        end.more = true;
         break;
       }
-      page.objects.push_back(ReadStored(*select));
-      page.next_after_seq = page.objects.back().seq;
+      const StoredView view = RowView(*select);
+      ++visited;
+      end.next_after_seq = view.seq;
+      if (!visit(view)) {
+        // Stopped by the caller: whether another row follows tells `more`.
+        CONCORD_ASSIGN_OR_RETURN(end.more, select->Step());
+        break;
+      }
     }
-    return page;
+    return end;
   });
 }
 

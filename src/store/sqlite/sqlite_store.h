@@ -45,6 +45,7 @@ class SqliteStore final : public Store {
   absl::StatusOr<StoredObject> GetVersion(std::string_view id, const Timestamp& modified) override;
   absl::StatusOr<std::vector<StoredObject>> Versions(std::string_view id) override;
   absl::StatusOr<Page> List(const Query& query) override;
+  absl::StatusOr<ListEnd> ListEach(const Query& query, absl::FunctionRef<bool(const StoredView&)> visit) override;
   absl::StatusOr<Stats> GetStats() override;
   absl::StatusOr<int64_t> LastSeq() override;
 
