@@ -19,6 +19,7 @@
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
 #include "common/status.h"
+#include "common/thread.h"
 #include "common/uuid.h"
 #include "correlate/correlator.h"
 #include "correlate/normalize.h"
@@ -58,7 +59,11 @@ absl::StatusOr<std::unique_ptr<IndicatorSnapshots>> IndicatorSnapshots::Start(
       signal->cv.notify_one();
     });
   }
-  s->thread_ = std::thread([raw = s.get()] { raw->Run(); });
+  s->thread_ = std::thread([raw = s.get()] {
+    NameThisThread("concord-detect");
+    RankThisThreadAsBackground();  // rebuilding snapshots must not lengthen requests
+    raw->Run();
+  });
   return s;
 }
 

@@ -187,12 +187,14 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
   const policy::Viewer viewer{caller.org_id};
   // The rows are read in place (Store::ListEach): each visible one goes straight from the store's row into
   // the body, with no copy in between.
-  bool first_page = true;
+  bool first_row = true;
   while (returned < limit) {
     auto visit = [&](const store::StoredView& o) {
-      if (first_page) {
-        first_page = false;
-        body.reserve(body.size() + 128 + limit * (o.json.size() + 1) * 5 / 4);  // grows again if rows differ
+      if (first_row) {
+        first_row = false;
+        // A guess from the first row (the body grows past it if rows differ), never more than a few MiB up
+        // front: the first row may be a large report.
+        body.reserve(body.size() + 128 + std::min<size_t>(limit * (o.json.size() + 1) * 5 / 4, size_t{4} << 20));
       }
       ++scanned;
       cursor = o.seq;

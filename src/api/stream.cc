@@ -23,6 +23,7 @@
 #include "boost/json/serialize.hpp"
 #include "boost/json/value.hpp"
 #include "common/status.h"
+#include "common/thread.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 
@@ -57,7 +58,10 @@ void ChangeFeed::Subscription::Reset() {
 
 ChangeFeed::ChangeFeed(ChangeSource& source, int64_t last_seq, Options options)
     : source_(source), options_(options), last_seq_(last_seq) {
-  if (options_.poll_interval > std::chrono::milliseconds::zero()) poller_ = std::thread([this] { Poll(); });
+  if (options_.poll_interval > std::chrono::milliseconds::zero()) poller_ = std::thread([this] {
+      NameThisThread("concord-feed");
+      Poll();
+    });
 }
 
 ChangeFeed::~ChangeFeed() {

@@ -133,6 +133,10 @@ class ChangePublishingStore final : public store::Store {
                                          absl::FunctionRef<bool(const store::StoredView&)> visit) override {
     return inner_->ListEach(query, visit);
   }
+  // The backend's own sweep (PostgreSQL: one consistent snapshot through a server-side cursor).
+  absl::Status Sweep(const store::Query& query, const std::function<bool(const store::StoredObject&)>& visit) override {
+    return inner_->Sweep(query, visit);
+  }
   absl::StatusOr<store::Stats> GetStats() override { return inner_->GetStats(); }
   absl::StatusOr<int64_t> LastSeq() override { return inner_->LastSeq(); }
   // Postings and correlation reads pass straight through (writes carry their postings in PutEncoded).

@@ -232,6 +232,48 @@ class StreamTest : public ::testing::Test {
   std::function<void()> wake_ = [this] { ++wakes_; };
 };
 
+// The publishing store hands reads to the backend's own implementations, not to the Store defaults built on
+// List (PostgreSQL's Sweep is one snapshot through a server-side cursor; SQLite's ListEach reads in place).
+class CountingStore final : public store::Store {
+ public:
+  absl::StatusOr<std::vector<store::PutResult>> PutEncoded(std::span<const store::EncodedObject>) override { return Nope(); }
+  absl::StatusOr<store::StoredObject> Get(std::string_view) override { return Nope(); }
+  absl::StatusOr<store::StoredObject> GetVersion(std::string_view, const Timestamp&) override { return Nope(); }
+  absl::StatusOr<std::vector<store::StoredObject>> Versions(std::string_view) override { return Nope(); }
+  absl::StatusOr<store::Page> List(const store::Query&) override { return Nope(); }
+  absl::StatusOr<store::Stats> GetStats() override { return store::Stats{}; }
+  absl::StatusOr<store::ListEnd> ListEach(const store::Query& q, absl::FunctionRef<bool(const store::StoredView&)>) override {
+    ++list_each;
+    return store::ListEnd{.next_after_seq = q.after_seq + 7, .more = true};
+  }
+  absl::Status Sweep(const store::Query&, const std::function<bool(const store::StoredObject&)>&) override {
+    ++sweeps;
+    return absl::OkStatus();
+  }
+  int list_each = 0;
+  int sweeps = 0;
+
+ private:
+  static absl::Status Nope() { return absl::UnimplementedError("not used by this test"); }
+};
+
+TEST(ChangePublishingStore, ListEachAndSweepReachTheBackend) {
+  auto inner = std::make_unique<CountingStore>();
+  CountingStore& counts = *inner;
+  StoreChangeSource source(counts);
+  ChangeFeed feed(source, 0, ChangeFeed::Options{.poll_interval = 0ms});
+  ChangePublishingStore store(std::move(inner), feed);
+  store::Query q;
+  q.after_seq = 5;
+  auto end = store.ListEach(q, [](const store::StoredView&) { return true; });
+  ASSERT_TRUE(end.ok()) << end.status();
+  EXPECT_EQ(end->next_after_seq, 12);
+  EXPECT_TRUE(end->more);
+  EXPECT_TRUE(store.Sweep(q, [](const store::StoredObject&) { return true; }).ok());
+  EXPECT_EQ(counts.list_each, 1);
+  EXPECT_EQ(counts.sweeps, 1);
+}
+
 TEST_F(StreamTest, FeedWakesSubscribersOnlyWhenItAdvances) {
   std::atomic<int> a{0}, b{0};
   auto sub_a = feed_->Subscribe([&] { ++a; });

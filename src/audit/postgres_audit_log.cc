@@ -8,6 +8,7 @@
 #include "audit/chain.h"
 #include "common/json.h"
 #include "common/status.h"
+#include "common/thread.h"
 #include "fmt/format.h"
 #include "store/postgres/locks.h"
 #include "store/postgres/migrations.h"
@@ -69,7 +70,12 @@ absl::StatusOr<std::unique_ptr<PostgresAuditLog>> PostgresAuditLog::Create(const
       CONCORD_ASSIGN_OR_RETURN(reader, Connection::Open(uri));
     }
     auto log = std::unique_ptr<PostgresAuditLog>(new PostgresAuditLog(uri, options, std::move(writer), std::move(reader)));
-    if (!options.read_only) log->committer_ = std::thread([raw = log.get()] { raw->CommitLoop(); });
+    if (!options.read_only) {
+      log->committer_ = std::thread([raw = log.get()] {
+        NameThisThread("audit-commit");
+        raw->CommitLoop();
+      });
+    }
     return log;
   }();
   if (!opened.ok()) {

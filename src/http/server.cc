@@ -34,6 +34,7 @@
 
 #include "boost/json.hpp"
 #include "common/status.h"
+#include "common/thread.h"
 #include "fmt/format.h"
 #include "http/parse.h"
 #include "openssl/ssl.h"
@@ -54,7 +55,12 @@ using Clock = std::chrono::steady_clock;
 class WorkerPool {
  public:
   WorkerPool(size_t threads, size_t capacity) : capacity_(capacity) {
-    for (size_t i = 0; i < threads; ++i) threads_.emplace_back([this] { Loop(); });
+    for (size_t i = 0; i < threads; ++i) {
+      threads_.emplace_back([this] {
+        NameThisThread("concord-work");
+        Loop();
+      });
+    }
   }
   ~WorkerPool() { Stop(); }
 
@@ -974,7 +980,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Create(ServerOptions options, Ro
 
   Impl* raw = impl.get();
   asio::post(acc.get_executor(), [raw] { raw->Accept(); });
-  for (size_t i = 0; i < o.io_threads; ++i) raw->io_threads.emplace_back([raw] { raw->ioc.run(); });
+  for (size_t i = 0; i < o.io_threads; ++i) raw->io_threads.emplace_back([raw] {
+    NameThisThread("concord-io");
+    raw->ioc.run();
+  });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }
 

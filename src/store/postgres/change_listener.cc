@@ -17,6 +17,7 @@
 #include <utility>
 
 #include "common/status.h"
+#include "common/thread.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 #include "store/postgres/connection.h"
@@ -31,7 +32,10 @@ class PostgresChangeListener final : public ChangeListener {
  public:
   PostgresChangeListener(std::string uri, ChangeHandlers handlers, Connection first, int wake_read, int wake_write)
       : uri_(std::move(uri)), handlers_(std::move(handlers)), wake_read_(wake_read), wake_write_(wake_write) {
-    thread_ = std::thread([this, connection = std::move(first)]() mutable { Run(std::move(connection)); });
+    thread_ = std::thread([this, connection = std::move(first)]() mutable {
+      NameThisThread("pg-listen");
+      Run(std::move(connection));
+    });
   }
 
   ~PostgresChangeListener() override {
