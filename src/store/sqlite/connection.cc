@@ -77,7 +77,11 @@ void Statement::Reset() {
 int64_t Statement::ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
 
 std::string_view Statement::ColumnText(int column) const {
-  const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  // sqlite3_column_blob, not _text: a TEXT value read from a page is not NUL-terminated, and _text copies
+  // it into a buffer of its own to add the terminator (a list of 100 objects copied its JSON once more that
+  // way). _blob hands out the bytes in place; the files are UTF-8, so they are the text. Other storage
+  // classes (an INTEGER read as text) are converted to text as before.
+  const auto* text = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
   if (text == nullptr) return {};
   return {text, static_cast<size_t>(sqlite3_column_bytes(stmt_, column))};
 }
