@@ -2,17 +2,19 @@
 
 #include <array>
 #include <condition_variable>
+#include <cstring>
 #include <mutex>
 #include <optional>
 #include <utility>
 
+#include "audit/chain.h"
+#include "audit/postgres_audit_log.h"
+#include "audit/sqlite_audit_log.h"
 #include "boost/json/array.hpp"
 #include "boost/json/value.hpp"
 #include "common/json.h"
 #include "common/status.h"
 #include "fmt/format.h"
-#include "audit/postgres_audit_log.h"
-#include "audit/sqlite_audit_log.h"
 #include "store/postgres/locks.h"
 #include "store/store.h"
 
@@ -76,32 +78,76 @@ std::string_view ProblemName(Problem problem) {
   return "none";
 }
 
-std::string CanonicalEntry(const Entry& entry) {
+namespace internal {
+
+bool IsPlainAscii(std::string_view s) {
+  // Eight bytes at a time: none with the high bit, none below 0x20, none equal to '"', '\\' or 0x7f. The last
+  // eight bytes are checked as one word too (overlapping the words before), so only strings shorter than 8
+  // are checked byte by byte.
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const auto plain = [](const char* p) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    const auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+    return ((w & kHigh) | ((w - kOnes * 0x20) & ~w & kHigh) | has_zero(w ^ (kOnes * '"')) |
+            has_zero(w ^ (kOnes * '\\')) | has_zero(w ^ (kOnes * 0x7f))) == 0;
+  };
+  if (s.size() >= 8) {
+    for (size_t i = 0; i + 8 < s.size(); i += 8) {
+      if (!plain(s.data() + i)) return false;
+    }
+    return plain(s.data() + s.size() - 8);
+  }
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') return false;
+  }
+  return true;
+}
+
+CanonicalParts CanonicalEntryParts(const Entry& entry) {
   // Written member by member rather than through a JSON document (HashedMembers + CanonicalJson): every read
   // above TLP:CLEAR hashes one entry, and a list's entry names up to 1,000 ids, which the document copied
   // once more. The member names are ASCII and listed here in JCS order; only `detail`, free-form, goes
-  // through CanonicalJson. audit_test checks that both ways give the same bytes.
+  // through CanonicalJson. Ids that need no escaping (STIX ids never do) are appended whole. audit_test checks
+  // that both ways give the same bytes.
   const Event& e = entry.event;
   const std::string detail = CanonicalJson(e.detail);
   size_t size = 256 + detail.size() + e.justification.size() + e.user.size() + e.org.size() + e.key_id.size() +
                 e.outcome.size() + e.remote_address.size() + entry.prev_hash.size();
   for (const std::string& id : e.object_ids) size += id.size() + 3;
-  std::string out;
+  CanonicalParts parts;
+  std::string& out = parts.bytes;
   out.reserve(size);
   out.append(R"({"action":)");
   AppendCanonicalJsonString(out, ActionName(e.action));
   out.append(R"(,"detail":)");
+  parts.detail_pos = out.size();
+  parts.detail_size = detail.size();
   out.append(detail);
   out.append(R"(,"justification":)");
   AppendCanonicalJsonString(out, e.justification);
   out.append(R"(,"key_id":)");
   AppendCanonicalJsonString(out, e.key_id);
-  out.append(R"(,"object_ids":[)");
+  out.append(R"(,"object_ids":)");
+  parts.ids_pos = out.size();
+  out.push_back('[');
   for (size_t i = 0; i < e.object_ids.size(); ++i) {
     if (i > 0) out.push_back(',');
-    AppendCanonicalJsonString(out, e.object_ids[i]);
+    const std::string& id = e.object_ids[i];
+    if (IsPlainAscii(id)) {
+      out.push_back('"');
+      out.append(id);
+      out.push_back('"');
+    } else {
+      parts.ids_plain = false;
+      AppendCanonicalJsonString(out, id);
+    }
   }
-  out.append(R"(],"org":)");
+  out.push_back(']');
+  parts.ids_size = out.size() - parts.ids_pos;
+  out.append(R"(,"org":)");
   AppendCanonicalJsonString(out, e.org);
   out.append(R"(,"outcome":)");
   AppendCanonicalJsonString(out, e.outcome);
@@ -116,8 +162,12 @@ std::string CanonicalEntry(const Entry& entry) {
   out.append(R"(,"user":)");
   AppendCanonicalJsonString(out, e.user);
   out.push_back('}');
-  return out;
+  return parts;
 }
+
+}  // namespace internal
+
+std::string CanonicalEntry(const Entry& entry) { return internal::CanonicalEntryParts(entry).bytes; }
 
 std::string EntryHash(const Entry& entry) { return Sha256Hex(CanonicalEntry(entry)); }
 

@@ -21,6 +21,23 @@ namespace concord::audit::internal {
 // every JSON library. InvalidArgument naming the path of the first offending value.
 absl::Status CheckNoFloats(const boost::json::value& v, std::string_view path);
 
+// Whether `s` is printable ASCII (0x20 to 0x7e) without '"' and '\\': a JSON string of it needs no escape, in
+// canonical JSON and in every encoder.
+bool IsPlainAscii(std::string_view s);
+
+// CanonicalEntry, and where in it the object_ids array and the detail object are: the detail's bytes are
+// CanonicalJson(detail), which both backends store, and when every id is plain ASCII (ids_plain) the array's
+// bytes are the stored form of object_ids too (IdsJson, StoredIds), so the committer binds them from here.
+struct CanonicalParts {
+  std::string bytes;
+  size_t detail_pos = 0, detail_size = 0;
+  size_t ids_pos = 0, ids_size = 0;
+  bool ids_plain = true;
+  std::string_view detail() const { return std::string_view(bytes).substr(detail_pos, detail_size); }
+  std::string_view ids() const { return std::string_view(bytes).substr(ids_pos, ids_size); }
+};
+CanonicalParts CanonicalEntryParts(const Entry& entry);
+
 // The stored form of Event::object_ids: a JSON array of strings.
 std::string IdsJson(const std::vector<std::string>& ids);
 

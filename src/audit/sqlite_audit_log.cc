@@ -5,15 +5,21 @@
 #include <sqlite3.h>
 
 #include <algorithm>
-#include <limits>
+#include <charconv>
+#include <cstring>
+#include <deque>
 #include <filesystem>
-#include <unordered_map>
+#include <iterator>
+#include <limits>
+#include <memory>
 #include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "boost/json/array.hpp"
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
 #include "common/status.h"
+#include "common/thread.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
 #include "store/postgres/locks.h"
@@ -143,6 +149,111 @@ absl::StatusOr<Entry> ReadEntry(const Statement& s) {
                                      .prev_hash = s.ColumnText(11),
                                      .hash = s.ColumnText(12)});
 }
+
+// Sorts the (key, entry) pairs of the entries past the mark into a run (sqlite_audit_log.h, "Object index"):
+// each key's seqs ascending, keys ascending (bytewise), in blocks of about kBlockPairs pairs with a key's seqs in
+// one block. Flat: a key's index in a hash map, the pairs in one array, then each key's seqs gathered in place by
+// counting (no container per key, which cost a cache miss or two per distinct id when the blocks were written).
+// The keys are not copied: they must outlive Finish.
+class RunBuilder {
+ public:
+  using PreparedRun = SqliteAuditLog::PreparedRun;
+
+  explicit RunBuilder(int64_t mark) {
+    run_.run = mark + 1;
+    run_.last_seq = mark;
+  }
+  size_t pairs() const { return pairs_.size(); }
+  int64_t last_seq() const { return run_.last_seq; }
+  // Seqs ascending; an entry naming a key twice is one pair.
+  void StartEntry(int64_t seq) { run_.last_seq = seq; }
+  void Add(std::string_view key) {
+    const auto [it, added] = index_.try_emplace(key, static_cast<uint32_t>(keys_.size()));
+    if (added) {
+      keys_.push_back(key);
+      last_seq_.push_back(0);
+      count_.push_back(0);
+    }
+    const uint32_t k = it->second;
+    if (last_seq_[k] == run_.last_seq) return;
+    last_seq_[k] = run_.last_seq;
+    ++count_[k];
+    pairs_.emplace_back(k, run_.last_seq);
+  }
+
+  PreparedRun Finish() && {
+    run_.pairs = pairs_.size();
+    // Each key's seqs, gathered by key in pair order (so ascending).
+    std::vector<uint32_t> start(keys_.size() + 1, 0);
+    for (size_t k = 0; k < keys_.size(); ++k) start[k + 1] = start[k] + count_[k];
+    std::vector<int64_t> seqs(pairs_.size());
+    {
+      std::vector<uint32_t> at(start.begin(), start.end() - 1);
+      for (const auto& [k, seq] : pairs_) seqs[at[k]++] = seq;
+    }
+    // Keys ascending, compared first by their first 16 bytes held in place (big-endian, zero-padded: the same
+    // order as the bytes, a tie when equal), which decides almost every comparison of distinct ids without
+    // reaching for the keys themselves.
+    struct SortKey {
+      uint64_t head[2];
+      std::string_view key;
+      uint32_t k;
+    };
+    std::vector<SortKey> order(keys_.size());
+    for (uint32_t k = 0; k < order.size(); ++k) {
+      unsigned char bytes[16] = {};
+      std::memcpy(bytes, keys_[k].data(), std::min<size_t>(keys_[k].size(), sizeof bytes));
+      uint64_t head[2] = {0, 0};
+      for (size_t b = 0; b < 16; ++b) head[b / 8] = (head[b / 8] << 8) | bytes[b];
+      order[k] = SortKey{{head[0], head[1]}, keys_[k], k};
+    }
+    std::sort(order.begin(), order.end(), [](const SortKey& a, const SortKey& b) {
+      if (a.head[0] != b.head[0]) return a.head[0] < b.head[0];
+      if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
+      return a.key < b.key;
+    });
+    PreparedRun::Block block;
+    size_t in_block = 0;
+    for (size_t i = 0; i < order.size(); ++i) {
+      const uint32_t k = order[i].k;
+      const std::string_view id = keys_[k];
+      if (in_block == 0) {
+        block.first_id = std::string(id);
+        block.pairs.push_back('{');
+      } else {
+        block.pairs.push_back(',');
+      }
+      AppendJsonString(block.pairs, id);
+      block.pairs.append(":[");
+      for (uint32_t j = start[k]; j < start[k + 1]; ++j) {
+        if (j > start[k]) block.pairs.push_back(',');
+        char digits[24];
+        const auto written = std::to_chars(std::begin(digits), std::end(digits), seqs[j]);
+        block.pairs.append(digits, written.ptr);
+      }
+      block.pairs.push_back(']');
+      in_block += count_[k];
+      if (in_block >= SqliteAuditLog::kBlockPairs || i + 1 == order.size()) {
+        block.pairs.push_back('}');
+        run_.blocks.push_back(std::move(block));
+        block = PreparedRun::Block();
+        in_block = 0;
+      }
+    }
+    return std::move(run_);
+  }
+
+ private:
+  struct Hash {
+    size_t operator()(std::string_view key) const { return std::hash<std::string_view>()(key); }
+  };
+  PreparedRun run_;
+  absl::flat_hash_map<std::string_view, uint32_t, Hash> index_;
+  std::vector<std::string_view> keys_;
+  std::vector<int64_t> last_seq_;  // the last entry that named the key
+  std::vector<uint32_t> count_;    // its pairs
+  std::vector<std::pair<uint32_t, int64_t>> pairs_;  // (key, seq) in seq order
+};
 
 }  // namespace
 
@@ -338,12 +449,26 @@ absl::Status SqliteAuditLog::Start(const std::string& path) {
   if (path != ":memory:") {
     CONCORD_ASSIGN_OR_RETURN(Connection checkpoints, Connection::Open(path, false));
     CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(checkpoints, path, false, options_.sync_full));
-    checkpointer_ = std::thread([this, db = std::move(checkpoints)]() mutable { CheckpointLoop(std::move(db)); });
+    // Checkpoints and index runs are housekeeping no request waits for: on a busy node they yield the CPU
+    // to the threads that answer requests (docs/architecture.md, threads).
+    checkpointer_ = std::thread([this, db = std::move(checkpoints)]() mutable {
+      NameThisThread("audit-ckpt");
+      RankThisThreadAsBackground();
+      CheckpointLoop(std::move(db));
+    });
     CONCORD_ASSIGN_OR_RETURN(Connection index_reader, Connection::Open(path, true));
     CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(index_reader, path, true, false));
-    indexer_ = std::thread([this, db = std::move(index_reader)]() mutable { IndexLoop(std::move(db)); });
+    keep_committed_ = true;
+    indexer_ = std::thread([this, db = std::move(index_reader)]() mutable {
+      NameThisThread("audit-index");
+      RankThisThreadAsBackground();
+      IndexLoop(std::move(db));
+    });
   }
-  committer_ = std::thread([this] { CommitLoop(); });
+  committer_ = std::thread([this] {
+    NameThisThread("audit-commit");
+    CommitLoop();
+  });
   return absl::OkStatus();
 }
 
@@ -458,6 +583,7 @@ void SqliteAuditLog::CommitLoop() {
     }
     lock.unlock();
     const absl::Status status = Commit(batch);
+    if (status.ok() && keep_committed_) KeepCommitted(batch);
     for (Pending& p : batch) {
       if (status.ok()) {
         for (const Entry& e : p.entries) {
@@ -493,7 +619,7 @@ void SqliteAuditLog::IndexLoop(Connection db) {
     index_cv_.wait(lock, [this] { return run_wanted_ || stopping_; });
     if (stopping_) return;
     lock.unlock();
-    auto prepared = PrepareRun(db);
+    auto prepared = PrepareRun(db, RunSource::kAuto);
     lock.lock();
     run_wanted_ = false;
     if (!prepared.ok()) {
@@ -505,75 +631,130 @@ void SqliteAuditLog::IndexLoop(Connection db) {
   }
 }
 
-absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::PrepareRun(Connection& db) {
+void SqliteAuditLog::KeepCommitted(const std::vector<Pending>& batch) {
+  auto kept = std::make_shared<Committed>();
+  size_t bytes = 0;
+  size_t keys = 0;
+  size_t entries = 0;
+  for (const Pending& p : batch) {
+    for (const Entry& e : p.entries) {
+      for (const std::string& id : e.event.object_ids) bytes += id.size();
+      bytes += kUserKey.size() + e.event.user.size() + kOrgKey.size() + e.event.org.size();
+      keys += e.event.object_ids.size() + 2;
+      ++entries;
+    }
+  }
+  if (entries == 0) return;
+  kept->keys.reserve(bytes);
+  kept->key_ends.reserve(keys);
+  kept->entries.reserve(entries);
+  auto add = [&](std::string_view a, std::string_view b = {}) {
+    kept->keys.append(a);
+    kept->keys.append(b);
+    kept->key_ends.push_back(static_cast<uint32_t>(kept->keys.size()));
+  };
+  for (const Pending& p : batch) {
+    for (const Entry& e : p.entries) {
+      // The keys PrepareRun reads from the file for the entry, in the same order.
+      for (const std::string& id : e.event.object_ids) add(id);
+      if (!e.event.user.empty()) add(kUserKey, e.event.user);
+      if (!e.event.org.empty()) add(kOrgKey, e.event.org);
+      kept->entries.emplace_back(e.seq, static_cast<uint32_t>(kept->key_ends.size()));
+    }
+  }
+  if (kept->keys.size() > std::numeric_limits<uint32_t>::max() / 2) return;  // never for a batch of max_batch events
+  std::lock_guard lock(committed_mu_);
+  // Contiguous seqs only, from the first entry not yet in a run on: a batch that does not follow the last one
+  // kept (another process appended in between, or a batch was not kept) is not kept either, until the indexer
+  // has used up those before; it then reads the entries from the file. Bounded, should the indexer fall behind
+  // (the committer writes runs only while no append waits).
+  if (!committed_.empty() && (committed_.back()->entries.back().first + 1 != kept->entries.front().first ||
+                              committed_pairs_ + kept->pairs() > kMaxKeptPairs)) {
+    return;
+  }
+  committed_pairs_ += kept->pairs();
+  committed_.push_back(std::move(kept));
+}
+
+std::optional<SqliteAuditLog::PreparedRun> SqliteAuditLog::RunFromMemory(int64_t mark) {
+  std::vector<std::shared_ptr<const Committed>> batches;
+  {
+    std::lock_guard lock(committed_mu_);
+    while (!committed_.empty() && committed_.front()->entries.back().first <= mark) {
+      committed_pairs_ -= committed_.front()->pairs();
+      committed_.pop_front();
+    }
+    if (committed_.empty() || committed_.front()->entries.front().first > mark + 1) return std::nullopt;
+    batches.assign(committed_.begin(), committed_.end());  // kept alive here: the keys below point into them
+  }
+  // As PrepareRun does from the file (same pairs, same limit, same blocks), with the keys where they are.
+  RunBuilder run(mark);
+  for (const auto& batch : batches) {
+    uint32_t key = 0;
+    for (const auto& [seq, keys_end] : batch->entries) {
+      if (seq <= mark) {
+        key = keys_end;
+        continue;
+      }
+      if (static_cast<int64_t>(run.pairs()) >= kMaxRunPairs) break;
+      run.StartEntry(seq);
+      for (; key < keys_end; ++key) {
+        const uint32_t begin = key == 0 ? 0 : batch->key_ends[key - 1];
+        run.Add(std::string_view(batch->keys).substr(begin, batch->key_ends[key] - begin));
+      }
+    }
+  }
+  if (run.last_seq() == mark) return std::nullopt;
+  return std::move(run).Finish();
+}
+
+absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::PrepareRunForTesting(RunSource source) {
+  std::lock_guard lock(read_mu_);
+  return PrepareRun(reader_, source);
+}
+
+absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::PrepareRun(Connection& db, RunSource source) {
   // One read transaction: the mark and the entries after it from one snapshot.
   CONCORD_RETURN_IF_ERROR(db.Exec("BEGIN"));
   const EndRead end_read{db};
   CONCORD_ASSIGN_OR_RETURN(int64_t mark, db.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
+  if (source != RunSource::kFile) {
+    // Entries this process committed past the mark need not be read back (they are committed, so the file holds
+    // exactly them); the run may end before the file's last entry, the next one starts there.
+    std::optional<PreparedRun> run = RunFromMemory(mark);
+    if (run || source == RunSource::kMemory) return run;
+  }
   CONCORD_ASSIGN_OR_RETURN(Statement s,
                            db.Prepare("SELECT seq, object_ids, user_name, org_id FROM audit_log WHERE seq > ?1 ORDER BY seq"));
   Statement::Scoped reset(s);
   s.BindInt(1, mark);
-  PreparedRun run;
-  run.run = mark + 1;
-  run.last_seq = mark;
-  // Each object's seqs, ascending (entries are read in seq order); then only the distinct ids are sorted,
-  // which for reads that repeat (a page polled again, a popular object) is far fewer than the pairs.
-  struct IdHash {
-    using is_transparent = void;  // found by string_view, stored as string
-    size_t operator()(std::string_view id) const { return std::hash<std::string_view>()(id); }
-  };
-  std::unordered_map<std::string, std::vector<int64_t>, IdHash, std::equal_to<>> seqs_of;
-  while (static_cast<int64_t>(run.pairs) < kMaxRunPairs) {
+  RunBuilder run(mark);
+  // Each entry's keys copied once, back to back (a row's text lasts only until the next step); never changed
+  // after, so the builder's views into them stay valid (a deque does not move its elements).
+  std::deque<std::string> texts;
+  std::vector<std::pair<size_t, size_t>> spans;
+  while (static_cast<int64_t>(run.pairs()) < kMaxRunPairs) {
     CONCORD_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) break;
     const int64_t seq = s.ColumnInt(0);
-    run.last_seq = seq;
-    auto add = [&](std::string_view id) {
-      auto it = seqs_of.find(id);
-      if (it == seqs_of.end()) it = seqs_of.emplace(std::string(id), std::vector<int64_t>()).first;
-      if (it->second.empty() || it->second.back() != seq) {  // an entry naming an id twice counts once
-        it->second.push_back(seq);
-        ++run.pairs;
-      }
+    std::string& keys = texts.emplace_back();
+    keys.reserve(s.ColumnText(1).size() + kUserKey.size() + s.ColumnText(2).size() + kOrgKey.size() +
+                 s.ColumnText(3).size());
+    spans.clear();
+    auto add = [&](std::string_view prefix, std::string_view id) {
+      spans.emplace_back(keys.size(), prefix.size() + id.size());
+      keys.append(prefix);
+      keys.append(id);
     };
-    const bool read = ReadIds(s.ColumnText(1), add);
+    const bool read = ReadIds(s.ColumnText(1), [&](std::string_view id) { add({}, id); });
     if (!read) return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", seq));
-    if (!s.ColumnText(2).empty()) add(ActorKey(kUserKey, s.ColumnText(2)));
-    if (!s.ColumnText(3).empty()) add(ActorKey(kOrgKey, s.ColumnText(3)));
+    if (!s.ColumnText(2).empty()) add(kUserKey, s.ColumnText(2));
+    if (!s.ColumnText(3).empty()) add(kOrgKey, s.ColumnText(3));
+    run.StartEntry(seq);
+    for (const auto& [at, size] : spans) run.Add(std::string_view(keys).substr(at, size));
   }
-  if (run.last_seq == mark) return std::optional<PreparedRun>();
-  std::vector<const std::pair<const std::string, std::vector<int64_t>>*> objects;
-  objects.reserve(seqs_of.size());
-  for (const auto& entry : seqs_of) objects.push_back(&entry);
-  std::sort(objects.begin(), objects.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
-  // Blocks of about kBlockPairs pairs; an object's seqs stay in one block (see the header).
-  PreparedRun::Block block;
-  size_t in_block = 0;
-  for (size_t i = 0; i < objects.size(); ++i) {
-    const auto& [id, seqs] = *objects[i];
-    if (in_block == 0) {
-      block.first_id = id;
-      block.pairs.push_back('{');
-    } else {
-      block.pairs.push_back(',');
-    }
-    AppendJsonString(block.pairs, id);
-    block.pairs.append(":[");
-    for (size_t j = 0; j < seqs.size(); ++j) {
-      if (j > 0) block.pairs.push_back(',');
-      block.pairs.append(std::to_string(seqs[j]));
-    }
-    block.pairs.push_back(']');
-    in_block += seqs.size();
-    if (in_block >= kBlockPairs || i + 1 == objects.size()) {
-      block.pairs.push_back('}');
-      run.blocks.push_back(std::move(block));
-      block = PreparedRun::Block();
-      in_block = 0;
-    }
-  }
-  return std::optional<PreparedRun>(std::move(run));
+  if (run.last_seq() == mark) return std::optional<PreparedRun>();
+  return std::optional<PreparedRun>(std::move(run).Finish());
 }
 
 absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
@@ -665,9 +846,12 @@ absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending>& batch) {
       e.time_micros = now;
       e.event = std::move(event);
       e.prev_hash = head.hash;
-      e.hash = EntryHash(e);
-      const std::string ids = StoredIds(e.event.object_ids);
-      const std::string detail = CanonicalJson(e.event.detail);
+      // The canonical entry holds the stored forms of detail and (ids needing no escape) object_ids.
+      const internal::CanonicalParts canonical = internal::CanonicalEntryParts(e);
+      e.hash = Sha256Hex(canonical.bytes);
+      const std::string escaped_ids = canonical.ids_plain ? std::string() : StoredIds(e.event.object_ids);
+      const std::string_view ids = canonical.ids_plain ? canonical.ids() : std::string_view(escaped_ids);
+      const std::string_view detail = canonical.detail();
       const std::string_view action = ActionName(e.event.action);
       {
         Statement::Scoped reset(insert_);

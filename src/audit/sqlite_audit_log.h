@@ -40,16 +40,23 @@
 // chunk. A lookup seeks once per registered run and reads the object_ids of the entries past the mark, so
 // answers are exact at every moment (rows of a run not yet registered are ignored). Runs are not merged
 // yet: a busy day adds a few thousand.
+// The indexer need not read back what this process wrote: the committer keeps the keys of the entries it
+// committed (Committed, up to kMaxKeptPairs pairs, seqs contiguous), and when they continue the mark the run
+// is built from them, up to the last one kept (the next run starts there). When another process appended in
+// between, or too many pairs wait, the entries are read from the file as before; both ways give the same
+// run, block for block (audit_test, AuditRunTest).
 //
 // Thread-safety: every call is safe from several threads.
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -71,6 +78,29 @@ class SqliteAuditLog final : public AuditLog {
   absl::StatusOr<Head> GetHead() override;
   absl::StatusOr<Verification> Verify(const VerifyOptions& options) override;
 
+  static constexpr int64_t kMaxRunPairs = 50'000;
+  static constexpr size_t kBlockPairs = 128;
+  static constexpr size_t kRunChunkBytes = 256 << 10;
+  static constexpr size_t kMaxKeptPairs = 8 * kMaxRunPairs;  // Committed keys kept for the indexer, at most
+
+  // A run prepared by the indexer thread, written by the committer.
+  struct PreparedRun {
+    struct Block {
+      std::string first_id;
+      std::string pairs;  // {"object id":[seq,…],…}
+    };
+    int64_t run = 0;       // the first seq it covers (the mark + 1 when prepared)
+    int64_t last_seq = 0;  // the last
+    size_t pairs = 0;      // (object id, seq) pairs it holds
+    std::vector<Block> blocks;
+    size_t written = 0;    // blocks written
+  };
+  // For tests: the run the indexer would prepare now. kAuto as the indexer does: from the entries this process
+  // committed when they continue the mark, else read back from the file; kMemory only from those entries
+  // (nullopt when they do not continue the mark); kFile only from the file.
+  enum class RunSource { kAuto, kMemory, kFile };
+  [[nodiscard]] absl::StatusOr<std::optional<PreparedRun>> PrepareRunForTesting(RunSource source);
+
  private:
   // One AppendAsync call: its events, their entries once committed, and whom to tell.
   struct Pending {
@@ -87,27 +117,26 @@ class SqliteAuditLog final : public AuditLog {
   void CheckpointLoop(store::sqlite::Connection db);
   static int OnWalCommit(void* self, struct sqlite3* db, const char* name, int frames);
 
-  static constexpr int64_t kMaxRunPairs = 50'000;
-  static constexpr size_t kBlockPairs = 128;
-  static constexpr size_t kRunChunkBytes = 256 << 10;
-
-  // A run prepared by the indexer thread, written by the committer.
-  struct PreparedRun {
-    struct Block {
-      std::string first_id;
-      std::string pairs;  // {"object id":[seq,…],…}
-    };
-    int64_t run = 0;       // the first seq it covers (the mark + 1 when prepared)
-    int64_t last_seq = 0;  // the last
-    size_t pairs = 0;      // (object id, seq) pairs it holds
-    std::vector<Block> blocks;
-    size_t written = 0;    // blocks written
-  };
   void IndexLoop(store::sqlite::Connection db);
   // Called by the committer with queue_mu_ held.
   void MaybeAskForRun() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
-  // Reads the entries past the mark and sorts their pairs (nullopt: nothing past the mark).
-  static absl::StatusOr<std::optional<PreparedRun>> PrepareRun(store::sqlite::Connection& db);
+  // Sorts the pairs of the entries past the mark into a run (nullopt: nothing past the mark): from the entries
+  // this process committed when they continue the mark (RunFromMemory), else read back from the file.
+  absl::StatusOr<std::optional<PreparedRun>> PrepareRun(store::sqlite::Connection& db, RunSource source);
+  // The run of the committed entries past `mark` kept in memory; nullopt when they do not continue the mark.
+  std::optional<PreparedRun> RunFromMemory(int64_t mark);
+
+  // The index keys of the entries of one group commit (object ids, then the user and organisation keys), kept
+  // so that the indexer builds the run of entries this process committed without reading them back and parsing
+  // their object_ids again. Immutable once published.
+  struct Committed {
+    std::string keys;                 // back to back
+    std::vector<uint32_t> key_ends;   // where each key ends in `keys`
+    std::vector<std::pair<int64_t, uint32_t>> entries;  // (seq, index in key_ends past its last key), seqs ascending
+    size_t pairs() const { return key_ends.size(); }
+  };
+  // Called by the committer after a commit: keeps the batch's keys (committed_).
+  void KeepCommitted(const std::vector<Pending>& batch);
   // Writes the run's next chunk in one transaction, and registers the run with its last chunk. Returns
   // whether the run is finished (written, or dropped because another process indexed past it meanwhile).
   absl::StatusOr<bool> WriteRunChunk(PreparedRun& run);
@@ -137,6 +166,12 @@ class SqliteAuditLog final : public AuditLog {
   // Committer only: pairs committed by this process since the last run, and when that run was asked for.
   int64_t unindexed_pairs_ = 0;
   int64_t last_run_micros_ = 0;
+
+  // The committed batches not yet in a run, seqs contiguous (KeepCommitted).
+  std::mutex committed_mu_;
+  std::deque<std::shared_ptr<const Committed>> committed_ ABSL_GUARDED_BY(committed_mu_);
+  size_t committed_pairs_ ABSL_GUARDED_BY(committed_mu_) = 0;
+  bool keep_committed_ = false;  // set before the threads start: an indexer runs
 
   std::mutex read_mu_;
   store::sqlite::Connection reader_ ABSL_GUARDED_BY(read_mu_);
