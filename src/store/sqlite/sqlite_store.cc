@@ -69,6 +69,11 @@ constexpr char kAddTypeCounts[] =
   "v.seq, v.id, v.type, v.spec_version, v.created, v.modified, v.created_by_ref, v.revoked, v.tlp, v.added, " \
   "v.json, o.current_seq = v.seq, v.distribution, v.sharing_group_ref"
 
+// The same for a current-only listing: every row is current (a constant, not a comparison per row).
+#define CONCORD_LISTED_COLUMNS                                                                              \
+  "v.seq, v.id, v.type, v.spec_version, v.created, v.modified, v.created_by_ref, v.revoked, v.tlp, v.added, " \
+  "v.json, 1, v.distribution, v.sharing_group_ref"
+
 // The same for posting searches, without the JSON (callers filter by the columns; Get reads the object).
 #define CONCORD_POSTING_COLUMNS                                                                             \
   "v.seq, v.id, v.type, v.spec_version, v.created, v.modified, v.created_by_ref, v.revoked, v.tlp, v.added, " \
@@ -550,7 +555,7 @@ absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::Function
   const char* seq = query.current_only ? "o.current_seq" : "v.seq";
   const char* key = query.current_only ? "o.version_key" : "v.version_key";
   std::string sql = query.current_only
-                        ? "SELECT " CONCORD_STORED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq"
+                        ? "SELECT " CONCORD_LISTED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq"
                         : "SELECT " CONCORD_STORED_COLUMNS " FROM versions v JOIN objects o ON o.oid = v.oid";
   sql += fmt::format(" WHERE {} > :after", seq);
   const std::string types_json = query.types.size() > 1 ? JsonArray(query.types) : std::string();
@@ -1019,6 +1024,7 @@ absl::Status SqliteStore::ReindexPostings(const std::function<void(const Reindex
 }
 
 #undef CONCORD_POSTING_COLUMNS
+#undef CONCORD_LISTED_COLUMNS
 #undef CONCORD_STORED_COLUMNS
 
 }  // namespace concord::store
