@@ -99,6 +99,27 @@ class AuditLogTest : public ::testing::Test {
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? *p : std::string();
   }
+  // The object index's mark (audit_meta 'objects_seq'), read on a connection of its own; -1 when unreadable.
+  int64_t IndexMark() const {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT value FROM audit_meta WHERE name = 'objects_seq'", -1, &st, nullptr);
+    const int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  }
+  // Polls IndexMark until it is `want` or `wait` has passed (the indexer works on its own thread); returns
+  // the last mark read.
+  int64_t WaitForIndexMark(int64_t want, std::chrono::seconds wait) const {
+    const auto deadline = std::chrono::steady_clock::now() + wait;
+    while (IndexMark() != want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return IndexMark();
+  }
 
   std::filesystem::path path_;
   std::unique_ptr<AuditLog> log_;
@@ -183,14 +204,7 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
     sqlite3_close(db);
     return v;
   };
-  auto mark = [&] { return query_int("SELECT value FROM audit_meta WHERE name = 'objects_seq'"); };
-  auto wait_for_mark = [&](int64_t want) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (mark() != want && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return mark();
-  };
+  auto wait_for_mark = [&](int64_t want) { return WaitForIndexMark(want, std::chrono::seconds(10)); };
   // An idle log writes its runs: the mark reaches the head.
   ASSERT_EQ(wait_for_mark(11), 11);
   auto query_text = [&](const char* sql) {
@@ -296,14 +310,7 @@ TEST_F(AuditLogTest, UserOrgAndTimeFiltersAreExactAcrossAnUpgradeRunsAndTheTail)
     sqlite3_close(db);
     return v;
   };
-  auto wait_for_mark = [&](int64_t want) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (query_int("SELECT value FROM audit_meta WHERE name = 'objects_seq'") != want &&
-           std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return query_int("SELECT value FROM audit_meta WHERE name = 'objects_seq'");
-  };
+  auto wait_for_mark = [&](int64_t want) { return WaitForIndexMark(want, std::chrono::seconds(10)); };
   int n = 0;
   auto append = [&](const std::string& user, const std::string& org, Action action = Action::kRead) {
     clock_.now_ms += 1;
@@ -444,22 +451,7 @@ TEST_F(AuditLogTest, IdsWithEscapesAreIndexedToo) {
     EXPECT_TRUE(listed.ok()) << listed.status();
     return listed.ok() && listed->entries.size() == 1 && listed->entries[0].event.object_ids == e.object_ids;
   };
-  auto mark = [&] {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT value FROM audit_meta WHERE name = 'objects_seq'", -1, &st, nullptr);
-    const int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-  };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (mark() != 1 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_EQ(mark(), 1);  // the entry is in a block now, no longer found by the scan past the mark
+  ASSERT_EQ(WaitForIndexMark(1, std::chrono::seconds(10)), 1);  // the entry is in a block now, no longer found by the scan past the mark
   {
     // One block: each object once with its entries, ids ascending (bytewise), escaped as JSON strings.
     sqlite3* db = nullptr;
@@ -829,22 +821,7 @@ TEST_F(AuditRunTest, TwoWritersIndexEveryEntry) {
   Event last = ReadEvent(kEntries + 1, "c");
   last.object_ids = {Id(kEntries + 1), Id(1000)};
   ASSERT_TRUE(c->Append(std::move(last)).ok());
-  auto mark = [&] {
-    sqlite3* db = nullptr;
-    EXPECT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT value FROM audit_meta WHERE name = 'objects_seq'", -1, &st, nullptr);
-    const int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-  };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (mark() != kEntries + 1 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ASSERT_EQ(mark(), kEntries + 1);
+  ASSERT_EQ(WaitForIndexMark(kEntries + 1, std::chrono::seconds(20)), kEntries + 1);
   check(*c, kEntries + 1);
   auto v = c->Verify({});
   ASSERT_TRUE(v.ok()) << v.status();
