@@ -438,6 +438,50 @@ TEST_F(AuditLogTest, UserOrgAndTimeFiltersAreExactAcrossAnUpgradeRunsAndTheTail)
 
 // Ids that need JSON escapes take the slow paths (stored through a JSON document, read back by the parser)
 // and are found through their block like any other.
+// A newer Concord's file is refused, read-write and read-only, before anything in it changes; the same file at
+// a version this binary knows opens and verifies.
+TEST_F(AuditLogTest, AFileFromANewerConcordIsRefusedAndLeftAsItIs) {
+  AppendN(3);
+  log_.reset();
+  Sql("UPDATE audit_meta SET value = 4 WHERE name = 'version'");
+  const std::string schema_before = [&] {
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT group_concat(name || ':' || coalesce(sql, ''), ';') FROM sqlite_master", -1, &st, nullptr);
+    std::string v = sqlite3_step(st) == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(st, 0)) : "";
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+  }();
+  for (bool read_only : {false, true}) {
+    auto reopened = OpenAuditLog(path_.string(), {.clock = &clock_, .read_only = read_only});
+    ASSERT_FALSE(reopened.ok()) << "read_only " << read_only;
+    EXPECT_EQ(reopened.status().code(), absl::StatusCode::kFailedPrecondition);
+    EXPECT_NE(std::string(reopened.status().message())
+                  .find("audit file version 4 is newer than this Concord reads (up to 3): use the Concord that wrote it"),
+              std::string::npos)
+        << reopened.status();
+  }
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT (SELECT value FROM audit_meta WHERE name = 'version'), "
+                     "(SELECT group_concat(name || ':' || coalesce(sql, ''), ';') FROM sqlite_master)",
+                     -1, &st, nullptr);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), 4);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))), schema_before);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  Sql("UPDATE audit_meta SET value = 3 WHERE name = 'version'");
+  Open();
+  const Verification v = MustVerify();
+  EXPECT_TRUE(v.intact) << v.detail;
+  EXPECT_EQ(v.entries, 3);
+}
+
 TEST_F(AuditLogTest, IdsWithEscapesAreIndexedToo) {
   log_.reset();
   auto opened = OpenAuditLog(path_.string(), {.clock = &clock_, .index_run_pairs = 1});

@@ -302,6 +302,18 @@ UPDATE audit_meta SET value = 2 WHERE name = 'version' AND value < 2;
 // to the mark when a file is upgraded are in runs without those keys: two partial indexes cover them
 // (audit_log_user_before, audit_log_org_before: WHERE seq <= the mark, recorded as 'actors_from'), and are
 // never written again.
+// A file a newer Concord wrote is refused, before anything in it is changed: an older binary would misread
+// what it does not know (its List and Verify would take new forms of a column for altered entries).
+absl::Status CheckKnownVersion(Connection& db) {
+  CONCORD_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("SELECT value FROM audit_meta WHERE name = 'version'"));
+  if (version > kAuditFileVersion) {
+    return absl::FailedPreconditionError(fmt::format(
+        "audit file version {} is newer than this Concord reads (up to {}): use the Concord that wrote it, or a newer one",
+        version, kAuditFileVersion));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status AddActorKeys(Connection& db) {
   CONCORD_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("SELECT value FROM audit_meta WHERE name = 'version'"));
   if (version >= kAuditFileVersion) return absl::OkStatus();
@@ -343,6 +355,7 @@ absl::Status InitAuditFile(Connection& db, const std::string& store_path, const 
     CONCORD_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
     CONCORD_ASSIGN_OR_RETURN(bool ready, has_table("audit_meta"));
     if (ready) {
+      CONCORD_RETURN_IF_ERROR(CheckKnownVersion(db));
       CONCORD_RETURN_IF_ERROR(db.Exec(kAddBlocks));
       CONCORD_RETURN_IF_ERROR(AddActorKeys(db));
       return db.Exec("COMMIT");
@@ -416,6 +429,7 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
     if (version == 0) {
       return absl::FailedPreconditionError(fmt::format("'{}' is not initialised; open it read-write once", path));
     }
+    CONCORD_RETURN_IF_ERROR(CheckKnownVersion(reader));
     CONCORD_ASSIGN_OR_RETURN(int64_t blocks,
                              reader.QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'audit_object_blocks'"));
     auto log = std::unique_ptr<SqliteAuditLog>(new SqliteAuditLog(std::move(writer), std::move(reader), options));
