@@ -18,6 +18,7 @@
 #include "boost/json/array.hpp"
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/status.h"
 #include "common/thread.h"
 #include "fmt/format.h"
@@ -514,7 +515,11 @@ void SqliteAuditLog::CheckpointLoop(Connection db) {
       rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &copied);
     }
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
-      spdlog::warn("audit log: checkpoint failed: {}", Sv(store::sqlite::SqliteError(db.handle(), rc, "checkpoint").message()));
+      int64_t held_back = 0;
+      if (checkpoint_warnings_.Allow(held_back)) {
+        spdlog::warn("audit log: checkpoint failed ({} more since the last report): {}", held_back,
+                     Sv(store::sqlite::SqliteError(db.handle(), rc, "checkpoint").message()));
+      }
     }
     lock.lock();
   }
@@ -577,7 +582,11 @@ void SqliteAuditLog::CommitLoop() {
       auto finished = WriteRunChunk(run);
       lock.lock();
       if (!finished.ok()) {
-        spdlog::warn("audit log: writing the object index failed (will retry): {}", Sv(finished.status().message()));
+        int64_t held_back = 0;
+        if (index_warnings_.Allow(held_back)) {
+          spdlog::warn("audit log: writing the object index failed, will retry ({} more since the last report): {}",
+                       held_back, Sv(finished.status().message()));
+        }
       } else if (!*finished) {
         run_ = std::move(run);
       } else {
@@ -618,6 +627,7 @@ void SqliteAuditLog::MaybeAskForRun() {
   // Enough pairs wait (or they have waited long enough), and no run is under way: ask the indexer for one.
   const int64_t now = clock_.Now().UnixMicros();
   if (last_run_micros_ == 0) last_run_micros_ = now;
+  if (now < retry_after_micros_) return;
   if (indexer_.joinable() && !run_wanted_ && !run_ &&
       (unindexed_pairs_ >= options_.index_run_pairs ||
        (unindexed_pairs_ > 0 && now - last_run_micros_ >= options_.index_run_delay_millis * 1000))) {
@@ -637,7 +647,13 @@ void SqliteAuditLog::IndexLoop(Connection db) {
     lock.lock();
     run_wanted_ = false;
     if (!prepared.ok()) {
-      spdlog::warn("audit log: preparing the object index failed (will retry): {}", Sv(prepared.status().message()));
+      // Asked again after a pause, not after the very next commit (MaybeAskForRun), and reported once a minute.
+      retry_after_micros_ = clock_.Now().UnixMicros() + kIndexRetryMicros;
+      int64_t held_back = 0;
+      if (index_warnings_.Allow(held_back)) {
+        spdlog::warn("audit log: preparing the object index failed, will retry ({} more since the last report): {}",
+                     held_back, Sv(prepared.status().message()));
+      }
     } else if (*prepared) {
       run_ = std::move(**prepared);
       queue_cv_.notify_one();

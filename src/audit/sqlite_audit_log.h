@@ -63,6 +63,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "audit/audit.h"
+#include "common/log.h"
 #include "store/sqlite/connection.h"
 
 namespace concord::audit {
@@ -166,6 +167,12 @@ class SqliteAuditLog final : public AuditLog {
   // Committer only: pairs committed by this process since the last run, and when that run was asked for.
   int64_t unindexed_pairs_ = 0;
   int64_t last_run_micros_ = 0;
+  // After a failed run preparation the committer asks again only once this time has passed.
+  static constexpr int64_t kIndexRetryMicros = 1'000'000;
+  int64_t retry_after_micros_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  // Failures that retry are reported once a minute, with the count of those in between.
+  LogLimiter index_warnings_{std::chrono::minutes(1)};
+  LogLimiter checkpoint_warnings_{std::chrono::minutes(1)};
 
   // The committed batches not yet in a run, seqs contiguous (KeepCommitted).
   std::mutex committed_mu_;

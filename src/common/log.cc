@@ -19,4 +19,17 @@ void ConfigureLogging(std::string_view level, LogFormat format) {
   spdlog::set_default_logger(logger);
 }
 
+bool LogLimiter::Allow(std::chrono::steady_clock::time_point now, int64_t& held_back) {
+  std::lock_guard lock(mu_);
+  if (logged_ && now - last_ < interval_) {
+    ++held_back_;
+    return false;
+  }
+  logged_ = true;
+  last_ = now;
+  held_back = held_back_;
+  held_back_ = 0;
+  return true;
+}
+
 }  // namespace concord
