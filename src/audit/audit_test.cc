@@ -12,7 +12,9 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "audit/chain.h"
@@ -21,6 +23,8 @@
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
 #include "fmt/format.h"
+#include "spdlog/sinks/ostream_sink.h"
+#include "spdlog/spdlog.h"
 #include "store/store.h"
 
 namespace concord::audit {
@@ -480,6 +484,54 @@ TEST_F(AuditLogTest, AFileFromANewerConcordIsRefusedAndLeftAsItIs) {
   const Verification v = MustVerify();
   EXPECT_TRUE(v.intact) << v.detail;
   EXPECT_EQ(v.entries, 3);
+}
+
+// An entry the indexer cannot read (written by another process, so read back from the file) fails every run
+// that covers it. The committer asks again only after a pause, not after each commit, and the warning comes
+// once a minute with the count held back in between.
+TEST_F(AuditLogTest, AFailingIndexRunIsRetriedAfterAPauseAndReportedOnceAMinute) {
+  AppendN(2);
+  log_.reset();
+  Sql("UPDATE audit_log SET object_ids = 'not json' WHERE seq = 2");
+  std::ostringstream out;
+  auto previous = spdlog::default_logger();
+  auto capture = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+  capture->set_pattern("%v");
+  spdlog::set_default_logger(capture);
+  auto warnings = [&] {
+    capture->flush();
+    const std::string text = out.str();
+    std::vector<std::string> found;
+    for (size_t at = 0; (at = text.find("preparing the object index failed", at)) != std::string::npos; ++at) {
+      found.push_back(text.substr(at, text.find('\n', at) - at));
+    }
+    return found;
+  };
+  auto wait_for_warnings = [&](size_t n) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (warnings().size() < n && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return warnings();
+  };
+  {
+    auto opened = OpenAuditLog(path_.string(), {.clock = &clock_, .index_run_pairs = 1});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    std::unique_ptr<AuditLog> log = std::move(*opened);
+    ASSERT_TRUE(log->Append(ReadEvent(3)).ok());  // asks for a run: it reads entries 1 to 3 from the file
+    ASSERT_EQ(wait_for_warnings(1).size(), 1u);
+    // Within the pause (the clock stands still): commits ask for no run.
+    for (int i = 4; i <= 8; ++i) ASSERT_TRUE(log->Append(ReadEvent(i)).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    clock_.now_ms += 61'000;  // past the pause and the minute
+    ASSERT_TRUE(log->Append(ReadEvent(9)).ok());
+    const std::vector<std::string> found = wait_for_warnings(2);
+    ASSERT_EQ(found.size(), 2u);
+    EXPECT_EQ(found[1].substr(0, found[1].find(": ")),
+              "preparing the object index failed, will retry (0 more since the last report)");
+    EXPECT_NE(found[0].find("audit entry 2: object_ids is not a JSON array"), std::string::npos) << found[0];
+  }
+  spdlog::set_default_logger(previous);
 }
 
 TEST_F(AuditLogTest, IdsWithEscapesAreIndexedToo) {

@@ -516,7 +516,7 @@ void SqliteAuditLog::CheckpointLoop(Connection db) {
     }
     if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
       int64_t held_back = 0;
-      if (checkpoint_warnings_.Allow(held_back)) {
+      if (checkpoint_warnings_.Allow(LogTime(), held_back)) {
         spdlog::warn("audit log: checkpoint failed ({} more since the last report): {}", held_back,
                      Sv(store::sqlite::SqliteError(db.handle(), rc, "checkpoint").message()));
       }
@@ -583,7 +583,7 @@ void SqliteAuditLog::CommitLoop() {
       lock.lock();
       if (!finished.ok()) {
         int64_t held_back = 0;
-        if (index_warnings_.Allow(held_back)) {
+        if (index_warnings_.Allow(LogTime(), held_back)) {
           spdlog::warn("audit log: writing the object index failed, will retry ({} more since the last report): {}",
                        held_back, Sv(finished.status().message()));
         }
@@ -650,7 +650,7 @@ void SqliteAuditLog::IndexLoop(Connection db) {
       // Asked again after a pause, not after the very next commit (MaybeAskForRun), and reported once a minute.
       retry_after_micros_ = clock_.Now().UnixMicros() + kIndexRetryMicros;
       int64_t held_back = 0;
-      if (index_warnings_.Allow(held_back)) {
+      if (index_warnings_.Allow(LogTime(), held_back)) {
         spdlog::warn("audit log: preparing the object index failed, will retry ({} more since the last report): {}",
                      held_back, Sv(prepared.status().message()));
       }

@@ -173,6 +173,10 @@ class SqliteAuditLog final : public AuditLog {
   // Failures that retry are reported once a minute, with the count of those in between.
   LogLimiter index_warnings_{std::chrono::minutes(1)};
   LogLimiter checkpoint_warnings_{std::chrono::minutes(1)};
+  // The limiters' time is the log's clock (a test's clock moves them too).
+  std::chrono::steady_clock::time_point LogTime() const {
+    return std::chrono::steady_clock::time_point(std::chrono::microseconds(clock_.Now().UnixMicros()));
+  }
 
   // The committed batches not yet in a run, seqs contiguous (KeepCommitted).
   std::mutex committed_mu_;
