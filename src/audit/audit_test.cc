@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -532,6 +533,51 @@ TEST_F(AuditLogTest, AFailingIndexRunIsRetriedAfterAPauseAndReportedOnceAMinute)
     EXPECT_NE(found[0].find("audit entry 2: object_ids is not a JSON array"), std::string::npos) << found[0];
   }
   spdlog::set_default_logger(previous);
+}
+
+// Appends that never pause: each committed append queues the next one from its callback, before the committer
+// looks at its queue again, so the queue is never empty. The index must keep up anyway (the committer writes a
+// chunk of the prepared run at least every kRunChunkWait).
+TEST_F(AuditLogTest, TheIndexKeepsUpWithAppendsThatNeverPause) {
+  log_.reset();
+  auto opened = OpenAuditLog(path_.string(), {.clock = &clock_, .index_run_pairs = 200});
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<AuditLog> log = std::move(*opened);
+  std::atomic<bool> stop{false};
+  std::atomic<int64_t> appended{0};
+  std::atomic<int> chains_running{0};
+  std::function<void(int)> append_next = [&](int chain) {
+    if (stop.load()) {
+      --chains_running;
+      return;
+    }
+    Event e = ReadEvent(chain);
+    for (int k = 0; k < 20; ++k) e.object_ids.push_back(fmt::format("indicator--00000000-0000-4000-8000-{:012d}", chain * 100 + k));
+    std::vector<Event> events;
+    events.push_back(std::move(e));
+    log->AppendAsync(std::move(events), [&, chain](absl::StatusOr<std::vector<Entry>> entries) {
+      if (!entries.ok()) {
+        --chains_running;
+        return;
+      }
+      ++appended;
+      append_next(chain);
+    });
+  };
+  for (int chain = 0; chain < 8; ++chain) {
+    ++chains_running;
+    append_next(chain);
+  }
+  // While the appends go on, the mark passes 2,000 entries (each entry is 22 pairs: a run every ~10 entries).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  int64_t mark = 0;
+  while ((mark = IndexMark()) < 2'000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const int64_t appended_when_checked = appended.load();
+  stop = true;
+  while (chains_running.load() > 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_GE(mark, 2'000) << "entries appended meanwhile: " << appended_when_checked;
 }
 
 TEST_F(AuditLogTest, IdsWithEscapesAreIndexedToo) {

@@ -574,8 +574,10 @@ void SqliteAuditLog::CommitLoop() {
   for (;;) {
     queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_ || run_.has_value(); });
     if (queue_.empty() && stopping_) return;  // nothing left to commit (a run not yet written is redone later)
-    if (queue_.empty()) {
-      // Nobody waits: write the next chunk of the prepared run.
+    if (run_ && (queue_.empty() || std::chrono::steady_clock::now() >= run_chunk_due_)) {
+      // Nobody waits, or the run has waited kRunChunkWait behind appends that never pause: write its next
+      // chunk (the appends then wait for one chunk, a few ms, at most once per kRunChunkWait), so that the
+      // index keeps up under constant load instead of leaving ever more entries to scan past the mark.
       PreparedRun run = std::move(*run_);
       run_.reset();
       lock.unlock();
@@ -589,6 +591,7 @@ void SqliteAuditLog::CommitLoop() {
         }
       } else if (!*finished) {
         run_ = std::move(run);
+        run_chunk_due_ = std::chrono::steady_clock::now() + kRunChunkWait;
       } else {
         unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - static_cast<int64_t>(run.pairs), 0);
         // Appends committed while this run was prepared and written may already call for the next one.
@@ -656,6 +659,7 @@ void SqliteAuditLog::IndexLoop(Connection db) {
       }
     } else if (*prepared) {
       run_ = std::move(**prepared);
+      run_chunk_due_ = std::chrono::steady_clock::now() + kRunChunkWait;
       queue_cv_.notify_one();
     }
   }

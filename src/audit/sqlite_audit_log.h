@@ -35,8 +35,9 @@
 // 3), so that the commit of an append writes the table's last page alone: indexes on user, organisation and
 // time cost every group commit three more pages of WAL (List finds a time by a binary search over seq, times
 // never decreasing along it). The
-// committer writes a prepared run about kRunChunkBytes per transaction, only while no append waits, and
-// registers it (audit_object_runs, the mark) with its last chunk: a commit never waits for more than one
+// committer writes a prepared run about kRunChunkBytes per transaction, while no append waits or, under
+// appends that never pause, once per kRunChunkWait (else the index fell behind for as long as the load
+// lasted), and registers it (audit_object_runs, the mark) with its last chunk: a commit never waits for more than one
 // chunk. A lookup seeks once per registered run and reads the object_ids of the entries past the mark, so
 // answers are exact at every moment (rows of a run not yet registered are ignored). Runs are not merged
 // yet: a busy day adds a few thousand.
@@ -157,6 +158,9 @@ class SqliteAuditLog final : public AuditLog {
   std::condition_variable checkpoint_cv_;
   bool run_wanted_ ABSL_GUARDED_BY(queue_mu_) = false;  // the committer asks the indexer for a run
   std::optional<PreparedRun> run_ ABSL_GUARDED_BY(queue_mu_);  // a run the committer is writing
+  // The committer writes the run's next chunk when no append waits, or once this time has come.
+  static constexpr std::chrono::milliseconds kRunChunkWait{50};
+  std::chrono::steady_clock::time_point run_chunk_due_ ABSL_GUARDED_BY(queue_mu_);
   std::condition_variable index_cv_;
 
   std::mutex write_mu_;  // held by the committer thread around each transaction
