@@ -236,11 +236,11 @@ class StreamTest : public ::testing::Test {
 // List (PostgreSQL's Sweep is one snapshot through a server-side cursor; SQLite's ListEach reads in place).
 class CountingStore final : public store::Store {
  public:
-  absl::StatusOr<std::vector<store::PutResult>> PutEncoded(std::span<const store::EncodedObject>) override { return Nope(); }
-  absl::StatusOr<store::StoredObject> Get(std::string_view) override { return Nope(); }
-  absl::StatusOr<store::StoredObject> GetVersion(std::string_view, const Timestamp&) override { return Nope(); }
-  absl::StatusOr<std::vector<store::StoredObject>> Versions(std::string_view) override { return Nope(); }
-  absl::StatusOr<store::Page> List(const store::Query&) override { return Nope(); }
+  absl::StatusOr<std::vector<store::PutResult>> PutEncoded(std::span<const store::EncodedObject>) override { return NotForwarded(); }
+  absl::StatusOr<store::StoredObject> Get(std::string_view) override { return NotForwarded(); }
+  absl::StatusOr<store::StoredObject> GetVersion(std::string_view, const Timestamp&) override { return NotForwarded(); }
+  absl::StatusOr<std::vector<store::StoredObject>> Versions(std::string_view) override { return NotForwarded(); }
+  absl::StatusOr<store::Page> List(const store::Query&) override { return NotForwarded(); }
   absl::StatusOr<store::Stats> GetStats() override { return store::Stats{}; }
   absl::StatusOr<store::ListEnd> ListEach(const store::Query& q, absl::FunctionRef<bool(const store::StoredView&)>) override {
     ++list_each;
@@ -254,7 +254,10 @@ class CountingStore final : public store::Store {
   int sweeps = 0;
 
  private:
-  static absl::Status Nope() { return absl::UnimplementedError("not used by this test"); }
+  // What the wrapper reaches only if it fell back to a Store default built on List instead of forwarding.
+  static absl::Status NotForwarded() {
+    return absl::UnimplementedError("CountingStore answers ListEach and Sweep only: the call was not forwarded");
+  }
 };
 
 TEST(ChangePublishingStore, ListEachAndSweepReachTheBackend) {

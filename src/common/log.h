@@ -21,7 +21,6 @@ class LogLimiter {
   explicit LogLimiter(std::chrono::steady_clock::duration interval) : interval_(interval) {}
   // Whether to log now; if so, `held_back` is how many were not logged since the last one.
   bool Allow(std::chrono::steady_clock::time_point now, int64_t& held_back);
-  bool Allow(int64_t& held_back) { return Allow(std::chrono::steady_clock::now(), held_back); }
 
  private:
   const std::chrono::steady_clock::duration interval_;

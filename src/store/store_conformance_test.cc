@@ -139,6 +139,18 @@ class BackendTest : public ::testing::TestWithParam<Backend> {
     return results.ok() ? *results : std::vector<PutResult>{};
   }
 
+  // Seqs 1-5: indicators 1 and 2, a domain name, a newer version of indicator 1 (seq 4, current), indicator 3.
+  // The current versions are 2, 3, 4 and 5.
+  void PutFiveVersions() {
+    MustPut({
+        Indicator(IdOf(1), "2024-01-01T00:00:00.000Z"),
+        Indicator(IdOf(2), "2024-02-01T00:00:00.000Z"),
+        DomainName(kDomainId, "example.com"),
+        Indicator(IdOf(1), "2024-03-01T00:00:00.000Z"),
+        Indicator(IdOf(3), "2024-03-01T00:00:00.000Z"),
+    });
+  }
+
   // SQL on a second, raw connection, in the backend's dialect (for fault injection and schema inspection).
   void RawExec(const std::string& sqlite_sql, const std::string& pg_sql) {
     if (pg()) {
@@ -293,13 +305,7 @@ TEST_P(StoreConformance, AddedStrictlyIncreasesWithSeqWhateverTheClock) {
 }
 
 TEST_P(StoreConformance, SweepVisitsMatchingVersionsInSeqOrderAndStopsWhenAsked) {
-  MustPut({
-      Indicator(IdOf(1), "2024-01-01T00:00:00.000Z"),  // seq 1
-      Indicator(IdOf(2), "2024-02-01T00:00:00.000Z"),  // seq 2
-      DomainName(kDomainId, "example.com"),            // seq 3
-      Indicator(IdOf(1), "2024-03-01T00:00:00.000Z"),  // seq 4, current of 1
-      Indicator(IdOf(3), "2024-03-01T00:00:00.000Z"),  // seq 5
-  });
+  PutFiveVersions();
   auto sweep = [&](Query q, size_t stop_after) {
     std::vector<int64_t> seqs;
     absl::Status status = store_->Sweep(q, [&](const StoredObject& o) {
@@ -606,13 +612,7 @@ class ForwardingStore final : public Store {
 // ListEach visits what List returns, column for column, in place; the default (through List, as any wrapper
 // that does not implement it gets) and the backend's own agree on where a stopped listing ends.
 TEST_P(StoreConformance, ListEachVisitsTheListPageAndStopsWhenAsked) {
-  MustPut({
-      Indicator(IdOf(1), "2024-01-01T00:00:00.000Z"),  // seq 1
-      Indicator(IdOf(2), "2024-02-01T00:00:00.000Z"),  // seq 2
-      DomainName(kDomainId, "example.com"),            // seq 3
-      Indicator(IdOf(1), "2024-03-01T00:00:00.000Z"),  // seq 4, current of 1
-      Indicator(IdOf(3), "2024-03-01T00:00:00.000Z"),  // seq 5
-  });
+  PutFiveVersions();
   ForwardingStore defaults(*store_);
   for (Store* store : {static_cast<Store*>(store_.get()), static_cast<Store*>(&defaults)}) {
     // Visits `q`'s page until `stop_after` rows: "seqs | next more".
