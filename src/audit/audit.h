@@ -21,7 +21,7 @@
 // to: keys sorted, no whitespace, strings escaped minimally. Python's
 //     json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 // produces the same bytes as long as no `detail` key contains characters outside the Basic Multilingual
-// Plane (Concord writes ASCII keys only). docs/audit.md has a 20-line verifier.
+// Plane (Concord writes ASCII keys only). docs/audit.md has a verifier in Python (tests/audit_doc_verifier_test.py runs it).
 //
 // Verification walks the entries in seq order and reports the first one that is wrong:
 //   altered    the entry's content does not hash to its stored hash, or it was rewritten and re-hashed

@@ -23,6 +23,7 @@
 #include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
+#include "common/packed_ids.h"
 #include "fmt/format.h"
 #include "spdlog/sinks/ostream_sink.h"
 #include "spdlog/spdlog.h"
@@ -104,17 +105,25 @@ class AuditLogTest : public ::testing::Test {
     EXPECT_TRUE(p.ok()) << p.status();
     return p.ok() ? *p : std::string();
   }
-  // The object index's mark (audit_meta 'objects_seq'), read on a connection of its own; -1 when unreadable.
-  int64_t IndexMark() const {
+  // The first column of the first row of `sql` as text, read on a connection of its own; "" when there is none.
+  std::string QueryText(const std::string& sql) const {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 5000);
     sqlite3_stmt* st = nullptr;
-    sqlite3_prepare_v2(db, "SELECT value FROM audit_meta WHERE name = 'objects_seq'", -1, &st, nullptr);
-    const int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+    sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr);
+    std::string v;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+      v = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+    }
     sqlite3_finalize(st);
     sqlite3_close(db);
     return v;
+  }
+  // The object index's mark (audit_meta 'objects_seq'); -1 when unreadable.
+  int64_t IndexMark() const {
+    const std::string mark = QueryText("SELECT value FROM audit_meta WHERE name = 'objects_seq'");
+    return mark.empty() ? -1 : std::stoll(mark);
   }
   // Polls IndexMark until it is `want` or `wait` has passed (the indexer works on its own thread); returns
   // the last mark read.
@@ -236,7 +245,7 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
   EXPECT_EQ(query_int("SELECT count(*) FROM audit_object_index"), 0);
   EXPECT_EQ(query_int("SELECT count(*) FROM audit_objects"), 0);
   EXPECT_EQ(seqs_of(5), (std::vector<int64_t>{5, 11}));
-  EXPECT_EQ(query_int("SELECT value FROM audit_meta WHERE name = 'version'"), 3);
+  EXPECT_EQ(query_int("SELECT value FROM audit_meta WHERE name = 'version'"), 4);
   // Entries 1-4 indexed the oldest way (audit_objects), 5-8 in a run of one row per pair (as a Concord before
   // blocks wrote it), 9-11 not at all: still exact, with paging.
   Sql("INSERT INTO audit_objects (object_id, seq) SELECT o.key, s.value FROM audit_object_blocks b, "
@@ -341,7 +350,7 @@ TEST_F(AuditLogTest, UserOrgAndTimeFiltersAreExactAcrossAnUpgradeRunsAndTheTail)
 
   // The upgrade: the three indexes go, two partial ones keep entries 1-6 findable.
   reopen(1);
-  EXPECT_EQ(query_int("SELECT value FROM audit_meta WHERE name = 'version'"), 3);
+  EXPECT_EQ(query_int("SELECT value FROM audit_meta WHERE name = 'version'"), 4);
   EXPECT_EQ(query_int("SELECT value FROM audit_meta WHERE name = 'actors_from'"), 6);
   EXPECT_EQ(query_int("SELECT count(*) FROM sqlite_master WHERE name IN ('audit_log_time', 'audit_log_org', 'audit_log_user')"), 0);
   EXPECT_EQ(query_int("SELECT count(*) FROM sqlite_master WHERE name IN ('audit_log_user_before', 'audit_log_org_before') "
@@ -448,7 +457,7 @@ TEST_F(AuditLogTest, UserOrgAndTimeFiltersAreExactAcrossAnUpgradeRunsAndTheTail)
 TEST_F(AuditLogTest, AFileFromANewerConcordIsRefusedAndLeftAsItIs) {
   AppendN(3);
   log_.reset();
-  Sql("UPDATE audit_meta SET value = 4 WHERE name = 'version'");
+  Sql("UPDATE audit_meta SET value = 5 WHERE name = 'version'");
   const std::string schema_before = [&] {
     sqlite3* db = nullptr;
     EXPECT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
@@ -464,7 +473,7 @@ TEST_F(AuditLogTest, AFileFromANewerConcordIsRefusedAndLeftAsItIs) {
     ASSERT_FALSE(reopened.ok()) << "read_only " << read_only;
     EXPECT_EQ(reopened.status().code(), absl::StatusCode::kFailedPrecondition);
     EXPECT_NE(std::string(reopened.status().message())
-                  .find("audit file version 4 is newer than this Concord reads (up to 3): use the Concord that wrote it"),
+                  .find("audit file version 5 is newer than this Concord reads (up to 4): use the Concord that wrote it"),
               std::string::npos)
         << reopened.status();
   }
@@ -476,11 +485,11 @@ TEST_F(AuditLogTest, AFileFromANewerConcordIsRefusedAndLeftAsItIs) {
                      "(SELECT group_concat(name || ':' || coalesce(sql, ''), ';') FROM sqlite_master)",
                      -1, &st, nullptr);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
-  EXPECT_EQ(sqlite3_column_int64(st, 0), 4);
+  EXPECT_EQ(sqlite3_column_int64(st, 0), 5);
   EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))), schema_before);
   sqlite3_finalize(st);
   sqlite3_close(db);
-  Sql("UPDATE audit_meta SET value = 3 WHERE name = 'version'");
+  Sql("UPDATE audit_meta SET value = 4 WHERE name = 'version'");
   Open();
   const Verification v = MustVerify();
   EXPECT_TRUE(v.intact) << v.detail;
@@ -679,7 +688,8 @@ TEST(AuditEncoding, PlainAsciiIsExactlyWhatNeedsNoEscape) {
   }
 }
 
-// The committer binds the stored forms of object_ids and detail from inside the canonical entry.
+// The PostgreSQL committer binds the stored forms of object_ids and detail from inside the canonical entry (the
+// SQLite one the detail; its object_ids are packed).
 TEST(AuditEncoding, CanonicalPartsAreTheStoredForms) {
   Entry e;
   e.seq = 3;
@@ -707,12 +717,13 @@ TEST(AuditEncoding, CanonicalPartsAreTheStoredForms) {
   EXPECT_FALSE(internal::CanonicalEntryParts(e).ids_plain);
 }
 
-// What the committer stores is what it stored before: object_ids as IdsJson, detail as its canonical JSON.
-TEST_F(AuditLogTest, StoredColumnsAreTheJsonOfTheEvent) {
+// What the committer stores (file version 4): object_ids packed (common/packed_ids.h), a blob, and detail as
+// its canonical JSON. List and Verify read them back into the event that was hashed.
+TEST_F(AuditLogTest, StoredColumnsArePackedIdsAndTheJsonOfTheDetail) {
   std::vector<std::vector<std::string>> lists = {
       {"indicator--00000000-0000-4000-8000-000000000001", "indicator--00000000-0000-4000-8000-000000000001"},
       {},
-      {"Indicator--ABC", "x\"y", "é", "tab\there"},
+      {"Indicator--ABC", "x\"y", "\xc3\xa9", "tab\there"},
       {"indicator--00000000-0000-4000-8000-000000000002", "malware--00000000-0000-4000-8000-000000000003"},
   };
   for (const auto& ids : lists) {
@@ -729,24 +740,106 @@ TEST_F(AuditLogTest, StoredColumnsAreTheJsonOfTheEvent) {
             SQLITE_OK);
   std::vector<std::string> stored;
   while (sqlite3_step(st) == SQLITE_ROW) {
-    stored.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    stored.emplace_back(static_cast<const char*>(sqlite3_column_blob(st, 0)), sqlite3_column_bytes(st, 0));
     EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 1))), R"({"n":1,"tlp":"green"})");
-    EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 2))), "text");
+    EXPECT_EQ(std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 2))), "blob");
   }
   sqlite3_finalize(st);
   sqlite3_close(db);
-  EXPECT_EQ(stored, (std::vector<std::string>{
-                        R"(["indicator--00000000-0000-4000-8000-000000000001","indicator--00000000-0000-4000-8000-000000000001"])",
-                        "[]",
-                        "[\"Indicator--ABC\",\"x\\\"y\",\"\xc3\xa9\",\"tab\\there\"]",
-                        R"(["indicator--00000000-0000-4000-8000-000000000002","malware--00000000-0000-4000-8000-000000000003"])",
-                    }));
+  ASSERT_EQ(stored.size(), lists.size());
+  for (size_t i = 0; i < lists.size(); ++i) EXPECT_EQ(stored[i], PackIds(lists[i])) << i;
+  EXPECT_EQ(stored[0].size(), 1u + 2u * 17u);  // against 99 bytes of JSON
+  EXPECT_EQ(stored[1], "\x01");
   Open();
   auto page = log_->List({.limit = 10});
   ASSERT_TRUE(page.ok()) << page.status();
   ASSERT_EQ(page->entries.size(), lists.size());
   for (size_t i = 0; i < lists.size(); ++i) EXPECT_EQ(page->entries[i].event.object_ids, lists[i]);
   EXPECT_TRUE(MustVerify().intact);
+}
+
+// A file from before version 4 holds object_ids as JSON text; the entries appended after the upgrade are packed.
+// Both forms are read by every path: List (with and without the object filter, in runs and past the mark),
+// Verify, and the indexer reading entries back from the file. Nothing written before is rewritten.
+TEST_F(AuditLogTest, EntriesFromBeforeThePackedFormReadAsTheyWere) {
+  AppendN(3);  // entries 1-3 name indicator ...1, ...2, ...3
+  log_.reset();
+  // As a version-3 Concord stored them: JSON text, and the version it wrote.
+  Sql("UPDATE audit_meta SET value = 3 WHERE name = 'version'");
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(AuditFile().c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT seq, object_ids FROM audit_log ORDER BY seq", -1, &st, nullptr), SQLITE_OK);
+    std::vector<std::pair<int64_t, std::string>> json;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      auto ids = UnpackIds(std::string_view(static_cast<const char*>(sqlite3_column_blob(st, 1)), sqlite3_column_bytes(st, 1)));
+      ASSERT_TRUE(ids.ok()) << ids.status();
+      json.emplace_back(sqlite3_column_int64(st, 0), internal::IdsJson(*ids));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    for (const auto& [seq, text] : json) Sql(fmt::format("UPDATE audit_log SET object_ids = '{}' WHERE seq = {}", text, seq));
+    Sql("DELETE FROM audit_object_blocks; DELETE FROM audit_object_runs; UPDATE audit_meta SET value = 0 WHERE name = 'objects_seq'");
+  }
+  EXPECT_EQ(QueryText("SELECT group_concat(typeof(object_ids)) FROM audit_log"), "text,text,text");
+  Open();
+  EXPECT_EQ(QueryText("SELECT value FROM audit_meta WHERE name = 'version'"), "4");
+  // Entry 4 names indicator ...2 and is packed.
+  ASSERT_TRUE(log_->Append(ReadEvent(2)).ok());
+  EXPECT_EQ(QueryText("SELECT group_concat(typeof(object_ids)) FROM audit_log"), "text,text,text,blob");
+  auto seqs_naming = [&](int n) {
+    std::vector<int64_t> seqs;
+    auto page = log_->List({.object_id = fmt::format("indicator--00000000-0000-4000-8000-{:012d}", n), .limit = 10});
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const Entry& e : page->entries) seqs.push_back(e.seq);
+    }
+    return seqs;
+  };
+  // Past the mark: found by reading both forms.
+  EXPECT_EQ(seqs_naming(2), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(seqs_naming(3), (std::vector<int64_t>{3}));
+  auto all = log_->List({.limit = 10});
+  ASSERT_TRUE(all.ok()) << all.status();
+  ASSERT_EQ(all->entries.size(), 4u);
+  EXPECT_EQ(all->entries[1].event.object_ids, std::vector<std::string>{"indicator--00000000-0000-4000-8000-000000000002"});
+  EXPECT_EQ(all->entries[3].event.object_ids, std::vector<std::string>{"indicator--00000000-0000-4000-8000-000000000002"});
+  const Verification v = MustVerify();
+  EXPECT_TRUE(v.intact) << v.detail;
+  EXPECT_EQ(v.entries, 4);
+  // In a run read back from the file (another process's view: nothing kept in memory), then found through it.
+  log_.reset();
+  {
+    auto indexer = SqliteAuditLog::Create(path_.string(), {.clock = &clock_, .index_run_pairs = 1});
+    ASSERT_TRUE(indexer.ok()) << indexer.status();
+    log_ = std::move(*indexer);
+  }
+  ASSERT_TRUE(log_->Append(ReadEvent(7)).ok());
+  ASSERT_EQ(WaitForIndexMark(5, std::chrono::seconds(10)), 5);
+  EXPECT_EQ(seqs_naming(2), (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(seqs_naming(7), (std::vector<int64_t>{5}));
+}
+
+// A packed column that does not unpack is an alteration: Verify names the entry and what is wrong with it.
+TEST_F(AuditLogTest, APackedColumnThatDoesNotUnpackIsAnAlteration) {
+  AppendN(3);
+  log_.reset();
+  Sql("UPDATE audit_log SET object_ids = X'0107AABB' WHERE seq = 2");
+  Open();
+  const Verification v = MustVerify();
+  EXPECT_FALSE(v.intact);
+  EXPECT_EQ(v.bad_seq, 2);
+  EXPECT_EQ(v.problem, Problem::kAltered);
+  EXPECT_EQ(v.detail, "object_ids: packed ids: truncated UUID at byte 1");
+  // One changed byte of a UUID still unpacks, to another id: the hash finds that.
+  log_.reset();
+  Sql("UPDATE audit_log SET object_ids = X'0107' || zeroblob(16) WHERE seq = 2");
+  Open();
+  const Verification changed = MustVerify();
+  EXPECT_FALSE(changed.intact);
+  EXPECT_EQ(changed.bad_seq, 2);
+  EXPECT_EQ(changed.problem, Problem::kAltered);
 }
 
 // The object index runs the indexer builds from the entries this process committed (kept in memory) are the

@@ -5,6 +5,7 @@
 #include "boost/json/array.hpp"
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
+#include "common/packed_ids.h"
 #include "common/status.h"
 #include "fmt/format.h"
 
@@ -74,11 +75,18 @@ absl::StatusOr<Entry> EntryFromColumns(const StoredColumns& row) {
   e.event.user = row.user;
   e.event.org = row.org;
   e.event.key_id = row.key_id;
-  auto ids = ParseJson(row.object_ids);
-  if (!ids.ok() || !ids->is_array()) return FieldError("object_ids", "not a JSON array");
-  for (const auto& id : ids->get_array()) {
-    if (!id.is_string()) return FieldError("object_ids", "not an array of strings");
-    e.event.object_ids.emplace_back(id.get_string().data(), id.get_string().size());
+  if (IsPackedIds(row.object_ids)) {
+    // Audit file version 4 (sqlite_audit_log.cc, StartPackedIds).
+    auto ids = UnpackIds(row.object_ids);
+    if (!ids.ok()) return FieldError("object_ids", Sv(ids.status().message()));
+    e.event.object_ids = *std::move(ids);
+  } else {
+    auto ids = ParseJson(row.object_ids);
+    if (!ids.ok() || !ids->is_array()) return FieldError("object_ids", "not a JSON array");
+    for (const auto& id : ids->get_array()) {
+      if (!id.is_string()) return FieldError("object_ids", "not an array of strings");
+      e.event.object_ids.emplace_back(id.get_string().data(), id.get_string().size());
+    }
   }
   e.event.outcome = row.outcome;
   e.event.justification = row.justification;

@@ -195,17 +195,23 @@ absl::Status PostgresAuditLog::CommitInTransaction(std::vector<Pending>& batch) 
       e.time_micros = now;
       e.event = std::move(event);
       e.prev_hash = head.hash;
-      e.hash = EntryHash(e);
+      // The canonical entry holds the stored forms of detail and (ids needing no escape) object_ids.
+      const internal::CanonicalParts canonical = internal::CanonicalEntryParts(e);
+      e.hash = Sha256Hex(canonical.bytes);
       entries += fmt::format("{}\t{}\t", e.seq, e.time_micros);
       AppendField(entries, ActionName(e.event.action));
       AppendField(entries, e.event.user);
       AppendField(entries, e.event.org);
       AppendField(entries, e.event.key_id);
-      AppendField(entries, internal::IdsJson(e.event.object_ids));
+      if (canonical.ids_plain) {
+        AppendField(entries, canonical.ids());
+      } else {
+        AppendField(entries, internal::IdsJson(e.event.object_ids));
+      }
       AppendField(entries, e.event.outcome);
       AppendField(entries, e.event.justification);
       AppendField(entries, e.event.remote_address);
-      AppendField(entries, CanonicalJson(e.event.detail));
+      AppendField(entries, canonical.detail());
       AppendField(entries, e.prev_hash);
       store::postgres::AppendCopyText(entries, e.hash);
       entries += '\n';

@@ -12,6 +12,7 @@
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <span>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -19,6 +20,7 @@
 #include "boost/json/serialize.hpp"
 #include "common/json.h"
 #include "common/log.h"
+#include "common/packed_ids.h"
 #include "common/status.h"
 #include "common/thread.h"
 #include "fmt/format.h"
@@ -38,32 +40,6 @@ constexpr char kColumns[] =
     "prev_hash, hash";
 
 using internal::CheckNoFloats;
-using internal::IdsJson;
-
-// The stored form of Event::object_ids, the same bytes as IdsJson; ids that need no escaping (STIX ids never
-// do) are copied as they are instead of going through a JSON document.
-std::string StoredIds(const std::vector<std::string>& ids) {
-  size_t size = 2;
-  for (const std::string& id : ids) {
-    for (char c : id) {
-      if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) {
-        return IdsJson(ids);
-      }
-    }
-    size += id.size() + 3;
-  }
-  std::string out;
-  out.reserve(size);
-  out.push_back('[');
-  for (size_t i = 0; i < ids.size(); ++i) {
-    if (i > 0) out.push_back(',');
-    out.push_back('"');
-    out.append(ids[i]);
-    out.push_back('"');
-  }
-  out.push_back(']');
-  return out;
-}
 
 // A JSON string; ids that need no escaping (STIX ids never do) are copied as they are.
 void AppendJsonString(std::string& out, std::string_view s) {
@@ -78,10 +54,13 @@ void AppendJsonString(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-// Calls add(id) for each id of a stored object_ids array; false when it is not a JSON array of strings.
-// The stored form (StoredIds) is read without a JSON document; anything else (escapes, spaces) is parsed.
+// Calls add(id) for each id of a stored object_ids column; false when it is neither the packed form (audit file
+// version 4, common/packed_ids.h) nor a JSON array of strings (before). The JSON an older Concord wrote is read
+// without a JSON document when it needs no escapes; anything else (escapes, spaces) is parsed.
+// A packed column that does not unpack may have passed some ids to `add` by then.
 template <typename Add>
 bool ReadIds(std::string_view text, Add&& add) {
+  if (IsPackedIds(text)) return UnpackIds(text, [&](std::string_view id) { add(id); }).ok();
   const bool plain = text.size() >= 2 && text.front() == '[' && text.back() == ']' &&
                      std::none_of(text.begin(), text.end(), [](char c) {
                        return c == '\\' || c == ' ' || static_cast<unsigned char>(c) < 0x20;
@@ -116,6 +95,29 @@ bool ReadIds(std::string_view text, Add&& add) {
     if (id.is_string()) add(std::string_view(id.get_string().data(), id.get_string().size()));
   }
   return true;
+}
+
+// SQL concord_names_object(object_ids, id): 1 when the stored column (either form, ReadIds) names the id, else 0.
+// List finds the entries past the mark with it (json_each cannot read the packed form).
+void NamesObject(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  const auto* bytes = static_cast<const char*>(sqlite3_value_blob(argv[0]));
+  const std::string_view stored(bytes == nullptr ? "" : bytes, static_cast<size_t>(sqlite3_value_bytes(argv[0])));
+  const auto* wanted_text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  const std::string_view wanted(wanted_text == nullptr ? "" : wanted_text, static_cast<size_t>(sqlite3_value_bytes(argv[1])));
+  bool named = false;
+  if (!ReadIds(stored, [&](std::string_view id) { named = named || id == wanted; })) {
+    sqlite3_result_error(ctx, "audit_log.object_ids is neither a packed list nor a JSON array of strings", -1);
+    return;
+  }
+  sqlite3_result_int(ctx, named ? 1 : 0);
+}
+
+absl::Status AddNamesObject(Connection& db) {
+  const int rc = sqlite3_create_function_v2(db.handle(), "concord_names_object", 2,
+                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, nullptr,
+                                            &NamesObject, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return store::sqlite::SqliteError(db.handle(), rc, "audit log: registering concord_names_object");
+  return absl::OkStatus();
 }
 
 // Ends the read transaction begun on `db` when it leaves scope (ending a read cannot lose anything).
@@ -283,7 +285,7 @@ CREATE TABLE audit_meta (
   value NOT NULL
 ) WITHOUT ROWID;
 )sql";
-constexpr int kAuditFileVersion = 3;  // see AddActorKeys
+constexpr int kAuditFileVersion = 4;  // see AddActorKeys (3) and StartPackedIds (4)
 // Version 2 added the blocks of the object index; a version-1 file gets the table on its first read-write open.
 constexpr char kAddBlocks[] = R"sql(
 CREATE TABLE IF NOT EXISTS audit_object_blocks (
@@ -317,7 +319,7 @@ absl::Status CheckKnownVersion(Connection& db) {
 
 absl::Status AddActorKeys(Connection& db) {
   CONCORD_ASSIGN_OR_RETURN(int64_t version, db.QueryInt("SELECT value FROM audit_meta WHERE name = 'version'"));
-  if (version >= kAuditFileVersion) return absl::OkStatus();
+  if (version >= 3) return absl::OkStatus();
   CONCORD_ASSIGN_OR_RETURN(int64_t mark, db.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
   std::string sql =
       "DROP INDEX IF EXISTS audit_log_time; DROP INDEX IF EXISTS audit_log_org; DROP INDEX IF EXISTS audit_log_user;";
@@ -328,11 +330,20 @@ absl::Status AddActorKeys(Connection& db) {
         mark);
   }
   sql += fmt::format("INSERT INTO audit_meta (name, value) VALUES ('actors_from', {});"
-                     "UPDATE audit_meta SET value = {} WHERE name = 'version';",
-                     mark, kAuditFileVersion);
+                     "UPDATE audit_meta SET value = 3 WHERE name = 'version';",
+                     mark);
   CONCORD_RETURN_IF_ERROR(db.Exec(sql));
   if (mark > 0) spdlog::info("audit log: file upgraded to version 3 (entries 1 to {} keep their user and organisation indexes)", mark);
   return absl::OkStatus();
+}
+
+// Version 4: object_ids is stored packed (common/packed_ids.h: 17 bytes for a STIX id instead of about 50 of
+// JSON), from the first entry appended after the upgrade on; earlier entries keep their JSON text, and readers
+// tell the two apart by the first byte. Nothing is rewritten: the upgrade only records the version, so that a
+// Concord that cannot read the packed form refuses the file (CheckKnownVersion) instead of taking those
+// entries for altered ones.
+absl::Status StartPackedIds(Connection& db) {
+  return db.Exec("UPDATE audit_meta SET value = 4 WHERE name = 'version' AND value < 4");
 }
 
 // Creates the audit file's tables on first open, moving the entries an older Concord kept in the store's
@@ -359,6 +370,7 @@ absl::Status InitAuditFile(Connection& db, const std::string& store_path, const 
       CONCORD_RETURN_IF_ERROR(CheckKnownVersion(db));
       CONCORD_RETURN_IF_ERROR(db.Exec(kAddBlocks));
       CONCORD_RETURN_IF_ERROR(AddActorKeys(db));
+      CONCORD_RETURN_IF_ERROR(StartPackedIds(db));
       return db.Exec("COMMIT");
     }
     CONCORD_RETURN_IF_ERROR(db.Exec(store::sqlite::AuditLogSchema()));
@@ -379,11 +391,12 @@ absl::Status InitAuditFile(Connection& db, const std::string& store_path, const 
     }
     CONCORD_ASSIGN_OR_RETURN(Statement meta, db.Prepare("INSERT INTO audit_meta (name, value) VALUES "
                                                         "('version', ?1), ('created_us', ?2), ('objects_seq', ?3), ('moved_from_store', ?3)"));
-    meta.BindInt(1, 2);  // the layout the schema above creates; AddActorKeys takes it to kAuditFileVersion
+    meta.BindInt(1, 2);  // the layout the schema above creates; AddActorKeys and StartPackedIds take it to 4
     meta.BindInt(2, clock.Now().UnixMicros());
     meta.BindInt(3, moved);
     CONCORD_RETURN_IF_ERROR(meta.Step().status());
     CONCORD_RETURN_IF_ERROR(AddActorKeys(db));
+    CONCORD_RETURN_IF_ERROR(StartPackedIds(db));
     if (moved > 0) spdlog::info("audit log: moved {} entries from {} to a file of its own", moved, store_path);
     return db.Exec("COMMIT");
   }();
@@ -431,6 +444,7 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
       return absl::FailedPreconditionError(fmt::format("'{}' is not initialised; open it read-write once", path));
     }
     CONCORD_RETURN_IF_ERROR(CheckKnownVersion(reader));
+    CONCORD_RETURN_IF_ERROR(AddNamesObject(reader));
     CONCORD_ASSIGN_OR_RETURN(int64_t blocks,
                              reader.QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'audit_object_blocks'"));
     auto log = std::unique_ptr<SqliteAuditLog>(new SqliteAuditLog(std::move(writer), std::move(reader), options));
@@ -781,7 +795,10 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
       keys.append(id);
     };
     const bool read = ReadIds(s.ColumnText(1), [&](std::string_view id) { add({}, id); });
-    if (!read) return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", seq));
+    if (!read) {
+      return absl::DataLossError(fmt::format("audit entry {}: object_ids is {}", seq,
+                                             IsPackedIds(s.ColumnText(1)) ? "not a valid packed list" : "not a JSON array"));
+    }
     if (!s.ColumnText(2).empty()) add(kUserKey, s.ColumnText(2));
     if (!s.ColumnText(3).empty()) add(kOrgKey, s.ColumnText(3));
     run.StartEntry(seq);
@@ -871,6 +888,7 @@ absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending>& batch) {
   }
   // Time never runs backwards along the chain, so that time ranges and seq ranges agree.
   const int64_t now = std::max(clock_.Now().UnixMicros(), head_time);
+  std::string packed;  // object_ids as stored (file version 4): packed, not the JSON that is hashed
   for (Pending& p : batch) {
     p.entries.clear();
     p.entries.reserve(p.events.size());
@@ -880,11 +898,11 @@ absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending>& batch) {
       e.time_micros = now;
       e.event = std::move(event);
       e.prev_hash = head.hash;
-      // The canonical entry holds the stored forms of detail and (ids needing no escape) object_ids.
+      // The canonical entry holds the stored form of detail.
       const internal::CanonicalParts canonical = internal::CanonicalEntryParts(e);
       e.hash = Sha256Hex(canonical.bytes);
-      const std::string escaped_ids = canonical.ids_plain ? std::string() : StoredIds(e.event.object_ids);
-      const std::string_view ids = canonical.ids_plain ? canonical.ids() : std::string_view(escaped_ids);
+      packed.clear();
+      AppendPackedIds(packed, e.event.object_ids);
       const std::string_view detail = canonical.detail();
       const std::string_view action = ActionName(e.event.action);
       {
@@ -895,7 +913,7 @@ absl::Status SqliteAuditLog::CommitInTransaction(std::vector<Pending>& batch) {
         insert_.BindText(4, e.event.user);
         insert_.BindText(5, e.event.org);
         insert_.BindText(6, e.event.key_id);
-        insert_.BindText(7, ids);
+        insert_.BindBlob(7, std::span(reinterpret_cast<const uint8_t*>(packed.data()), packed.size()));
         insert_.BindText(8, e.event.outcome);
         insert_.BindText(9, e.event.justification);
         insert_.BindText(10, e.event.remote_address);
@@ -1028,7 +1046,7 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
     CONCORD_ASSIGN_OR_RETURN(int64_t mark, reader_.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
     std::string one_sql = fmt::format("SELECT {} FROM audit_log WHERE seq = :seq{}", kColumns, conditions);
     if (!filter.object_id.empty()) {
-      one_sql += " AND EXISTS (SELECT 1 FROM json_each(object_ids) WHERE value = :object)";
+      one_sql += " AND concord_names_object(object_ids, :object)";
     }
     CONCORD_ASSIGN_OR_RETURN(Statement one, reader_.Prepare(one_sql));
     // Offers the candidates of `s` (seqs ascending, in column 0) in turn; false once the page is full or the
@@ -1113,7 +1131,7 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
            " ON i.run = r.run AND i.object_id = :object WHERE r.last_seq > :after AND i.seq > :after";
     sql += blocks;
     sql += " UNION ALL SELECT t.seq FROM audit_log t WHERE t.seq > max(:after, (SELECT value FROM audit_meta"
-           " WHERE name = 'objects_seq')) AND EXISTS (SELECT 1 FROM json_each(t.object_ids) WHERE value = :object))";
+           " WHERE name = 'objects_seq')) AND concord_names_object(t.object_ids, :object))";
   }
   sql += " ORDER BY seq LIMIT :limit";
   CONCORD_ASSIGN_OR_RETURN(Statement s, reader_.Prepare(sql));

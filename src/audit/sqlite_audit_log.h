@@ -47,6 +47,13 @@
 // between, or too many pairs wait, the entries are read from the file as before; both ways give the same
 // run, block for block (audit_test, AuditRunTest).
 //
+// Stored form of object_ids. Since file version 4 a packed blob (common/packed_ids.h: 17 bytes for a STIX id
+// instead of about 50 bytes of JSON); entries from before keep their JSON text, and every reader here (ReadEntry,
+// the indexer reading entries back, List's concord_names_object for entries past the mark) and in
+// store/migrate.cc tells the two apart by the first byte. Under lists of 100 this took the file's growth (and
+// its WAL, and the checkpoints' copying) from about 5.9 to 2.6 KB per audited list (docs/benchmarks.md,
+// session 8).
+//
 // Thread-safety: every call is safe from several threads.
 #pragma once
 

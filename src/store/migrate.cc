@@ -12,7 +12,10 @@
 #include <system_error>
 #include <utility>
 
+#include "boost/json/array.hpp"
+#include "boost/json/serialize.hpp"
 #include "common/json.h"
+#include "common/packed_ids.h"
 #include "common/status.h"
 #include "fmt/format.h"
 #include "store/postgres/connection.h"
@@ -43,6 +46,8 @@ enum class Kind {
   kText,  // text: the bytes
   kBool,  // SQLite 0/1 → boolean (PostgreSQL reads '0'/'1')
   kBlob,  // bytea
+  kIds,   // the audit log's object_ids → text: JSON text as it is; the packed form of audit file version 4
+          // (common/packed_ids.h) as the JSON array of its ids, which is what PostgreSQL's audit log stores
 };
 
 struct Column {
@@ -134,7 +139,7 @@ std::vector<TableSpec> CopiedTables() {
         {"user_name", T},
         {"org_id", T},
         {"key_id", T},
-        {"object_ids", T},
+        {"object_ids", Kind::kIds},
         {"outcome", T},
         {"justification", T},
         {"remote_address", T},
@@ -198,6 +203,7 @@ std::string DigestSql(std::string_view table, const std::vector<Column>& columns
         value = fmt::format("{}::text", c.name);
         break;
       case Kind::kText:
+      case Kind::kIds:
         value = c.name;
         break;
       case Kind::kBool:
@@ -213,6 +219,15 @@ std::string DigestSql(std::string_view table, const std::vector<Column>& columns
       "SELECT count(*), (coalesce(sum(('x' || encode(substring(sha256(convert_to(concat_ws(chr(31), {}), 'UTF8')) "
       "FROM 1 FOR 7), 'hex'))::bit(56)::bigint), 0) % 18446744073709551616)::text FROM {}",
       row, table);
+}
+
+// The JSON array of a packed object_ids column (audit file version 4), as the audit log's IdsJson writes it:
+// the text PostgreSQL's audit log stores, and hashes the same. `seq` names the entry in an error.
+absl::StatusOr<std::string> PackedIdsJson(std::string_view packed, std::string_view seq) {
+  boost::json::array ids;
+  absl::Status unpacked = UnpackIds(packed, [&](std::string_view id) { ids.emplace_back(boost::json::string_view(id.data(), id.size())); });
+  if (!unpacked.ok()) return absl::DataLossError(fmt::format("audit entry {}: object_ids: {}", seq, Sv(unpacked.message())));
+  return boost::json::serialize(ids);
 }
 
 void AppendHex(std::string& out, std::span<const uint8_t> bytes) {
@@ -287,6 +302,7 @@ class Copier {
     CONCORD_ASSIGN_OR_RETURN(SqliteStatement s, source.Prepare(select));
     std::string data;
     std::string row;
+    std::string ids_json;
     int64_t sent = 0;
     int64_t in_chunk = 0;
     while (true) {
@@ -307,7 +323,11 @@ class Copier {
             postgres::AppendCopyBytes(data, bytes);
             AppendHex(row, bytes);
           } else {
-            const std::string_view text = s.ColumnText(col);
+            std::string_view text = s.ColumnText(col);
+            if (columns[i].kind == Kind::kIds && IsPackedIds(text)) {
+              CONCORD_ASSIGN_OR_RETURN(ids_json, PackedIdsJson(text, s.ColumnText(0)));
+              text = ids_json;
+            }
             postgres::AppendCopyText(data, text);
             row.append(text);
           }
@@ -345,15 +365,22 @@ class Copier {
       CONCORD_ASSIGN_OR_RETURN(bool more, s.Step());
       if (more) {
         const std::string seq(s.ColumnText(0));
-        auto ids = ParseJson(s.ColumnText(1));
-        if (!ids.ok() || !ids->is_array()) {
-          return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", seq));
-        }
         std::set<std::string> named;
-        for (const boost::json::value& id : ids->get_array()) {
-          if (!id.is_string())
-            return absl::DataLossError(fmt::format("audit entry {}: object_ids holds a non-string", seq));
-          named.emplace(id.get_string().data(), id.get_string().size());
+        if (IsPackedIds(s.ColumnText(1))) {
+          absl::Status unpacked = UnpackIds(s.ColumnText(1), [&](std::string_view id) { named.emplace(id); });
+          if (!unpacked.ok()) {
+            return absl::DataLossError(fmt::format("audit entry {}: object_ids: {}", seq, Sv(unpacked.message())));
+          }
+        } else {
+          auto ids = ParseJson(s.ColumnText(1));
+          if (!ids.ok() || !ids->is_array()) {
+            return absl::DataLossError(fmt::format("audit entry {}: object_ids is not a JSON array", seq));
+          }
+          for (const boost::json::value& id : ids->get_array()) {
+            if (!id.is_string())
+              return absl::DataLossError(fmt::format("audit entry {}: object_ids holds a non-string", seq));
+            named.emplace(id.get_string().data(), id.get_string().size());
+          }
         }
         for (const std::string& id : named) {
           postgres::AppendCopyText(data, id);
