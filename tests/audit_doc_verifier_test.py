@@ -68,7 +68,7 @@ with tempfile.TemporaryDirectory() as work:
     json.dump(BUNDLE, open(bundle, "w"))
     check("import", run("import", "--db", db, "--quiet", bundle).returncode, 0)
     check("export 1", run("export", "--db", db, "-o", os.path.join(work, "1.json")).returncode, 0)
-    # Entry 1 as a Concord before audit file version 4 stored it: JSON text.
+    # Entry 1 (the import's write) as a Concord before audit file version 4 stored it: JSON text.
     conn = sqlite3.connect(audit)
     conn.executescript("DROP TRIGGER IF EXISTS audit_log_no_update;")
     conn.execute("UPDATE audit_log SET object_ids = ? WHERE seq = 1",
@@ -79,14 +79,14 @@ with tempfile.TemporaryDirectory() as work:
     check("org add", run("org", "add", "--db", db, "ACME").returncode, 0)
     conn = sqlite3.connect(audit)
     check("stored forms", conn.execute("SELECT group_concat(typeof(object_ids)) FROM audit_log").fetchone()[0],
-          "text,blob,blob")  # export, export, org add
+          "text,blob,blob,blob")  # import, export, export, org add
     conn.close()
 
     concord_verify = json.loads(run("audit", "verify", "--db", db, "--json").stdout)
     check("concord verify", concord_verify["intact"], True)
     head = concord_verify["head"]
     check("doc verifier, intact", verify_doc(script, audit),
-          f"audit log intact: 3 entries, head 3 {head['hash']}")
+          f"audit log intact: 4 entries, head 4 {head['hash']}")
 
     cases = [
         ("a UUID byte changed in a packed entry",

@@ -272,6 +272,7 @@ absl::Status Ingestor::Drain() {
     }
   }
   handled_ += static_cast<int64_t>(results.size());
+  if (options_.on_committed) CONCORD_RETURN_IF_ERROR(options_.on_committed(flight->objects, results));
   if (options_.on_progress && !flight->where.empty()) options_.on_progress(handled_, flight->where.back().end_byte);
   return absl::OkStatus();
 }

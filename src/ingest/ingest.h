@@ -12,6 +12,7 @@
 #include <memory>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,12 @@ struct Options {
   // Called after each committed batch with the number of items handled so far and how many bytes of
   // input those items span (over all sources: for a progress bar against the total input size).
   std::function<void(int64_t items, int64_t bytes)> on_progress;
+  // Called after each batch is committed, before the next one goes to the store, with the batch's objects and
+  // their outcomes (same order). An error stops the ingest there and is returned by the AddFile, AddBytes or
+  // Flush that found it (the CLI records each batch in the audit log: what cannot be recorded is not followed
+  // by more writes).
+  std::function<absl::Status(std::span<const stix::Object> objects, std::span<const store::PutResult> results)>
+      on_committed;
   // Keep one ItemOutcome per item in Report::items (REST and TAXII answer per object; the CLI does not).
   bool record_items = false;
   // An extra rule of the write path, applied to each valid object before it is stored; an error rejects

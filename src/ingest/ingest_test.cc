@@ -53,6 +53,34 @@ TEST_F(IngestTest, BatchesCommitAsTheyFillAndProgressIsReported) {
   EXPECT_EQ(ingestor.report().by_type.at("indicator").new_objects, 5);
 }
 
+// Each committed batch is handed over with its outcomes before the next one goes to the store; an error there
+// stops the ingest: what follows is not stored (the CLI's audit log: no write goes unrecorded).
+TEST_F(IngestTest, AnErrorAfterACommittedBatchStopsTheIngestThere) {
+  std::vector<std::vector<std::string>> seen;
+  Ingestor ingestor(*store_, {.batch_size = 2,
+                              .on_committed = [&](std::span<const stix::Object> objects,
+                                                  std::span<const store::PutResult> results) -> absl::Status {
+                                std::vector<std::string> batch;
+                                for (size_t i = 0; i < objects.size(); ++i) {
+                                  batch.push_back(fmt::format("{} {}", objects[i].id.substr(objects[i].id.size() - 2),
+                                                              store::PutOutcomeName(results[i].outcome)));
+                                }
+                                seen.push_back(std::move(batch));
+                                if (seen.size() == 2) return absl::UnavailableError("the audit log cannot record this");
+                                return absl::OkStatus();
+                              }});
+  std::string lines = Indicator(0) + "\n" + Indicator(0) + "\n";
+  for (int i = 1; i < 6; ++i) lines += Indicator(i) + "\n";
+  const absl::Status status = ingestor.AddBytes("seven.jsonl", lines);
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable) << status;
+  EXPECT_EQ(seen, (std::vector<std::vector<std::string>>{{"00 new", "00 unchanged"}, {"01 new", "02 new"}}));
+  // Batches 1 and 2 are stored; batch 3 (3, 4) was read but not handed to the store.
+  for (int i = 0; i < 6; ++i) {
+    const auto found = store_->Get(fmt::format("indicator--00000000-0000-4000-8000-{:012d}", i));
+    EXPECT_EQ(found.ok(), i <= 2) << i;
+  }
+}
+
 TEST_F(IngestTest, SameVersionTwiceInOneBatchIsUnchangedTheSecondTime) {
   Ingestor ingestor(*store_, {});
   const std::string bundle = "[" + Indicator(7) + "," + Indicator(7) + "," + Indicator(7, "2021-01-01T00:00:00.000Z") + "]";

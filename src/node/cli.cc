@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <span>
 #include <unordered_set>
 #include <vector>
 
@@ -132,9 +133,51 @@ void PrintProblems(std::ostream& err, std::string_view what, const std::vector<i
   if (list.size() > show) err << "… and " << (list.size() - show) << " more " << what << " (use --json for all)\n";
 }
 
+// Every committed batch that stored something is a write in the audit log: one entry naming the ids stored (new
+// or new version, each once) with the batch's outcome counts, as POST /api/v1/objects records its request. It is
+// recorded once the batch is committed and before the next one is handed to the store, so an entry that cannot
+// be written stops the import there (that batch stays stored, as a POST's does).
+class ImportAudit {
+ public:
+  ImportAudit(CliAudit& log, const std::vector<std::string>& files) : log_(log) {
+    for (const std::string& file : files) {
+      std::error_code ec;
+      const auto absolute = file == "-" ? std::filesystem::path("-") : std::filesystem::absolute(file, ec);
+      files_.emplace_back(ec ? file : absolute.lexically_normal().string());
+    }
+  }
+  absl::Status RecordBatch(std::span<const stix::Object> objects, std::span<const store::PutResult> results) {
+    ++batch_;
+    std::vector<std::string> stored;
+    std::unordered_set<std::string_view> seen;
+    boost::json::object totals{{"new", 0}, {"new_version", 0}, {"unchanged", 0}, {"conflict", 0}, {"rejected", 0}};
+    for (size_t i = 0; i < results.size() && i < objects.size(); ++i) {
+      const store::PutOutcome outcome = results[i].outcome;
+      boost::json::value& count = totals[store::PutOutcomeName(outcome)];
+      count = count.as_int64() + 1;
+      if ((outcome == store::PutOutcome::kNew || outcome == store::PutOutcome::kNewVersion) &&
+          seen.insert(objects[i].id).second) {
+        stored.push_back(objects[i].id);
+      }
+    }
+    if (stored.empty()) return absl::OkStatus();  // nothing written
+    const bool partial = totals["conflict"].as_int64() + totals["rejected"].as_int64() > 0;
+    return log_.Record(audit::Action::kWrite, std::move(stored), partial ? "partial" : "ok", "",
+                       {{"command", "import"}, {"files", files_}, {"batch", batch_}, {"totals", std::move(totals)}});
+  }
+
+ private:
+  CliAudit& log_;
+  boost::json::array files_;
+  int64_t batch_ = 0;
+};
+
 int RunImport(const Globals& g, const ImportArgs& a, std::ostream& out, std::ostream& err) {
   auto db = OpenDb(g, false);
   if (!db.ok()) return Fail(err, db.status());
+  auto log = CliAudit::Open(g.db);
+  if (!log.ok()) return Fail(err, log.status());
+  ImportAudit audit(*log, a.files);
   int64_t total_bytes = 0;
   for (const auto& file : a.files) {
     std::error_code ec;
@@ -146,7 +189,11 @@ int RunImport(const Globals& g, const ImportArgs& a, std::ostream& out, std::ost
   const auto start = std::chrono::steady_clock::now();
   ingest::Ingestor ingestor(**db, {.batch_size = a.batch_size,
                                    .strict = a.strict,
-                                   .on_progress = [&](int64_t items, int64_t bytes) { progress.Update(current_file, items, bytes); }});
+                                   .on_progress = [&](int64_t items, int64_t bytes) { progress.Update(current_file, items, bytes); },
+                                   .on_committed = [&](std::span<const stix::Object> objects,
+                                                       std::span<const store::PutResult> results) {
+                                     return audit.RecordBatch(objects, results);
+                                   }});
   bool file_failed = false;
   for (const auto& file : a.files) {
     current_file = file;

@@ -257,13 +257,74 @@ class FullAfter : public std::streambuf {
 // Stored details come back with their members sorted: compare canonical forms (RFC 8785).
 std::string Obj(const std::string& text) { return CanonicalJson(boost::json::parse(text)); }
 
-std::vector<audit::Entry> ExportEntries(const std::string& db) {
+std::vector<audit::Entry> EntriesOf(const std::string& db, audit::Action action) {
   auto log = audit::OpenAuditLog(db, {.read_only = true});
   EXPECT_TRUE(log.ok()) << log.status();
   if (!log.ok()) return {};
-  auto page = (*log)->List({.action = audit::Action::kExport, .limit = 1000});
+  auto page = (*log)->List({.action = action, .limit = 1000});
   EXPECT_TRUE(page.ok()) << page.status();
   return page.ok() ? page->entries : std::vector<audit::Entry>{};
+}
+std::vector<audit::Entry> ExportEntries(const std::string& db) { return EntriesOf(db, audit::Action::kExport); }
+
+// An import is a write: one entry per committed batch that stored something, naming the ids stored (new or new
+// version) with the batch's outcome counts; a batch that stored nothing leaves none.
+TEST_F(CliTest, ImportIsAuditedOneEntryPerBatch) {
+  std::string lines;
+  for (int i = 0; i < 10'003; ++i) lines += Identity(i) + "\n";
+  const std::string first = Write("many.jsonl", lines);
+  ASSERT_EQ(Run({"import", "--db", db_, "-q", first}).code, 0);
+  std::vector<audit::Entry> entries = EntriesOf(db_, audit::Action::kWrite);
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(CanonicalJson(entries[0].event.detail),
+            Obj(fmt::format(R"({{"command":"import","files":["{}"],"batch":1,"totals":{{"new":10000,"new_version":0,)"
+                            R"("unchanged":0,"conflict":0,"rejected":0}}}})",
+                            first)));
+  EXPECT_EQ(CanonicalJson(entries[1].event.detail),
+            Obj(fmt::format(R"({{"command":"import","files":["{}"],"batch":2,"totals":{{"new":3,"new_version":0,)"
+                            R"("unchanged":0,"conflict":0,"rejected":0}}}})",
+                            first)));
+  ASSERT_EQ(entries[0].event.object_ids.size(), 10'000u);
+  for (int i = 0; i < 10'000; ++i) ASSERT_EQ(entries[0].event.object_ids[static_cast<size_t>(i)], IdentityId(i));
+  EXPECT_EQ(entries[1].event.object_ids,
+            (std::vector<std::string>{IdentityId(10'000), IdentityId(10'001), IdentityId(10'002)}));
+  for (const audit::Entry& e : entries) {
+    EXPECT_EQ(e.event.user, ExpectedCliUser());
+    EXPECT_EQ(e.event.remote_address, "local");
+    EXPECT_EQ(e.event.outcome, "ok");
+  }
+
+  // The same file again stores nothing: no entry.
+  ASSERT_EQ(Run({"import", "--db", db_, "-q", first}).code, 0);
+  EXPECT_EQ(EntriesOf(db_, audit::Action::kWrite).size(), 2u);
+
+  // A new version, a conflict (same modified, other content) and a new object: "partial", the two stored ids.
+  const std::string later = Write(
+      "later.jsonl",
+      fmt::format(R"({{"type":"identity","spec_version":"2.1","id":"{}","created":"2024-01-01T00:00:00.000Z","modified":"2024-02-01T00:00:00.000Z","name":"renamed"}})"
+                  "\n"
+                  R"({{"type":"identity","spec_version":"2.1","id":"{}","created":"2024-01-01T00:00:00.000Z","modified":"2024-01-01T00:00:00.000Z","name":"other"}})"
+                  "\n{}\n",
+                  IdentityId(1), IdentityId(2), Identity(20'000)));
+  Result r = Run({"import", "--db", db_, "-q", later});
+  EXPECT_EQ(r.code, 0) << r.err;
+  entries = EntriesOf(db_, audit::Action::kWrite);
+  ASSERT_EQ(entries.size(), 3u);
+  EXPECT_EQ(entries[2].event.outcome, "partial");
+  EXPECT_EQ(entries[2].event.object_ids, (std::vector<std::string>{IdentityId(1), IdentityId(20'000)}));
+  EXPECT_EQ(CanonicalJson(entries[2].event.detail.at("totals")),
+            Obj(R"({"new":1,"new_version":1,"unchanged":0,"conflict":1,"rejected":0})"));
+}
+
+// An import that cannot be audited does not start: nothing is stored.
+TEST_F(CliTest, ImportWithoutAnAuditLogStoresNothing) {
+  fs::create_directories(dir_ / "concord.audit.db");  // where the audit file would be: it cannot be opened
+  Result r = Run({"import", "--db", db_, "-q", Write("one.jsonl", Identity(1) + "\n")});
+  EXPECT_EQ(r.code, 2);  // an error, not a report of problems with the input (1)
+  EXPECT_NE(r.err.find("the audit log cannot be opened, so nothing is done"), std::string::npos) << r.err;
+  fs::remove_all(dir_ / "concord.audit.db");
+  Result get = Run({"get", "--db", db_, IdentityId(1)});
+  EXPECT_NE(get.code, 0) << get.out;
 }
 
 TEST_F(CliTest, ExportIsAuditedTenThousandIdsPerEntry) {
@@ -297,7 +358,7 @@ TEST_F(CliTest, ExportIsAuditedTenThousandIdsPerEntry) {
   }
   Result verify = Run({"audit", "verify", "--db", db_});
   EXPECT_EQ(verify.code, 0) << verify.err;
-  EXPECT_EQ(verify.out.substr(0, 29), "audit log intact: 2 entries, ");
+  EXPECT_EQ(verify.out.substr(0, 29), "audit log intact: 4 entries, ");  // 2 of the import, 2 of the export
 }
 
 TEST_F(CliTest, ExportThatFailsMidwayRecordsWhatWasWritten) {

@@ -78,7 +78,7 @@ class StoreMigrateCliTest : public ::testing::Test {
     bundle += "]}";
     const std::string file = (std::filesystem::path(dir_) / "bundle.json").string();
     std::ofstream(file) << bundle;
-    Result r = Cli({"--db", db_, "import", "-q", file});
+    Result r = Cli({"--db", db_, "import", "-q", file});  // audit entry 1: the write of the 30 indicators
     ASSERT_EQ(r.code, 0) << r.err;
     r = Cli({"--db", db_, "org", "add", "CERT-Test", "--host"});
     ASSERT_EQ(r.code, 0) << r.err;
@@ -113,12 +113,12 @@ TEST_F(StoreMigrateCliTest, MigratesAndTheOtherCommandsReadTheResult) {
   // One summary line on standard output; progress, one line per table, on standard error.
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
   EXPECT_THAT(r.out, StartsWith(fmt::format("migrated {} to {} in ", db_, uri_)));
-  EXPECT_THAT(r.out, HasSubstr("objects 30, versions 30, type_counts 1, postings 30, taxii_statuses 0, audit_log 3, "
-                               "audit_objects 0; last seq 30;"));
+  EXPECT_THAT(r.out, HasSubstr("objects 30, versions 30, type_counts 1, postings 30, taxii_statuses 0, audit_log 4, "
+                               "audit_objects 30; last seq 30;"));
   EXPECT_THAT(r.out, HasSubstr("organisations 1, users 1, api_keys 1,"));
-  EXPECT_THAT(r.out, HasSubstr("audit log intact: 3 entries, head 3 "));
+  EXPECT_THAT(r.out, HasSubstr("audit log intact: 4 entries, head 4 "));
   EXPECT_THAT(r.err, HasSubstr("versions: 30 rows copied in "));
-  EXPECT_THAT(r.err, HasSubstr("audit_log: 3 rows copied in "));
+  EXPECT_THAT(r.err, HasSubstr("audit_log: 4 rows copied in "));
   EXPECT_THAT(r.err, HasSubstr("indexes: rebuilding "));
 
   // The same chain, the same head, read by `audit verify` on the target.
@@ -159,10 +159,10 @@ TEST_F(StoreMigrateCliTest, JsonSummary) {
   EXPECT_EQ(tables.at("versions").as_int64(), 30);
   EXPECT_EQ(tables.at("objects").as_int64(), 30);
   EXPECT_EQ(tables.at("api_keys").as_int64(), 1);
-  EXPECT_EQ(tables.at("audit_log").as_int64(), 3);
-  EXPECT_EQ(doc.at("audit").at("entries").as_int64(), 3);
+  EXPECT_EQ(tables.at("audit_log").as_int64(), 4);
+  EXPECT_EQ(doc.at("audit").at("entries").as_int64(), 4);
   EXPECT_EQ(doc.at("audit").at("intact").as_bool(), true);
-  EXPECT_EQ(doc.at("audit").at("head").at("seq").as_int64(), 3);
+  EXPECT_EQ(doc.at("audit").at("head").at("seq").as_int64(), 4);
   EXPECT_GE(doc.at("seconds").as_double(), 0.0);
 }
 
