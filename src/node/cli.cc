@@ -712,8 +712,14 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   flag(&NodeConfig::idle_timeout_ms, "--idle-timeout-ms", "Time an idle keep-alive connection is kept");
   flag(&NodeConfig::max_streams, "--max-streams", "Concurrent event streams served (503 beyond)");
   flag(&NodeConfig::stream_heartbeat_ms, "--stream-heartbeat-ms", "Keep-alive comment interval of an idle event stream");
+  flag(&NodeConfig::max_header_bytes, "--max-header-bytes", "Largest request head accepted (431 beyond)");
+  flag(&NodeConfig::io_threads, "--io-threads", "Threads for network I/O (accept, TLS, parse, write)");
   flag(&NodeConfig::worker_threads, "--worker-threads", "Threads for request handlers (store work)");
   flag(&NodeConfig::rate_limit_per_second, "--rate-limit", "Requests per second per API key (429 beyond)");
+  flag(&NodeConfig::rate_limit_burst, "--rate-limit-burst", "Requests a key may make at once above its rate");
+  flag(&NodeConfig::shutdown_grace_ms, "--shutdown-grace-ms", "On SIGTERM, how long in-flight requests may take to finish");
+  flag(&NodeConfig::default_distribution, "--default-distribution",
+       "Distribution given to objects that carry none (organisation, community, connected, all or group)");
   flag(&NodeConfig::log_format, "--log-format", "json or text");
   flag(&NodeConfig::require_justification_for_red, "--require-justification-for-red",
        "Reads of TLP:RED and AMBER+STRICT objects need an X-Concord-Justification header");

@@ -1,5 +1,6 @@
 // End-to-end tests of the `concord` command line, in process, on the real shared data.
 #include "node/cli.h"
+#include "node/config.h"
 
 #include <gtest/gtest.h>
 #include <pwd.h>
@@ -7,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -80,6 +82,58 @@ TEST_F(CliTest, HelpOnEveryCommand) {
   }
   Result bad = Run({"frobnicate"});
   EXPECT_EQ(bad.code, 2);
+}
+
+// Every setting of the configuration file has a flag of `concord serve` (node.db and log.level: the global
+// --db and --log-level, which serve reads too).
+TEST_F(CliTest, ServeHasAFlagForEverySettingOfTheFile) {
+  const std::map<std::string, std::string> flag_of = {
+      {"node.name", "--name"},
+      {"node.db", "--db"},
+      {"node.default_distribution", "--default-distribution"},
+      {"server.listen", "--listen"},
+      {"server.insecure_http", "--insecure-http"},
+      {"server.tls_cert", "--tls-cert"},
+      {"server.tls_key", "--tls-key"},
+      {"server.client_ca", "--client-ca"},
+      {"server.require_client_cert", "--require-client-cert"},
+      {"server.max_body_bytes", "--max-body-bytes"},
+      {"server.max_header_bytes", "--max-header-bytes"},
+      {"server.max_connections", "--max-connections"},
+      {"server.read_timeout_ms", "--read-timeout-ms"},
+      {"server.idle_timeout_ms", "--idle-timeout-ms"},
+      {"server.max_streams", "--max-streams"},
+      {"server.stream_heartbeat_ms", "--stream-heartbeat-ms"},
+      {"server.io_threads", "--io-threads"},
+      {"server.worker_threads", "--worker-threads"},
+      {"server.rate_limit_per_second", "--rate-limit"},
+      {"server.rate_limit_burst", "--rate-limit-burst"},
+      {"server.shutdown_grace_ms", "--shutdown-grace-ms"},
+      {"server.require_justification_for_red", "--require-justification-for-red"},
+      {"detect.warninglists", "--warninglists"},
+      {"detect.rebuild_interval_ms", "--detect-rebuild-interval-ms"},
+      {"detect.decay", "--decay"},
+      {"log.level", "--log-level"},
+      {"log.format", "--log-format"},
+  };
+  Result help = Run({"serve", "--help"});
+  ASSERT_EQ(help.code, 0) << help.err;
+  Result global = Run({"--help"});
+  // The flag as a whole word of the help (not the start of a longer one).
+  auto lists = [](const std::string& text, const std::string& flag) {
+    for (size_t at = text.find(flag); at != std::string::npos; at = text.find(flag, at + 1)) {
+      const size_t end = at + flag.size();
+      if (end == text.size() || text[end] == ' ' || text[end] == '\n') return true;
+    }
+    return false;
+  };
+  for (const std::string& key : ConfigKeys()) {
+    const auto it = flag_of.find(key);
+    ASSERT_NE(it, flag_of.end()) << key << " has no flag in this test's table";
+    const bool global_flag = key == "node.db" || key == "log.level";
+    EXPECT_TRUE(lists(global_flag ? global.out : help.out, it->second)) << key << ": " << it->second;
+  }
+  EXPECT_EQ(flag_of.size(), ConfigKeys().size());
 }
 
 TEST_F(CliTest, IcsAttackRoundTripsEveryObject) {

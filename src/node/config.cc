@@ -95,6 +95,12 @@ const std::map<std::string, Setter, std::less<>>& Keys() {
 
 }  // namespace
 
+std::vector<std::string> ConfigKeys() {
+  std::vector<std::string> out;
+  for (const auto& [key, setter] : Keys()) out.push_back(key);
+  return out;
+}
+
 absl::StatusOr<NodeConfig> ParseConfig(std::string_view text, std::string_view source, NodeConfig base) {
   toml::table table;
   try {

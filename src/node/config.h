@@ -78,6 +78,8 @@ struct NodeConfig {
 absl::StatusOr<NodeConfig> LoadConfigFile(const std::string& path, NodeConfig base = {});
 // Parses TOML text (for tests and for `--config -`); `source` names it in errors.
 absl::StatusOr<NodeConfig> ParseConfig(std::string_view toml, std::string_view source, NodeConfig base = {});
+// Every setting of the file ("section.name"), sorted.
+std::vector<std::string> ConfigKeys();
 
 // Checks values that have to hold whatever their source (ranges, listen address form).
 absl::Status ValidateConfig(const NodeConfig& config);
