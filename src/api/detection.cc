@@ -23,6 +23,7 @@
 #include "common/uuid.h"
 #include "correlate/correlator.h"
 #include "correlate/normalize.h"
+#include "correlate/result_json.h"
 #include "detect/export/export.h"
 #include "detect/export_indicators.h"
 #include "detect/matcher.h"
@@ -198,12 +199,6 @@ class IdList {
   std::vector<std::string> ids_;
 };
 
-boost::json::array Strings(const std::vector<std::string>& values) {
-  boost::json::array out;
-  for (const auto& v : values) out.emplace_back(v);
-  return out;
-}
-
 absl::StatusOr<size_t> SizeParam(const http::Request& req, std::string_view name, size_t min, size_t max,
                                  size_t fallback) {
   auto v = req.query.Get(name);
@@ -353,7 +348,7 @@ absl::StatusOr<http::Response> Match(const DetectionContext& d, http::Request& r
     if (d.warninglists != nullptr) {
       // Warninglisted values are not in the snapshot (they do not alert); say why there is no hit.
       if (auto lists = d.warninglists->Match(normalized->kind, normalized->value); !lists.empty()) {
-        r["warninglists"] = Strings(lists);
+        r["warninglists"] = correlate::StringsJson(lists);
       }
     }
     raw_hits.clear();
@@ -541,64 +536,6 @@ absl::StatusOr<http::Response> Export(const DetectionContext& d, http::Request& 
 
 // ---- GET /api/v1/search, GET /api/v1/objects/{id}/correlations -------------------------------------------
 
-boost::json::object ObjectJson(const store::StoredObject& o) {
-  boost::json::object j{{"id", o.id}, {"type", o.type}, {"revoked", o.revoked}, {"tlp", stix::TlpName(o.tlp)}};
-  if (o.modified.empty()) {
-    j["modified"] = nullptr;
-  } else {
-    j["modified"] = o.modified;
-  }
-  if (!o.created_by_ref.empty()) j["created_by_ref"] = o.created_by_ref;
-  return j;
-}
-
-boost::json::array ObjectsJson(const correlate::ObjectPage& page, IdList& audited) {
-  boost::json::array out;
-  for (const store::StoredObject& o : page.objects) {
-    audited.AddIfAudited(o);
-    out.push_back(ObjectJson(o));
-  }
-  return out;
-}
-
-boost::json::array AddressHitsJson(const std::vector<correlate::AddressHit>& hits, IdList& audited) {
-  boost::json::array out;
-  for (const correlate::AddressHit& h : hits) {
-    audited.AddIfAudited(h.object);
-    out.push_back(boost::json::object{{"kind", ValueKindName(h.kind)},
-                                      {"value", h.value},
-                                      {"warninglists", Strings(h.warninglists)},
-                                      {"object", ObjectJson(h.object)}});
-  }
-  return out;
-}
-
-boost::json::array SightingsJson(const std::vector<correlate::IndicatorSightings>& found, IdList& audited) {
-  boost::json::array out;
-  for (const correlate::IndicatorSightings& s : found) {
-    audited.AddIfAudited(s.indicator);
-    boost::json::array sightings;
-    for (const correlate::Sighting& x : s.sightings) {
-      audited.AddIfAudited(x.object);
-      const auto text_or_null = [](const std::string& v) { return v.empty() ? boost::json::value(nullptr) : boost::json::value(v); };
-      sightings.push_back(boost::json::object{{"id", x.object.id},
-                                              {"created_by_ref", text_or_null(x.object.created_by_ref)},
-                                              {"count", x.count ? boost::json::value(*x.count) : boost::json::value(nullptr)},
-                                              {"first_seen", text_or_null(x.first_seen)},
-                                              {"last_seen", text_or_null(x.last_seen)},
-                                              {"where_sighted_refs", Strings(x.where_sighted_refs)},
-                                              {"modified", text_or_null(x.object.modified)},
-                                              {"tlp", stix::TlpName(x.object.tlp)}});
-    }
-    out.push_back(boost::json::object{{"indicator", ObjectJson(s.indicator)},
-                                      {"via", correlate::SightedViaName(s.via)},
-                                      {"total", s.total},
-                                      {"total_more", s.total_more},
-                                      {"sightings", std::move(sightings)}});
-  }
-  return out;
-}
-
 absl::StatusOr<http::Response> Search(const DetectionContext& d, http::Request& req) {
   const ApiContext& ctx = *d.api;
   CONCORD_ASSIGN_OR_RETURN(Caller caller, ctx.authenticate(req));
@@ -633,19 +570,8 @@ absl::StatusOr<http::Response> Search(const DetectionContext& d, http::Request& 
         *found, firing, options, [&](const store::StoredObject& o) { return !o.revoked && visibility(o); }));
   }
   IdList audited;
-  boost::json::object doc{{"kind", ValueKindName(found->kind)},
-                          {"value", found->value},
-                          {"warninglists", Strings(found->warninglists)},
-                          {"over_correlating", found->over_correlating},
-                          {"objects", ObjectsJson(found->objects, audited)},
-                          {"more", found->objects.more}};
-  if (found->objects.more) doc["next"] = std::to_string(found->objects.next_after);
-  doc["containing"] = AddressHitsJson(found->containing, audited);
-  doc["containing_more"] = found->containing_more;
-  doc["contained"] = AddressHitsJson(found->contained, audited);
-  doc["contained_more"] = found->contained_more;
-  doc["sightings"] = SightingsJson(found->sightings, audited);
-  doc["sightings_more"] = found->sightings_more;
+  const boost::json::object doc =
+      correlate::SearchResultJson(*found, [&](const store::StoredObject& o) { audited.AddIfAudited(o); });
   http::Response response = http::Response::Json(200, boost::json::serialize(doc));
   if (audited.empty()) return response;
   return AuditedRead(ctx, caller, req, audited.Take(),
@@ -673,17 +599,18 @@ absl::StatusOr<http::Response> Correlations(const DetectionContext& d, http::Req
   if (!values.ok()) return values.status().code() == absl::StatusCode::kNotFound ? not_found() : values.status();
   IdList audited;
   audited.AddIfAudited(*object);  // the answer says which values this object has
+  const auto named = [&](const store::StoredObject& o) { audited.AddIfAudited(o); };
   boost::json::array out;
   for (const correlate::CorrelatedValue& v : *values) {
     boost::json::object j{{"kind", ValueKindName(v.kind)},
                           {"value", v.value},
-                          {"warninglists", Strings(v.warninglists)},
+                          {"warninglists", correlate::StringsJson(v.warninglists)},
                           {"over_correlating", v.over_correlating},
-                          {"objects", ObjectsJson(v.objects, audited)},
+                          {"objects", correlate::ObjectsJson(v.objects, named)},
                           {"more", v.objects.more}};
     if (v.objects.more) j["next"] = std::to_string(v.objects.next_after);
-    j["containing"] = AddressHitsJson(v.containing, audited);
-    j["contained"] = AddressHitsJson(v.contained, audited);
+    j["containing"] = correlate::AddressHitsJson(v.containing, named);
+    j["contained"] = correlate::AddressHitsJson(v.contained, named);
     j["related_more"] = v.related_more;
     out.push_back(std::move(j));
   }

@@ -22,6 +22,7 @@
 #include "correlate/correlator.h"
 #include "correlate/normalize.h"
 #include "correlate/postings.h"
+#include "correlate/result_json.h"
 #include "detect/logs/log_reader.h"
 #include "detect/matcher.h"
 #include "detect/snapshot.h"
@@ -339,59 +340,6 @@ int RunMatch(const std::string& db_location, const MatchArgs& a, std::ostream& o
   return kOk;
 }
 
-}  // namespace concord::node
-
-namespace concord::node {
-namespace {
-
-boost::json::object ObjectJson(const store::StoredObject& o) {
-  boost::json::object j{{"id", o.id}, {"type", o.type}, {"tlp", stix::TlpName(o.tlp)}, {"revoked", o.revoked}};
-  if (!o.modified.empty()) j["modified"] = o.modified;
-  if (!o.created_by_ref.empty()) j["created_by_ref"] = o.created_by_ref;
-  return j;
-}
-
-boost::json::array AddressHitsJson(const std::vector<correlate::AddressHit>& hits) {
-  boost::json::array out;
-  for (const auto& h : hits) {
-    boost::json::object j = ObjectJson(h.object);
-    j["via_kind"] = pattern::ValueKindName(h.kind);
-    j["via_value"] = h.value;
-    if (!h.warninglists.empty()) {
-      boost::json::array lists;
-      for (const auto& l : h.warninglists) lists.emplace_back(l);
-      j["via_warninglists"] = std::move(lists);
-    }
-    out.push_back(std::move(j));
-  }
-  return out;
-}
-
-boost::json::array SightingsJson(const std::vector<correlate::IndicatorSightings>& found) {
-  boost::json::array out;
-  for (const auto& s : found) {
-    boost::json::array sightings;
-    for (const auto& x : s.sightings) {
-      boost::json::object j = ObjectJson(x.object);
-      j["count"] = x.count ? boost::json::value(*x.count) : boost::json::value(nullptr);
-      if (!x.first_seen.empty()) j["first_seen"] = x.first_seen;
-      if (!x.last_seen.empty()) j["last_seen"] = x.last_seen;
-      boost::json::array where;
-      for (const auto& w : x.where_sighted_refs) where.emplace_back(w);
-      j["where_sighted_refs"] = std::move(where);
-      sightings.push_back(std::move(j));
-    }
-    out.push_back(boost::json::object{{"indicator", ObjectJson(s.indicator)},
-                                      {"via", correlate::SightedViaName(s.via)},
-                                      {"total", s.total},
-                                      {"total_more", s.total_more},
-                                      {"sightings", std::move(sightings)}});
-  }
-  return out;
-}
-
-}  // namespace
-
 int RunSearch(const std::string& db_location, const SearchArgs& a, bool json, std::ostream& out, std::ostream& err) {
   correlate::SearchOptions options;
   if (!a.kind.empty()) {
@@ -444,21 +392,9 @@ int RunSearch(const std::string& db_location, const SearchArgs& a, bool json, st
 
   const correlate::SearchResult& r = *found;
   if (json) {
-    boost::json::array objects, lists_json;
-    for (const auto& o : r.objects.objects) objects.push_back(ObjectJson(o));
-    for (const auto& l : r.warninglists) lists_json.emplace_back(l);
-    boost::json::object j{{"kind", pattern::ValueKindName(r.kind)},
-                          {"value", r.value},
-                          {"warninglists", std::move(lists_json)},
-                          {"over_correlating", r.over_correlating},
-                          {"objects", std::move(objects)},
-                          {"more", r.objects.more},
-                          {"next_after", r.objects.next_after},
-                          {"containing", AddressHitsJson(r.containing)},
-                          {"contained", AddressHitsJson(r.contained)},
-                          {"detection", std::move(hits)},
-                          {"sightings", SightingsJson(r.sightings)},
-                          {"sightings_more", r.sightings_more}};
+    // GET /api/v1/search's document (correlate/result_json.h), and the indicators that fire on the value.
+    boost::json::object j = correlate::SearchResultJson(r, [](const store::StoredObject&) {});
+    j["detection"] = std::move(hits);
     out << boost::json::serialize(j) << '\n';
     return kOk;
   }

@@ -290,7 +290,14 @@ TEST_F(DetectCommands, SearchFindsObjectsRelatedAddressesListsAndFiringIndicator
   ASSERT_EQ(r.code, 0) << r.err;
   j = boost::json::parse(r.out).as_object();
   ASSERT_EQ(j["containing"].as_array().size(), 1u);
-  EXPECT_EQ(j["containing"].as_array()[0].as_object()["via_value"].as_string(), "2001:db8:bad::/48");
+  // The same document as GET /api/v1/search (correlate/result_json.h), plus "detection".
+  const boost::json::object& hit = j["containing"].as_array()[0].as_object();
+  EXPECT_EQ(hit.at("kind").as_string(), "cidr6");
+  EXPECT_EQ(hit.at("value").as_string(), "2001:db8:bad::/48");
+  EXPECT_EQ(hit.at("object").at("type").as_string(), "indicator");
+  EXPECT_EQ(j["containing_more"], boost::json::value(false));
+  EXPECT_EQ(j["contained_more"], boost::json::value(false));
+  EXPECT_EQ(j.count("next"), 0u);  // only when more objects follow
   EXPECT_FALSE(j["warninglists"].as_array().empty());
 
   r = Run({"--db", db_, "search", "c2.evil.example", "--warninglists", "none"});
@@ -339,10 +346,10 @@ TEST_F(DetectCommands, SearchListsSightingsOfTheIndicatorsFound) {
   const auto& list = s["sightings"].as_array();
   ASSERT_EQ(list.size(), 2u);
   EXPECT_EQ(boost::json::serialize(list[0]),
-            fmt::format(R"({{"id":"{0}","type":"sighting","tlp":"amber","revoked":false,"modified":"{1}","created_by_ref":"{2}","count":3,"first_seen":"2026-11-20T10:00:00.000Z","last_seen":"2026-11-20T10:02:00.000Z","where_sighted_refs":["{2}"]}})",
+            fmt::format(R"({{"id":"{0}","created_by_ref":"{2}","count":3,"first_seen":"2026-11-20T10:00:00.000Z","last_seen":"2026-11-20T10:02:00.000Z","where_sighted_refs":["{2}"],"modified":"{1}","tlp":"amber"}})",
                         recorded_id, std::string(recorded["modified"].as_string()), host));
   EXPECT_EQ(boost::json::serialize(list[1]),
-            fmt::format(R"({{"id":"sighting--00000000-0000-4000-8000-0000000000a1","type":"sighting","tlp":"red","revoked":false,"modified":"2026-11-21T00:00:00.000Z","created_by_ref":"{0}","count":7,"first_seen":"2026-11-21T08:00:00Z","last_seen":"2026-11-21T09:00:00Z","where_sighted_refs":["{0}"]}})",
+            fmt::format(R"({{"id":"sighting--00000000-0000-4000-8000-0000000000a1","created_by_ref":"{0}","count":7,"first_seen":"2026-11-21T08:00:00Z","last_seen":"2026-11-21T09:00:00Z","where_sighted_refs":["{0}"],"modified":"2026-11-21T00:00:00.000Z","tlp":"red"}})",
                         other));
 
   // The subdomain has no postings; the domain indicator fires on it and its sightings come with it.
