@@ -184,6 +184,7 @@ absl::StatusOr<http::Response> ListObjects(const ApiContext& ctx, http::Request&
   bool more = false;
   int64_t cursor = q.after_seq;
   q.limit = limit;  // pages after the first come only when the policy or a filter left some out
+  q.policy_and_json_only = true;  // the visitor below reads nothing else
   const policy::Viewer viewer{caller.org_id};
   // The rows are read in place (Store::ListEach): each visible one goes straight from the store's row into
   // the body, with no copy in between.

@@ -109,6 +109,11 @@ struct Query {
   bool current_only = true;                  // only the current version of each id
   int64_t after_seq = 0;                     // cursor: versions with seq > after_seq
   size_t limit = 1000;                       // page size (1..10000)
+  // ListEach only, for a caller that reads the JSON and decides visibility (the REST list): the views need only
+  // seq, id, json, current and the fields the sharing policy reads (created_by_ref, revoked, tlp, distribution,
+  // sharing_group_ref). A backend may then leave type, spec_version, created, modified and added empty (SQLite
+  // reads 8 columns instead of 14). List and Sweep fill every field whatever this says.
+  bool policy_and_json_only = false;
 };
 
 struct Page {

@@ -666,6 +666,58 @@ TEST_P(StoreConformance, ListEachVisitsTheListPageAndStopsWhenAsked) {
   }
 }
 
+// A lean listing (Query::policy_and_json_only) gives the same rows with the same id, JSON and policy fields as a
+// full one, on versions whose policy fields all differ; List fills every field whatever the query says.
+TEST_P(StoreConformance, ALeanListingGivesThePolicyFieldsAndTheJson) {
+  std::vector<stix::Object> objects = {Indicator(IdOf(1), "2024-01-01T00:00:00.000Z"),
+                                       Indicator(IdOf(2), "2024-01-01T00:00:00.000Z", "[ipv4-addr:value = '198.51.100.2']", true),
+                                       Indicator(IdOf(1), "2024-02-01T00:00:00.000Z"), DomainName(kDomainId, "example.com")};
+  objects[0].created_by_ref = "identity--00000000-0000-4000-8000-00000000000a";
+  objects[0].tlp = stix::Tlp::kAmber;
+  objects[0].distribution = 2;
+  objects[1].created_by_ref = "identity--00000000-0000-4000-8000-00000000000b";
+  objects[1].tlp = stix::Tlp::kRed;
+  objects[2].tlp = stix::Tlp::kGreen;
+  objects[2].distribution = 4;
+  objects[2].sharing_group_ref = "x-concord-sharing-group--00000000-0000-4000-8000-00000000000c";
+  MustPut(objects);
+  ForwardingStore defaults(*store_);
+  for (Store* store : {static_cast<Store*>(store_.get()), static_cast<Store*>(&defaults)}) {
+    for (bool current_only : {false, true}) {
+      Query lean;
+      lean.current_only = current_only;
+      lean.policy_and_json_only = true;
+      Query full = lean;
+      full.policy_and_json_only = false;
+      auto full_page = store->List(full);
+      ASSERT_TRUE(full_page.ok()) << full_page.status();
+      ASSERT_EQ(full_page->objects.size(), current_only ? 3u : 4u);
+      auto lean_page = store->List(lean);
+      ASSERT_TRUE(lean_page.ok()) << lean_page.status();
+      ASSERT_EQ(lean_page->objects.size(), full_page->objects.size());
+      for (size_t i = 0; i < full_page->objects.size(); ++i) {
+        EXPECT_EQ(lean_page->objects[i].type, full_page->objects[i].type);
+        EXPECT_EQ(lean_page->objects[i].modified, full_page->objects[i].modified);
+      }
+      size_t i = 0;
+      auto lean_end = store->ListEach(lean, [&](const StoredView& v) {
+        EXPECT_LT(i, full_page->objects.size());
+        if (i >= full_page->objects.size()) return false;
+        const StoredObject& b = full_page->objects[i++];
+        EXPECT_EQ(std::tie(v.seq, v.id, v.created_by_ref, v.revoked, v.tlp, v.distribution, v.sharing_group_ref, v.current,
+                           v.json),
+                  std::tie(b.seq, b.id, b.created_by_ref, b.revoked, b.tlp, b.distribution, b.sharing_group_ref, b.current,
+                           b.json));
+        return true;
+      });
+      ASSERT_TRUE(lean_end.ok()) << lean_end.status();
+      EXPECT_EQ(i, full_page->objects.size());
+      EXPECT_EQ(lean_end->next_after_seq, full_page->next_after_seq);
+      EXPECT_EQ(lean_end->more, full_page->more);
+    }
+  }
+}
+
 // Pages through 2,500 versions with limit 1000 while another thread adds versions and objects: the reader
 // sees seqs strictly increasing, and every version with a seq up to the last one it saw.
 TEST_P(StoreConformance, PagingWhileWritingNeverSkipsOrRepeats) {

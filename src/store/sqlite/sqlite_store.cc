@@ -74,6 +74,11 @@ constexpr char kAddTypeCounts[] =
   "v.seq, v.id, v.type, v.spec_version, v.created, v.modified, v.created_by_ref, v.revoked, v.tlp, v.added, " \
   "v.json, 1, v.distribution, v.sharing_group_ref"
 
+// A listing for a caller that needs only the JSON and what the sharing policy reads (Query::policy_and_json_only),
+// in LeanRowView's order; {} is the current column (a constant for a current-only listing).
+#define CONCORD_LEAN_COLUMNS(current) \
+  "v.seq, v.id, v.created_by_ref, v.revoked, v.tlp, v.json, " current ", v.distribution, v.sharing_group_ref"
+
 // The same for posting searches, without the JSON (callers filter by the columns; Get reads the object).
 #define CONCORD_POSTING_COLUMNS                                                                             \
   "v.seq, v.id, v.type, v.spec_version, v.created, v.modified, v.created_by_ref, v.revoked, v.tlp, v.added, " \
@@ -128,6 +133,21 @@ StoredView RowView(const Statement& s) {
   out.current = s.ColumnInt(11) != 0;
   if (!s.ColumnIsNull(12)) out.distribution = static_cast<int>(s.ColumnInt(12));
   out.sharing_group_ref = s.ColumnText(13);
+  return out;
+}
+
+// A row of CONCORD_LEAN_COLUMNS; the fields it does not read stay empty.
+StoredView LeanRowView(const Statement& s) {
+  StoredView out;
+  out.seq = s.ColumnInt(0);
+  out.id = s.ColumnText(1);
+  out.created_by_ref = s.ColumnText(2);
+  out.revoked = s.ColumnInt(3) != 0;
+  out.tlp = TlpFromColumn(s.ColumnInt(4));
+  out.json = s.ColumnText(5);
+  out.current = s.ColumnInt(6) != 0;
+  if (!s.ColumnIsNull(7)) out.distribution = static_cast<int>(s.ColumnInt(7));
+  out.sharing_group_ref = s.ColumnText(8);
   return out;
 }
 
@@ -537,7 +557,9 @@ absl::StatusOr<std::vector<StoredObject>> SqliteStore::ReadObjects(Handle& reade
 absl::StatusOr<Page> SqliteStore::List(const Query& query) {
   Page page;
   page.objects.reserve(std::min<size_t>(std::clamp<size_t>(query.limit, 1, kMaxLimit), 256));
-  CONCORD_ASSIGN_OR_RETURN(ListEnd end, ListEach(query, [&](const StoredView& row) {
+  Query every_field = query;
+  every_field.policy_and_json_only = false;
+  CONCORD_ASSIGN_OR_RETURN(ListEnd end, ListEach(every_field, [&](const StoredView& row) {
                              page.objects.push_back(row.ToObject());
                              return true;
                            }));
@@ -554,9 +576,13 @@ absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::Function
   // are present.
   const char* seq = query.current_only ? "o.current_seq" : "v.seq";
   const char* key = query.current_only ? "o.version_key" : "v.version_key";
-  std::string sql = query.current_only
-                        ? "SELECT " CONCORD_LISTED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq"
-                        : "SELECT " CONCORD_STORED_COLUMNS " FROM versions v JOIN objects o ON o.oid = v.oid";
+  const bool lean = query.policy_and_json_only;
+  std::string sql =
+      query.current_only
+          ? (lean ? "SELECT " CONCORD_LEAN_COLUMNS("1") " FROM objects o JOIN versions v ON v.seq = o.current_seq"
+                  : "SELECT " CONCORD_LISTED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq")
+          : (lean ? "SELECT " CONCORD_LEAN_COLUMNS("o.current_seq = v.seq") " FROM versions v JOIN objects o ON o.oid = v.oid"
+                  : "SELECT " CONCORD_STORED_COLUMNS " FROM versions v JOIN objects o ON o.oid = v.oid");
   sql += fmt::format(" WHERE {} > :after", seq);
   const std::string types_json = query.types.size() > 1 ? JsonArray(query.types) : std::string();
   const std::string ids_json = query.ids.size() > 1 ? JsonArray(query.ids) : std::string();
@@ -609,7 +635,7 @@ absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::Function
         end.more = true;
         break;
       }
-      const StoredView view = RowView(*select);
+      const StoredView view = lean ? LeanRowView(*select) : RowView(*select);
       ++visited;
       end.next_after_seq = view.seq;
       if (!visit(view)) {
@@ -1024,6 +1050,7 @@ absl::Status SqliteStore::ReindexPostings(const std::function<void(const Reindex
 }
 
 #undef CONCORD_POSTING_COLUMNS
+#undef CONCORD_LEAN_COLUMNS
 #undef CONCORD_LISTED_COLUMNS
 #undef CONCORD_STORED_COLUMNS
 
