@@ -1,5 +1,6 @@
 #include "common/packed_ids.h"
 
+#include <array>
 #include <cstdint>
 #include <optional>
 
@@ -15,11 +16,15 @@ constexpr char kHex[] = "0123456789abcdef";
 
 bool IsHyphenAt(size_t i) { return i == 8 || i == 13 || i == 18 || i == 23; }
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;  // upper case too: it would not unpack to the same text
-}
+// Lower-case hex digits' values, -1 for every other byte (upper case too: it would not unpack to the same text).
+constexpr std::array<int8_t, 256> kHexValue = [] {
+  std::array<int8_t, 256> table{};
+  for (auto& v : table) v = -1;
+  for (int c = '0'; c <= '9'; ++c) table[static_cast<size_t>(c)] = static_cast<int8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) table[static_cast<size_t>(c)] = static_cast<int8_t>(c - 'a' + 10);
+  return table;
+}();
+int HexValue(char c) { return kHexValue[static_cast<unsigned char>(c)]; }
 
 // The code of a type (1-based), or 0 when it has none.
 uint8_t CodeOf(std::string_view type) {
@@ -32,12 +37,20 @@ uint8_t CodeOf(std::string_view type) {
   return it == codes->end() ? 0 : it->second;
 }
 
+// The last type looked up and its code: the ids of one list are mostly of one type.
+struct LastType {
+  std::string_view type;
+  uint8_t code = 0;
+};
+
 // The code and UUID bytes of an id that packs by code.
-bool PackByCode(std::string_view id, uint8_t& code, unsigned char (&uuid)[kUuidBytes]) {
+bool PackByCode(std::string_view id, LastType& last, uint8_t& code, unsigned char (&uuid)[kUuidBytes]) {
   if (id.size() < kUuidText + 3) return false;
   const size_t sep = id.size() - kUuidText - 2;
   if (id[sep] != '-' || id[sep + 1] != '-') return false;
-  code = CodeOf(id.substr(0, sep));
+  const std::string_view type = id.substr(0, sep);
+  if (type != last.type) last = {type, CodeOf(type)};
+  code = last.code;
   if (code == 0) return false;
   const std::string_view text = id.substr(sep + 2);
   size_t out = 0;
@@ -63,10 +76,11 @@ absl::Status Malformed(size_t at, std::string_view what) {
 
 void AppendPackedIds(std::string& out, std::span<const std::string> ids) {
   out.push_back(kPackedIdsTag);
+  LastType last;
   for (const std::string& id : ids) {
     uint8_t code = 0;
     unsigned char uuid[kUuidBytes];
-    if (PackByCode(id, code, uuid)) {
+    if (PackByCode(id, last, code, uuid)) {
       out.push_back(static_cast<char>(code));
       out.append(reinterpret_cast<const char*>(uuid), kUuidBytes);
       continue;

@@ -67,6 +67,20 @@ TEST(PackedIds, EverythingElseGoesVerbatim) {
   EXPECT_EQ(PackIds(std::vector<std::string>{std::string(20000, 'c')}).substr(0, 5), std::string("\x01\x00\xa0\x9c\x01", 5));
 }
 
+// Types alternating within one list each get their own code (the packer remembers the last type it looked up).
+TEST(PackedIds, MixedTypesInOneListKeepTheirCodes) {
+  const std::string uuid = "--0123abcd-4567-89ef-0a1b-2c3d4e5f6a7b";
+  const std::vector<std::string> ids = {"indicator" + uuid, "malware" + uuid, "malware" + uuid, "x-acme" + uuid,
+                                        "indicator" + uuid, "x-acme" + uuid, "file" + uuid};
+  const std::string packed = PackIds(ids);
+  EXPECT_EQ(packed.size(), 1u + 5u * 17u + 2u * (2u + 6u + 38u));
+  EXPECT_EQ(static_cast<uint8_t>(packed[1]), 7u);        // indicator
+  EXPECT_EQ(static_cast<uint8_t>(packed[1 + 17]), 11u);  // malware
+  EXPECT_EQ(static_cast<uint8_t>(packed[1 + 34]), 11u);
+  EXPECT_EQ(static_cast<uint8_t>(packed[1 + 51]), 0u);   // x-acme, verbatim
+  EXPECT_EQ(RoundTrip(ids), ids);
+}
+
 TEST(PackedIds, AnEmptyListIsTheTagAlone) {
   EXPECT_EQ(PackIds(std::vector<std::string>{}), "\x01");
   EXPECT_EQ(RoundTrip({}), std::vector<std::string>{});
