@@ -321,6 +321,15 @@ std::vector<audit::Entry> EntriesOf(const std::string& db, audit::Action action)
 }
 std::vector<audit::Entry> ExportEntries(const std::string& db) { return EntriesOf(db, audit::Action::kExport); }
 
+// Identities 0 to 10,002 recorded 10,000 ids per entry: the first entry names 0-9,999 in order, the second the rest.
+void ExpectIdentitiesInTwoEntries(const std::vector<audit::Entry>& entries) {
+  ASSERT_EQ(entries.size(), 2u);
+  ASSERT_EQ(entries[0].event.object_ids.size(), 10'000u);
+  for (int i = 0; i < 10'000; ++i) ASSERT_EQ(entries[0].event.object_ids[static_cast<size_t>(i)], IdentityId(i));
+  EXPECT_EQ(entries[1].event.object_ids,
+            (std::vector<std::string>{IdentityId(10'000), IdentityId(10'001), IdentityId(10'002)}));
+}
+
 // An import is a write: one entry per committed batch that stored something, naming the ids stored (new or new
 // version) with the batch's outcome counts; a batch that stored nothing leaves none.
 TEST_F(CliTest, ImportIsAuditedOneEntryPerBatch) {
@@ -338,10 +347,7 @@ TEST_F(CliTest, ImportIsAuditedOneEntryPerBatch) {
             Obj(fmt::format(R"({{"command":"import","files":["{}"],"batch":2,"totals":{{"new":3,"new_version":0,)"
                             R"("unchanged":0,"conflict":0,"rejected":0}}}})",
                             first)));
-  ASSERT_EQ(entries[0].event.object_ids.size(), 10'000u);
-  for (int i = 0; i < 10'000; ++i) ASSERT_EQ(entries[0].event.object_ids[static_cast<size_t>(i)], IdentityId(i));
-  EXPECT_EQ(entries[1].event.object_ids,
-            (std::vector<std::string>{IdentityId(10'000), IdentityId(10'001), IdentityId(10'002)}));
+  ExpectIdentitiesInTwoEntries(entries);
   for (const audit::Entry& e : entries) {
     EXPECT_EQ(e.event.user, ExpectedCliUser());
     EXPECT_EQ(e.event.remote_address, "local");
@@ -399,10 +405,7 @@ TEST_F(CliTest, ExportIsAuditedTenThousandIdsPerEntry) {
             Obj(fmt::format(R"({{"format":"stix",{},"output":"{}","chunk":1,"objects":10000}})", filter, normal)));
   EXPECT_EQ(CanonicalJson(entries[1].event.detail),
             Obj(fmt::format(R"({{"format":"stix",{},"output":"{}","chunk":2,"objects":3}})", filter, normal)));
-  ASSERT_EQ(entries[0].event.object_ids.size(), 10'000u);
-  for (int i = 0; i < 10'000; ++i) ASSERT_EQ(entries[0].event.object_ids[static_cast<size_t>(i)], IdentityId(i));
-  EXPECT_EQ(entries[1].event.object_ids,
-            (std::vector<std::string>{IdentityId(10'000), IdentityId(10'001), IdentityId(10'002)}));
+  ExpectIdentitiesInTwoEntries(entries);
   for (const audit::Entry& e : entries) {
     EXPECT_EQ(e.event.user, ExpectedCliUser());
     EXPECT_EQ(e.event.org, "");
