@@ -1,8 +1,8 @@
 #include "common/packed_ids.h"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
-#include <optional>
 
 #include "absl/container/flat_hash_map.h"
 #include "fmt/format.h"
@@ -100,7 +100,7 @@ void AppendPackedIds(std::string& out, std::span<const std::string> ids) {
 std::string PackIds(std::span<const std::string> ids) {
   std::string out;
   size_t size = 1;
-  for (const std::string& id : ids) size += 1 + std::min<size_t>(id.size() + 2, kUuidBytes + 8);
+  for (const std::string& id : ids) size += 1 + std::min<size_t>(id.size() + 2, kUuidBytes);  // a guess
   out.reserve(size);
   AppendPackedIds(out, ids);
   return out;

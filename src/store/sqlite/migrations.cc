@@ -122,7 +122,8 @@ CREATE INDEX api_keys_user_id ON api_keys (user_id, created);
 
 // Migration 3: the audit log (audit/audit.h). One row per entry, seq the entry's number (explicit, head + 1
 // read inside the BEGIN IMMEDIATE transaction that inserts it, so the chain never forks and never has
-// gaps). object_ids is the JSON array and detail the canonical JSON object exactly as hashed; every column
+// gaps). object_ids is the JSON array and detail the canonical JSON object exactly as hashed (the audit file,
+// which took these tables over, stores object_ids packed since its version 4: sqlite_audit_log.h); every column
 // is part of the hash except hash itself. audit_objects finds the entries naming an object. The triggers
 // stop accidental UPDATE/DELETE through SQL; they are no defence against someone with the file (the hash
 // chain is), which is why they can simply be dropped.
