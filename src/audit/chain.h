@@ -27,7 +27,8 @@ bool IsPlainAscii(std::string_view s);
 
 // CanonicalEntry, and where in it the object_ids array and the detail object are: the detail's bytes are
 // CanonicalJson(detail), which both backends store, and when every id is plain ASCII (ids_plain) the array's
-// bytes are the stored form of object_ids too (IdsJson, StoredIds), so the committer binds them from here.
+// bytes are PostgreSQL's stored form of object_ids too (IdsJson), so the committers bind them from here (the
+// SQLite audit file stores object_ids packed since its version 4: common/packed_ids.h).
 struct CanonicalParts {
   std::string bytes;
   size_t detail_pos = 0, detail_size = 0;
@@ -38,7 +39,8 @@ struct CanonicalParts {
 };
 CanonicalParts CanonicalEntryParts(const Entry& entry);
 
-// The stored form of Event::object_ids: a JSON array of strings.
+// Event::object_ids as a JSON array of strings: PostgreSQL's stored form, and the SQLite one before audit file
+// version 4.
 std::string IdsJson(const std::vector<std::string>& ids);
 
 // One stored row of audit_log, as text (both backends keep the columns of migration 3).
