@@ -146,8 +146,13 @@ class StreamTest : public ::testing::Test {
     source_.reset();
     Remove();
   }
+  // The store's files and its audit log's (a file left behind was reopened by a later run whose process got the
+  // same pid, with that run's entries in it).
   void Remove() {
-    for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path_.string() + suffix);
+    const std::string audit_file = audit::AuditPathOf(path_.string()).value_or(path_.string() + ".audit");
+    for (const std::string& file : {path_.string(), audit_file}) {
+      for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file + suffix);
+    }
   }
 
   int64_t Put(const std::string& json) {
