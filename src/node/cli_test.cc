@@ -384,7 +384,8 @@ TEST_F(CliTest, ImportWithoutAnAuditLogStoresNothing) {
   EXPECT_NE(r.err.find("the audit log cannot be opened, so nothing is done"), std::string::npos) << r.err;
   fs::remove_all(dir_ / "concord.audit.db");
   Result get = Run({"get", "--db", db_, IdentityId(1)});
-  EXPECT_NE(get.code, 0) << get.out;
+  EXPECT_EQ(get.code, 1) << get.out;
+  EXPECT_EQ(get.err, fmt::format("concord: object {} not found\n", IdentityId(1)));
 }
 
 TEST_F(CliTest, ExportIsAuditedTenThousandIdsPerEntry) {
