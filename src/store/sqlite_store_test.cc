@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "boost/json/parse.hpp"
 #include "boost/json/serialize.hpp"
 #include "fmt/format.h"
 #include "gmock/gmock.h"
@@ -105,6 +106,44 @@ TEST_F(SqliteStoreTest, ReadOnlyRefusesUnmigratedStore) {
   auto opened = OpenStore(empty, options);
   EXPECT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(opened.status().message(), HasSubstr(fmt::format("store schema version is 0, this binary needs {}", sqlite::LatestSchemaVersion())));
+}
+
+// Lean current-only listings keep the rows they read (sqlite/row_cache.h); what another opener of the file
+// stores meanwhile is listed all the same, new versions in place of the ones read before.
+TEST_F(SqliteStoreTest, ALeanListingSeesWhatAnotherOpenerStored) {
+  MustPut({Indicator(kId, "2024-01-01T00:00:00.000Z"), Indicator("indicator--22222222-2222-4222-8222-222222222222", "2024-01-01T00:00:00.000Z")});
+  Query q;
+  q.types = {"indicator"};
+  q.policy_and_json_only = true;
+  auto listed = [&]() {
+    std::string out;
+    auto end = store_->ListEach(q, [&](const StoredView& v) {
+      auto json = boost::json::parse(v.json);
+      out += fmt::format("{}:{} ", v.seq, std::string_view(json.at("modified").as_string()));
+      return true;
+    });
+    EXPECT_TRUE(end.ok()) << end.status();
+    return out;
+  };
+  EXPECT_EQ(listed(), "1:2024-01-01T00:00:00.000Z 2:2024-01-01T00:00:00.000Z ");
+  auto other = OpenStore("sqlite:" + path_);
+  ASSERT_TRUE(other.ok()) << other.status();
+  const std::vector<stix::Object> later = {Indicator(kId, "2024-02-01T00:00:00.000Z"),
+                                           Indicator("indicator--33333333-3333-4333-8333-333333333333", "2024-01-01T00:00:00.000Z")};
+  ASSERT_TRUE((*other)->Put(later).ok());
+  EXPECT_EQ(listed(), "2:2024-01-01T00:00:00.000Z 3:2024-02-01T00:00:00.000Z 4:2024-01-01T00:00:00.000Z ");
+}
+
+// An index entry whose version row is gone (a damaged file) fails the listing with the version named, rather than
+// listing fewer rows than the index holds.
+TEST_F(SqliteStoreTest, AListedVersionMissingFromTheFileIsDataLoss) {
+  MustPut({Indicator(kId, "2024-01-01T00:00:00.000Z"), Indicator("indicator--22222222-2222-4222-8222-222222222222", "2024-01-01T00:00:00.000Z")});
+  RawExec("DELETE FROM versions WHERE seq = 2");
+  Query q;
+  q.policy_and_json_only = true;
+  auto end = store_->ListEach(q, [](const StoredView&) { return true; });
+  EXPECT_EQ(end.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(end.status().message(), "store: object index names version 2, which is missing");
 }
 
 TEST_F(SqliteStoreTest, StoreIsInWalMode) { EXPECT_EQ(RawInt("SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1); }

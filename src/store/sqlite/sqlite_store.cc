@@ -577,13 +577,7 @@ absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::Function
   const char* seq = query.current_only ? "o.current_seq" : "v.seq";
   const char* key = query.current_only ? "o.version_key" : "v.version_key";
   const bool lean = query.policy_and_json_only;
-  std::string sql =
-      query.current_only
-          ? (lean ? "SELECT " CONCORD_LEAN_COLUMNS("1") " FROM objects o JOIN versions v ON v.seq = o.current_seq"
-                  : "SELECT " CONCORD_LISTED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq")
-          : (lean ? "SELECT " CONCORD_LEAN_COLUMNS("o.current_seq = v.seq") " FROM versions v JOIN objects o ON o.oid = v.oid"
-                  : "SELECT " CONCORD_STORED_COLUMNS " FROM versions v JOIN objects o ON o.oid = v.oid");
-  sql += fmt::format(" WHERE {} > :after", seq);
+  std::string where = fmt::format(" WHERE {} > :after", seq);
   const std::string types_json = query.types.size() > 1 ? JsonArray(query.types) : std::string();
   const std::string ids_json = query.ids.size() > 1 ? JsonArray(query.ids) : std::string();
   std::string id_hashes_json;
@@ -592,39 +586,51 @@ absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::Function
     for (const std::string& id : query.ids) hashes.emplace_back(IdHash(id));
     id_hashes_json = boost::json::serialize(hashes);
   }
-  if (query.types.size() == 1) sql += fmt::format(" AND {}.type = :type", query.current_only ? "o" : "v");
+  if (query.types.size() == 1) where += fmt::format(" AND {}.type = :type", query.current_only ? "o" : "v");
   if (query.types.size() > 1) {
-    sql += fmt::format(" AND {}.type IN (SELECT value FROM json_each(:types))", query.current_only ? "o" : "v");
+    where += fmt::format(" AND {}.type IN (SELECT value FROM json_each(:types))", query.current_only ? "o" : "v");
   }
-  if (query.ids.size() == 1) sql += " AND o.id_hash = :id_hash AND o.id = :id";
+  if (query.ids.size() == 1) where += " AND o.id_hash = :id_hash AND o.id = :id";
   if (query.ids.size() > 1) {
-    sql += " AND o.id_hash IN (SELECT value FROM json_each(:id_hashes)) AND o.id IN (SELECT value FROM json_each(:ids))";
+    where += " AND o.id_hash IN (SELECT value FROM json_each(:id_hashes)) AND o.id IN (SELECT value FROM json_each(:ids))";
   }
-  if (query.modified_since) sql += fmt::format(" AND {} >= :since", key);
-  if (query.modified_before) sql += fmt::format(" AND {0} <> '' AND {0} < :before", key);
-  sql += fmt::format(" ORDER BY {} LIMIT :limit", seq);
+  if (query.modified_since) where += fmt::format(" AND {} >= :since", key);
+  if (query.modified_before) where += fmt::format(" AND {0} <> '' AND {0} < :before", key);
+  where += fmt::format(" ORDER BY {} LIMIT :limit", seq);
 
   const std::string since = query.modified_since ? FormatSortable(*query.modified_since) : std::string();
   const std::string before = query.modified_before ? FormatSortable(*query.modified_before) : std::string();
+  // One row more than the page tells whether another page follows.
+  auto bind = [&](Statement& select) {
+    select.BindInt(select.ParameterIndex(":after"), query.after_seq);
+    if (query.types.size() == 1) select.BindText(select.ParameterIndex(":type"), query.types.front());
+    if (query.types.size() > 1) select.BindText(select.ParameterIndex(":types"), types_json);
+    if (query.ids.size() == 1) {
+      select.BindText(select.ParameterIndex(":id"), query.ids.front());
+      select.BindInt(select.ParameterIndex(":id_hash"), IdHash(query.ids.front()));
+    }
+    if (query.ids.size() > 1) {
+      select.BindText(select.ParameterIndex(":ids"), ids_json);
+      select.BindText(select.ParameterIndex(":id_hashes"), id_hashes_json);
+    }
+    if (query.modified_since) select.BindText(select.ParameterIndex(":since"), since);
+    if (query.modified_before) select.BindText(select.ParameterIndex(":before"), before);
+    select.BindInt(select.ParameterIndex(":limit"), static_cast<int64_t>(limit) + 1);
+  };
+  // Every filter of a current-only listing is on `objects`: its index gives the seqs, the cache the rows.
+  if (lean && query.current_only) return ListLeanCurrent(query, where, limit, bind, visit);
 
+  const std::string sql =
+      (query.current_only
+           ? (lean ? "SELECT " CONCORD_LEAN_COLUMNS("1") " FROM objects o JOIN versions v ON v.seq = o.current_seq"
+                   : "SELECT " CONCORD_LISTED_COLUMNS " FROM objects o JOIN versions v ON v.seq = o.current_seq")
+           : (lean ? "SELECT " CONCORD_LEAN_COLUMNS("o.current_seq = v.seq") " FROM versions v JOIN objects o ON o.oid = v.oid"
+                   : "SELECT " CONCORD_STORED_COLUMNS " FROM versions v JOIN objects o ON o.oid = v.oid")) +
+      where;
   return WithReader([&](Handle& reader) -> absl::StatusOr<ListEnd> {
     CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(sql));
     Statement::Scoped scoped(*select);
-    select->BindInt(select->ParameterIndex(":after"), query.after_seq);
-    if (query.types.size() == 1) select->BindText(select->ParameterIndex(":type"), query.types.front());
-    if (query.types.size() > 1) select->BindText(select->ParameterIndex(":types"), types_json);
-    if (query.ids.size() == 1) {
-      select->BindText(select->ParameterIndex(":id"), query.ids.front());
-      select->BindInt(select->ParameterIndex(":id_hash"), IdHash(query.ids.front()));
-    }
-    if (query.ids.size() > 1) {
-      select->BindText(select->ParameterIndex(":ids"), ids_json);
-      select->BindText(select->ParameterIndex(":id_hashes"), id_hashes_json);
-    }
-    if (query.modified_since) select->BindText(select->ParameterIndex(":since"), since);
-    if (query.modified_before) select->BindText(select->ParameterIndex(":before"), before);
-    // One row more than the page tells whether another page follows.
-    select->BindInt(select->ParameterIndex(":limit"), static_cast<int64_t>(limit) + 1);
+    bind(*select);
 
     ListEnd end{.next_after_seq = query.after_seq};
     size_t visited = 0;
@@ -646,6 +652,70 @@ absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::Function
     }
     return end;
   });
+}
+
+absl::StatusOr<ListEnd> SqliteStore::ListLeanCurrent(const Query& query, const std::string& where, size_t limit,
+                                                     absl::FunctionRef<void(Statement&)> bind,
+                                                     absl::FunctionRef<bool(const StoredView&)> visit) {
+  const std::string sql = "SELECT o.current_seq FROM objects o" + where;
+  std::vector<int64_t> seqs;
+  std::vector<std::shared_ptr<const sqlite::CachedRow>> rows;
+  CONCORD_RETURN_IF_ERROR(WithReader([&](Handle& reader) -> absl::Status {
+    {
+      CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(sql));
+      Statement::Scoped scoped(*select);
+      bind(*select);
+      seqs.reserve(limit + 1);
+      for (;;) {
+        CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+        if (!row) break;
+        seqs.push_back(select->ColumnInt(0));
+      }
+    }
+    rows_.Find(seqs, rows);
+    // The rows not kept yet, read by seq (a version's row never changes: a later read gives the same row).
+    // The row one past the page is never read: only its existence counts.
+    const size_t needed = std::min(seqs.size(), limit);
+    for (size_t i = 0; i < needed; ++i) {
+      if (rows[i] != nullptr) continue;
+      CONCORD_ASSIGN_OR_RETURN(Statement * one,
+                               reader.Prepared("SELECT " CONCORD_LEAN_COLUMNS("1") " FROM versions v WHERE v.seq = ?1"));
+      Statement::Scoped scoped(*one);
+      one->BindInt(1, seqs[i]);
+      CONCORD_ASSIGN_OR_RETURN(bool row, one->Step());
+      if (!row) return absl::DataLossError(fmt::format("store: object index names version {}, which is missing", seqs[i]));
+      const StoredView v = LeanRowView(*one);
+      rows[i] = std::make_shared<const sqlite::CachedRow>(v.seq, v.id, v.created_by_ref, v.revoked, v.tlp, v.distribution,
+                                                          v.sharing_group_ref, v.json);
+      rows_.Add(rows[i]);
+    }
+    return absl::OkStatus();
+  }));
+  ListEnd end{.next_after_seq = query.after_seq};
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    if (i == limit) {
+      end.more = true;
+      break;
+    }
+    const sqlite::CachedRow& row = *rows[i];
+    StoredView view;
+    view.seq = row.seq();
+    view.id = row.id();
+    view.created_by_ref = row.created_by_ref();
+    view.revoked = row.revoked();
+    view.tlp = row.tlp();
+    view.json = row.json();
+    view.current = true;
+    view.distribution = row.distribution();
+    view.sharing_group_ref = row.sharing_group_ref();
+    end.next_after_seq = view.seq;
+    if (!visit(view)) {
+      // Stopped by the caller: whether another row follows tells `more`.
+      end.more = i + 1 < seqs.size();
+      break;
+    }
+  }
+  return end;
 }
 
 absl::StatusOr<Stats> SqliteStore::GetStats() {

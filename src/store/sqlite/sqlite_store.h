@@ -14,6 +14,10 @@
 // started, by this process or another. An in-memory database (":memory:") is private to its connection:
 // there reads share the writer's connection and mutex.
 //
+// Lean current-only listings (ListEach with Query::policy_and_json_only, the REST list's) take the page's seqs
+// from the objects index alone and the rows from a RowCache (row_cache.h): rows of `versions` never change once
+// stored, so a kept row is never stale, whoever wrote since.
+//
 // Postings (migration 6; store.h): written by PutOne inside the batch's transaction when a version becomes
 // current, with the extractor of OpenOptions::postings. ReindexPostings takes the writer's mutex one batch
 // at a time, so Puts interleave with a rebuild.
@@ -28,6 +32,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "store/sqlite/connection.h"
+#include "store/sqlite/row_cache.h"
 #include "store/store.h"
 
 namespace concord::store {
@@ -105,6 +110,13 @@ class SqliteStore final : public Store {
                                                         std::optional<std::string_view> version_key);
 
   static constexpr size_t kMaxIdleReaders = 64;
+  // The rows of lean current-only listings (row_cache.h).
+  static constexpr size_t kRowCacheBytes = size_t{64} << 20;
+  // A lean current-only listing: the seqs from the objects index alone, the rows from the cache (those not
+  // there from `versions`, then kept).
+  absl::StatusOr<ListEnd> ListLeanCurrent(const Query& query, const std::string& where, size_t limit,
+                                          absl::FunctionRef<void(sqlite::Statement&)> bind,
+                                          absl::FunctionRef<bool(const StoredView&)> visit);
 
   const std::string path_;
   const OpenOptions options_;
@@ -117,6 +129,7 @@ class SqliteStore final : public Store {
   Handle writer_ ABSL_GUARDED_BY(mu_);
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Handle>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
+  sqlite::RowCache rows_{kRowCacheBytes};
 };
 
 }  // namespace concord::store
