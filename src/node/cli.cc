@@ -706,6 +706,7 @@ int RunCli(int argc, const char* const* argv, std::ostream& out, std::ostream& e
   flag(&NodeConfig::client_ca, "--client-ca", "PEM CA bundle to verify client certificates");
   flag(&NodeConfig::require_client_cert, "--require-client-cert", "Refuse clients without a valid certificate");
   flag(&NodeConfig::name, "--name", "The host organisation's name");
+  flag(&NodeConfig::row_cache_mb, "--row-cache-mb", "MiB of memory for the rows of object lists (0: none)");
   flag(&NodeConfig::max_body_bytes, "--max-body-bytes", "Largest request body accepted (413 beyond)");
   flag(&NodeConfig::max_connections, "--max-connections", "Concurrent connections served (503 beyond)");
   flag(&NodeConfig::read_timeout_ms, "--read-timeout-ms", "Time a client has to send a whole request");

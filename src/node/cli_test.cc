@@ -91,6 +91,7 @@ TEST_F(CliTest, ServeHasAFlagForEverySettingOfTheFile) {
       {"node.name", "--name"},
       {"node.db", "--db"},
       {"node.default_distribution", "--default-distribution"},
+      {"node.row_cache_mb", "--row-cache-mb"},
       {"server.listen", "--listen"},
       {"server.insecure_http", "--insecure-http"},
       {"server.tls_cert", "--tls-cert"},

@@ -65,6 +65,7 @@ const std::map<std::string, Setter, std::less<>>& Keys() {
       {"node.name", Set(&NodeConfig::name)},
       {"node.db", Set(&NodeConfig::db)},
       {"node.default_distribution", Set(&NodeConfig::default_distribution)},
+      {"node.row_cache_mb", Set(&NodeConfig::row_cache_mb)},
       {"server.listen", Set(&NodeConfig::listen)},
       {"server.insecure_http", Set(&NodeConfig::insecure_http)},
       {"server.tls_cert", Set(&NodeConfig::tls_cert)},
@@ -223,6 +224,9 @@ absl::Status ValidateConfig(const NodeConfig& c) {
   CONCORD_RETURN_IF_ERROR(positive("server.max_streams", c.max_streams, 1'000'000));
   CONCORD_RETURN_IF_ERROR(positive("server.stream_heartbeat_ms", c.stream_heartbeat_ms, 3'600'000));
   CONCORD_RETURN_IF_ERROR(positive("server.io_threads", c.io_threads, 256));
+  if (c.row_cache_mb < 0 || c.row_cache_mb > (int64_t{1} << 20)) {
+    return FieldError("node.row_cache_mb", fmt::format("must be between 0 and {}, got {}", int64_t{1} << 20, c.row_cache_mb));
+  }
   CONCORD_RETURN_IF_ERROR(positive("server.worker_threads", c.worker_threads, 1024));
   CONCORD_RETURN_IF_ERROR(positive("server.shutdown_grace_ms", c.shutdown_grace_ms, 3'600'000));
   CONCORD_RETURN_IF_ERROR(positive("detect.rebuild_interval_ms", c.detect_rebuild_interval_ms, 86'400'000));

@@ -35,6 +35,7 @@ struct NodeConfig {
   std::string name = "Concord demo node";  // the host organisation's name (a STIX identity)
   std::string db = "./var/concord.db";
   std::string default_distribution = "community";
+  int64_t row_cache_mb = 64;  // memory for listed rows (store/sqlite/row_cache.h); 0 keeps none
   // [server]
   std::string listen = "127.0.0.1:8443";  // HOST:PORT, IPv6 as [::1]:8443; port 0 picks a free one
   bool insecure_http = false;

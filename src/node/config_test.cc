@@ -67,6 +67,16 @@ TEST(Config, StreamSettings) {
   EXPECT_EQ(ValidateConfig(*c).message(), "server.stream_heartbeat_ms: must be between 1 and 3600000, got 0");
 }
 
+TEST(Config, RowCacheSetting) {
+  EXPECT_EQ(NodeConfig{}.row_cache_mb, 64);
+  auto c = ParseConfig("[node]\nrow_cache_mb = 0\n", "t.toml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->row_cache_mb, 0);  // none kept: valid
+  EXPECT_TRUE(ValidateConfig(*c).ok());
+  c->row_cache_mb = -1;
+  EXPECT_EQ(ValidateConfig(*c).message(), "node.row_cache_mb: must be between 0 and 1048576, got -1");
+}
+
 TEST(Config, DetectSettings) {
   EXPECT_EQ(NodeConfig{}.detect_warninglists, "");  // the shipped lists
   EXPECT_EQ(NodeConfig{}.detect_rebuild_interval_ms, 5'000);

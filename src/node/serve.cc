@@ -177,6 +177,21 @@ std::string Node::Impl::Metrics() {
         "# HELP concord_store_last_seq Last change sequence number.\n# TYPE concord_store_last_seq gauge\n"
         "concord_store_last_seq {}\n",
         stats->versions, stats->size_bytes, stats->last_seq);
+    if (const auto& cache = stats->row_cache) {
+      text += fmt::format(
+          "# HELP concord_store_row_cache_hits_total Listed rows found in the row cache.\n"
+          "# TYPE concord_store_row_cache_hits_total counter\n"
+          "concord_store_row_cache_hits_total {}\n"
+          "# HELP concord_store_row_cache_misses_total Listed rows read from the database instead.\n"
+          "# TYPE concord_store_row_cache_misses_total counter\n"
+          "concord_store_row_cache_misses_total {}\n"
+          "# HELP concord_store_row_cache_bytes Memory the row cache holds.\n# TYPE concord_store_row_cache_bytes gauge\n"
+          "concord_store_row_cache_bytes {}\n"
+          "# HELP concord_store_row_cache_capacity_bytes The row cache's limit (--row-cache-mb).\n"
+          "# TYPE concord_store_row_cache_capacity_bytes gauge\n"
+          "concord_store_row_cache_capacity_bytes {}\n",
+          cache->hits, cache->misses, cache->bytes, cache->capacity_bytes);
+    }
   }
   if (listener) {
     text += fmt::format(
@@ -207,7 +222,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
   }
   {
     CONCORD_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> opened,
-                             OpenNodeStore(config.db));
+                             OpenNodeStore(config.db, {.row_cache_bytes = static_cast<size_t>(config.row_cache_mb) << 20}));
     // A database written before postings existed (or by an opener without the extractor) gets them now,
     // before the node serves correlation. Batches of 2,000 objects; the demo data takes a second or two.
     if (auto complete = opened->PostingsComplete(); complete.ok() && !*complete) {

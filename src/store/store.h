@@ -141,6 +141,15 @@ struct Stats {
   int64_t last_seq = 0;
   int64_t size_bytes = 0;  // on-disk size of the database, where known
   int schema_version = 0;
+  // The listing row cache (OpenOptions::row_cache_bytes), where the backend has one.
+  struct RowCache {
+    int64_t rows = 0;
+    int64_t bytes = 0;
+    int64_t capacity_bytes = 0;
+    uint64_t hits = 0;    // rows found, since the store was opened
+    uint64_t misses = 0;  // rows read from the database instead
+  };
+  std::optional<RowCache> row_cache;
 };
 
 // One posting of an object: a kind (the correlate module's pattern::ValueKind, as a number the store does not
@@ -355,6 +364,9 @@ struct OpenOptions {
   // Finds the postings written with every version that becomes current; null writes none (and marks the
   // postings incomplete once such a version is stored). Borrowed: must outlive the store.
   const PostingExtractor* postings = nullptr;
+  // Memory for the rows of lean current-only listings (the REST list's), kept by seq (SQLite:
+  // sqlite/row_cache.h); 0 keeps none. Backends without such a cache ignore it.
+  size_t row_cache_bytes = size_t{64} << 20;
 };
 
 // The SQLite file a location names (shared by every opener of the database: store, accounts, audit).

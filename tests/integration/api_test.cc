@@ -27,6 +27,38 @@ class ApiTest : public NodeFixture {
   }
 };
 
+// The REST list's rows come from the store's row cache once read (store/sqlite/row_cache.h), and /metrics says
+// how it does: exact counts of rows found and rows read from the database.
+TEST_F(ApiTest, ListedRowsAreKeptAndTheMetricsCountThem) {
+  const std::string analyst = User("alice", kHost, "analyst");
+  auto metric = [&](const std::string& name) -> int64_t {
+    auto r = Get(node_->port(), "/metrics");
+    if (!r) return -1;
+    const size_t at = r->body.find("\n" + name + " ");
+    if (at == std::string::npos) return -2;
+    return std::stoll(r->body.substr(at + name.size() + 2));
+  };
+  auto posted = Request(node_->port(), "POST", "/api/v1/objects", analyst,
+                        "[" + Indicator(1, host_id_) + "," + Indicator(2, host_id_) + "," + Indicator(3, host_id_) + "]");
+  ASSERT_TRUE(posted);
+  ASSERT_EQ(posted->status, 200) << posted->body;
+  EXPECT_EQ(metric("concord_store_row_cache_hits_total"), 0);
+  EXPECT_EQ(metric("concord_store_row_cache_misses_total"), 0);
+  EXPECT_EQ(metric("concord_store_row_cache_capacity_bytes"), int64_t{64} << 20);
+  std::string first_body;
+  for (int round = 0; round < 2; ++round) {
+    auto listed = Request(node_->port(), "GET", "/api/v1/objects?type=indicator", analyst);
+    ASSERT_TRUE(listed);
+    ASSERT_EQ(listed->status, 200) << listed->body;
+    EXPECT_EQ(boost::json::parse(listed->body).at("objects").as_array().size(), 3u) << listed->body;
+    if (round == 0) first_body = listed->body;
+    EXPECT_EQ(listed->body, first_body);  // the same page, byte for byte, from the cache
+  }
+  EXPECT_EQ(metric("concord_store_row_cache_misses_total"), 3);
+  EXPECT_EQ(metric("concord_store_row_cache_hits_total"), 3);
+  EXPECT_GT(metric("concord_store_row_cache_bytes"), 3 * 300);
+}
+
 TEST_F(ApiTest, AuthorisationMatrix) {
   const std::string analyst = User("alice", kHost, "analyst");
   const std::string reader = User("rita", kHost, "analyst", {"--read-only-key"});

@@ -210,7 +210,8 @@ SqliteStore::SqliteStore(Connection db, std::string path, const OpenOptions& opt
       clock_(clock),
       read_only_(options.read_only),
       schema_version_(schema_version),
-      id_hash_key_(id_hash_key) {
+      id_hash_key_(id_hash_key),
+      rows_(options.row_cache_bytes) {
   std::lock_guard lock(mu_);
   writer_.db = std::move(db);
 }
@@ -721,6 +722,12 @@ absl::StatusOr<ListEnd> SqliteStore::ListLeanCurrent(const Query& query, const s
 absl::StatusOr<Stats> SqliteStore::GetStats() {
   Stats stats;
   stats.schema_version = schema_version_;
+  const sqlite::RowCache::Stats cache = rows_.GetStats();
+  stats.row_cache = Stats::RowCache{.rows = static_cast<int64_t>(cache.rows),
+                                    .bytes = static_cast<int64_t>(cache.bytes),
+                                    .capacity_bytes = static_cast<int64_t>(options_.row_cache_bytes),
+                                    .hits = cache.hits,
+                                    .misses = cache.misses};
   return WithReader([&](Handle& reader) -> absl::StatusOr<Stats> {
     // One read transaction, so the figures agree with each other even while another process writes.
     CONCORD_RETURN_IF_ERROR(reader.db.Exec("BEGIN"));

@@ -110,8 +110,6 @@ class SqliteStore final : public Store {
                                                         std::optional<std::string_view> version_key);
 
   static constexpr size_t kMaxIdleReaders = 64;
-  // The rows of lean current-only listings (row_cache.h).
-  static constexpr size_t kRowCacheBytes = size_t{64} << 20;
   // A lean current-only listing: the seqs from the objects index alone, the rows from the cache (those not
   // there from `versions`, then kept).
   absl::StatusOr<ListEnd> ListLeanCurrent(const Query& query, const std::string& where, size_t limit,
@@ -129,7 +127,7 @@ class SqliteStore final : public Store {
   Handle writer_ ABSL_GUARDED_BY(mu_);
   std::mutex readers_mu_;
   std::vector<std::unique_ptr<Handle>> idle_readers_ ABSL_GUARDED_BY(readers_mu_);
-  sqlite::RowCache rows_{kRowCacheBytes};
+  sqlite::RowCache rows_;  // the rows of lean current-only listings (OpenOptions::row_cache_bytes)
 };
 
 }  // namespace concord::store
