@@ -134,16 +134,32 @@ TEST_F(SqliteStoreTest, ALeanListingSeesWhatAnotherOpenerStored) {
   EXPECT_EQ(listed(), "2:2024-01-01T00:00:00.000Z 3:2024-02-01T00:00:00.000Z 4:2024-01-01T00:00:00.000Z ");
 }
 
-// An index entry whose version row is gone (a damaged file) fails the listing with the version named, rather than
-// listing fewer rows than the index holds.
-TEST_F(SqliteStoreTest, AListedVersionMissingFromTheFileIsDataLoss) {
-  MustPut({Indicator(kId, "2024-01-01T00:00:00.000Z"), Indicator("indicator--22222222-2222-4222-8222-222222222222", "2024-01-01T00:00:00.000Z")});
-  RawExec("DELETE FROM versions WHERE seq = 2");
+// A page mostly kept reads the rows it lacks one by one (a mostly cold one joins the tables, as a listing without
+// a cache does): the rows listed are the same either way, and an index entry whose version row is gone (a damaged
+// file) fails the listing with the version named, rather than listing fewer rows than the index holds.
+TEST_F(SqliteStoreTest, APageMostlyKeptReadsTheRestByVersionAndAMissingOneIsDataLoss) {
+  std::vector<stix::Object> objects;
+  for (int i = 1; i <= 8; ++i) {
+    objects.push_back(Indicator(fmt::format("indicator--{:08x}-2222-4222-8222-222222222222", i), "2024-01-01T00:00:00.000Z"));
+  }
+  MustPut(objects);
   Query q;
   q.policy_and_json_only = true;
-  auto end = store_->ListEach(q, [](const StoredView&) { return true; });
-  EXPECT_EQ(end.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(end.status().message(), "store: object index names version 2, which is missing");
+  auto seqs = [&]() {
+    std::string out;
+    auto end = store_->ListEach(q, [&](const StoredView& v) {
+      out += fmt::format("{}{} ", v.seq, v.id.substr(11, 8) == fmt::format("{:08x}", v.seq) ? "" : "!");
+      return true;
+    });
+    return end.ok() ? out : std::string(end.status().message());
+  };
+  EXPECT_EQ(seqs(), "1 2 3 4 5 6 7 8 ");  // missed once: remembered
+  EXPECT_EQ(seqs(), "1 2 3 4 5 6 7 8 ");  // missed again: kept
+  MustPut({Indicator("indicator--00000009-2222-4222-8222-222222222222", "2024-01-01T00:00:00.000Z"),
+           Indicator("indicator--0000000a-2222-4222-8222-222222222222", "2024-01-01T00:00:00.000Z")});
+  EXPECT_EQ(seqs(), "1 2 3 4 5 6 7 8 9 10 ");  // 8 kept, 2 read by seq
+  RawExec("DELETE FROM versions WHERE seq = 10");
+  EXPECT_EQ(seqs(), "store: object index names version 10, which is missing");
 }
 
 TEST_F(SqliteStoreTest, StoreIsInWalMode) { EXPECT_EQ(RawInt("SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1); }

@@ -27,8 +27,8 @@ class ApiTest : public NodeFixture {
   }
 };
 
-// The REST list's rows come from the store's row cache once read (store/sqlite/row_cache.h), and /metrics says
-// how it does: exact counts of rows found and rows read from the database.
+// The REST list's rows come from the store's row cache from their second reading on (store/sqlite/row_cache.h),
+// and /metrics says how it does: exact counts of rows found and rows read from the database.
 TEST_F(ApiTest, ListedRowsAreKeptAndTheMetricsCountThem) {
   const std::string analyst = User("alice", kHost, "analyst");
   auto metric = [&](const std::string& name) -> int64_t {
@@ -46,7 +46,7 @@ TEST_F(ApiTest, ListedRowsAreKeptAndTheMetricsCountThem) {
   EXPECT_EQ(metric("concord_store_row_cache_misses_total"), 0);
   EXPECT_EQ(metric("concord_store_row_cache_capacity_bytes"), int64_t{64} << 20);
   std::string first_body;
-  for (int round = 0; round < 2; ++round) {
+  for (int round = 0; round < 3; ++round) {
     auto listed = Request(node_->port(), "GET", "/api/v1/objects?type=indicator", analyst);
     ASSERT_TRUE(listed);
     ASSERT_EQ(listed->status, 200) << listed->body;
@@ -54,7 +54,7 @@ TEST_F(ApiTest, ListedRowsAreKeptAndTheMetricsCountThem) {
     if (round == 0) first_body = listed->body;
     EXPECT_EQ(listed->body, first_body);  // the same page, byte for byte, from the cache
   }
-  EXPECT_EQ(metric("concord_store_row_cache_misses_total"), 3);
+  EXPECT_EQ(metric("concord_store_row_cache_misses_total"), 6);  // missed once, then missed and kept
   EXPECT_EQ(metric("concord_store_row_cache_hits_total"), 3);
   EXPECT_GT(metric("concord_store_row_cache_bytes"), 3 * 300);
 }

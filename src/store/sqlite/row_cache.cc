@@ -49,11 +49,13 @@ void RowCache::Find(std::span<const int64_t> seqs, std::vector<std::shared_ptr<c
   }
 }
 
-void RowCache::Add(std::shared_ptr<const CachedRow> row) {
-  if (row == nullptr || row->bytes() > half_) return;  // a row larger than a generation is not kept
+void RowCache::Add(std::vector<std::shared_ptr<const CachedRow>> rows) {
   Map dropped;
   std::unique_lock lock(mu_);
-  AddLocked(std::move(row), dropped);
+  for (auto& row : rows) {
+    if (row == nullptr || row->bytes() > half_) continue;  // a row larger than a generation is not kept
+    AddLocked(std::move(row), dropped);
+  }
 }
 
 void RowCache::AddLocked(std::shared_ptr<const CachedRow> row, Map& dropped) {
@@ -70,6 +72,25 @@ void RowCache::AddLocked(std::shared_ptr<const CachedRow> row, Map& dropped) {
     old_bytes_ = young_bytes_;
     young_ = Map();
     young_bytes_ = 0;
+  }
+}
+
+void RowCache::Admit(std::span<const int64_t> missed, std::vector<bool>& admit) {
+  admit.assign(missed.size(), false);
+  if (missed.empty() || half_seen_ == 0) return;
+  absl::flat_hash_set<int64_t> dropped;  // freed after the lock is released
+  std::unique_lock lock(mu_);
+  for (size_t i = 0; i < missed.size(); ++i) {
+    if (seen_young_.erase(missed[i]) > 0 || seen_old_.erase(missed[i]) > 0) {
+      admit[i] = true;
+      continue;
+    }
+    seen_young_.insert(missed[i]);
+    if (seen_young_.size() > half_seen_) {
+      dropped = std::move(seen_old_);
+      seen_old_ = std::move(seen_young_);
+      seen_young_ = absl::flat_hash_set<int64_t>();
+    }
   }
 }
 

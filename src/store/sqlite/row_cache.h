@@ -11,6 +11,9 @@
 // old one moves to the young one, and when the young one is full it becomes the old one and the old one is
 // dropped. So rows read at least once per half-capacity of new rows stay; the rest leave in bulk, O(1) per row.
 // Rows are handed out as shared pointers: one dropped meanwhile stays valid for whoever holds it.
+// A row is admitted on its second miss (Admit): a sweep through pages nobody asks for twice copies nothing and
+// evicts nothing, and a page polled again is kept from its second reading on. The seqs missed once are kept
+// the same way, in two generations of plain seqs.
 //
 // Thread-safety: every call is safe from several threads. Lookups share a lock; inserts and promotions take
 // it alone, briefly.
@@ -28,6 +31,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "stix/object.h"
 
 namespace concord::store::sqlite {
@@ -64,12 +68,16 @@ class CachedRow {
 
 class RowCache {
  public:
-  explicit RowCache(size_t capacity_bytes) : half_(capacity_bytes / 2) {}
+  explicit RowCache(size_t capacity_bytes) : half_(capacity_bytes / 2), half_seen_(capacity_bytes / 2 / 1024) {}
 
   // For each seq, the row kept for it or null; `out` is resized to seqs.size().
   void Find(std::span<const int64_t> seqs, std::vector<std::shared_ptr<const CachedRow>>& out);
-  // Keeps `row` (a row already kept under its seq is replaced: rows never change, so either is right).
-  void Add(std::shared_ptr<const CachedRow> row);
+  // Keeps `rows` (a row already kept under its seq is replaced: rows never change, so either is right), under one
+  // taking of the lock.
+  void Add(std::vector<std::shared_ptr<const CachedRow>> rows);
+  // For each seq missed, whether to keep its row: true when it was missed before (and is still remembered),
+  // else false and it is remembered. `admit` is resized to missed.size().
+  void Admit(std::span<const int64_t> missed, std::vector<bool>& admit);
 
   struct Stats {
     size_t rows = 0;
@@ -84,12 +92,15 @@ class RowCache {
   // Under mu_ alone; a generation that leaves is moved to `dropped`.
   void AddLocked(std::shared_ptr<const CachedRow> row, Map& dropped);
 
-  const size_t half_;  // bytes per generation
+  const size_t half_;       // bytes per generation
+  const size_t half_seen_;  // seqs per generation of those missed once: about as many as a generation holds rows (~1 KiB each)
   mutable std::shared_mutex mu_;
   Map young_;
   Map old_;
   size_t young_bytes_ = 0;
   size_t old_bytes_ = 0;
+  absl::flat_hash_set<int64_t> seen_young_;  // missed once, not kept yet
+  absl::flat_hash_set<int64_t> seen_old_;
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> misses_{0};
 };

@@ -50,15 +50,14 @@ TEST(CachedRowTest, KeepsEveryColumn) {
 TEST(RowCacheTest, FindsWhatWasAddedAndCountsHitsAndMisses) {
   RowCache cache(1 << 20);
   EXPECT_EQ(Found(cache, {1, 2, 3}), "---");
-  cache.Add(Row(2));
-  cache.Add(Row(3));
+  cache.Add({Row(2), Row(3)});
   EXPECT_EQ(Found(cache, {1, 2, 3, 4}), "-++-");
   const RowCache::Stats stats = cache.GetStats();
   EXPECT_EQ(stats.rows, 2u);
   EXPECT_EQ(stats.bytes, Row(2)->bytes() + Row(3)->bytes());
   EXPECT_EQ(stats.hits, 2u);
   EXPECT_EQ(stats.misses, 5u);
-  cache.Add(Row(2));  // again: replaces, counted once
+  cache.Add({Row(2)});  // again: replaces, counted once
   EXPECT_EQ(cache.GetStats().rows, 2u);
   EXPECT_EQ(cache.GetStats().bytes, Row(2)->bytes() + Row(3)->bytes());
 }
@@ -68,14 +67,14 @@ TEST(RowCacheTest, FindsWhatWasAddedAndCountsHitsAndMisses) {
 TEST(RowCacheTest, KeepsTheRowsReadAndDropsTheOthersWhenFull) {
   const size_t row_bytes = Row(1)->bytes();
   RowCache cache(10 * row_bytes + row_bytes / 2);
-  for (int64_t seq = 1; seq <= 5; ++seq) cache.Add(Row(seq));  // the sixth row's bytes exceed a generation
+  for (int64_t seq = 1; seq <= 5; ++seq) cache.Add({Row(seq)});  // the sixth row's bytes exceed a generation
   // Adding 1..5 filled the young generation past half only at the sixth row.
   EXPECT_EQ(Found(cache, {1, 2, 3, 4, 5}), "+++++");
-  cache.Add(Row(6));  // young generation full: 1..6 become the old one
+  cache.Add({Row(6)});  // young generation full: 1..6 become the old one
   EXPECT_EQ(cache.GetStats().rows, 6u);
   EXPECT_EQ(Found(cache, {1, 2}), "++");  // read: moved to the young generation
-  for (int64_t seq = 7; seq <= 9; ++seq) cache.Add(Row(seq));
-  cache.Add(Row(10));  // young (1, 2, 7..10) full again: the old generation (3..6, never read since) leaves
+  for (int64_t seq = 7; seq <= 9; ++seq) cache.Add({Row(seq)});
+  cache.Add({Row(10)});  // young (1, 2, 7..10) full again: the old generation (3..6, never read since) leaves
   EXPECT_EQ(Found(cache, {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}), "++----++++");
   EXPECT_LE(cache.GetStats().bytes, 10 * row_bytes + row_bytes / 2);
 }
@@ -83,22 +82,43 @@ TEST(RowCacheTest, KeepsTheRowsReadAndDropsTheOthersWhenFull) {
 TEST(RowCacheTest, ARowHeldOutlivesItsEviction) {
   const size_t row_bytes = Row(1)->bytes();
   RowCache cache(2 * row_bytes + 1);  // a generation holds one row
-  cache.Add(Row(1, 100));
+  cache.Add({Row(1, 100)});
   std::vector<std::shared_ptr<const CachedRow>> held;
   cache.Find(std::vector<int64_t>{1}, held);
   ASSERT_NE(held[0], nullptr);
-  for (int64_t seq = 2; seq <= 5; ++seq) cache.Add(Row(seq, 100));
+  for (int64_t seq = 2; seq <= 5; ++seq) cache.Add({Row(seq, 100)});
   EXPECT_EQ(Found(cache, {1}), "-");
   EXPECT_EQ(held[0]->json(), std::string(100, 'j'));
   EXPECT_EQ(held[0]->id(), "indicator--1");
 }
 
+// A row is kept from its second miss on; the seqs missed once are forgotten by generations, as rows are.
+TEST(RowCacheTest, ARowIsAdmittedOnItsSecondMiss) {
+  RowCache cache(1024 * 8);  // 4 seqs remembered per generation
+  std::vector<bool> admit;
+  cache.Admit(std::vector<int64_t>{1, 2, 3}, admit);
+  EXPECT_EQ(admit, (std::vector<bool>{false, false, false}));
+  cache.Admit(std::vector<int64_t>{2, 4}, admit);
+  EXPECT_EQ(admit, (std::vector<bool>{true, false}));
+  cache.Admit(std::vector<int64_t>{2}, admit);  // admitted once: missed again, it starts over
+  EXPECT_EQ(admit, (std::vector<bool>{false}));
+  // 1, 3, 4 and 2 remembered (the young generation is full). 10 makes them the old generation, 11..15 the next
+  // one, and 1..4 and 10 are forgotten.
+  cache.Admit(std::vector<int64_t>{10, 11, 12, 13, 14, 15}, admit);
+  cache.Admit(std::vector<int64_t>{1, 3, 14}, admit);
+  EXPECT_EQ(admit, (std::vector<bool>{false, false, true}));
+  RowCache none(0);
+  none.Admit(std::vector<int64_t>{5}, admit);
+  none.Admit(std::vector<int64_t>{5}, admit);
+  EXPECT_EQ(admit, (std::vector<bool>{false}));
+}
+
 TEST(RowCacheTest, ARowLargerThanAGenerationIsNotKept) {
   RowCache cache(1000);
-  cache.Add(Row(1, 2000));
+  cache.Add({Row(1, 2000)});
   EXPECT_EQ(Found(cache, {1}), "-");
   EXPECT_EQ(cache.GetStats().rows, 0u);
-  cache.Add(nullptr);
+  cache.Add({nullptr});
   EXPECT_EQ(cache.GetStats().rows, 0u);
 }
 

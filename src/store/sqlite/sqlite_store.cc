@@ -658,47 +658,7 @@ absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::Function
 absl::StatusOr<ListEnd> SqliteStore::ListLeanCurrent(const Query& query, const std::string& where, size_t limit,
                                                      absl::FunctionRef<void(Statement&)> bind,
                                                      absl::FunctionRef<bool(const StoredView&)> visit) {
-  const std::string sql = "SELECT o.current_seq FROM objects o" + where;
-  std::vector<int64_t> seqs;
-  std::vector<std::shared_ptr<const sqlite::CachedRow>> rows;
-  CONCORD_RETURN_IF_ERROR(WithReader([&](Handle& reader) -> absl::Status {
-    {
-      CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(sql));
-      Statement::Scoped scoped(*select);
-      bind(*select);
-      seqs.reserve(limit + 1);
-      for (;;) {
-        CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
-        if (!row) break;
-        seqs.push_back(select->ColumnInt(0));
-      }
-    }
-    rows_.Find(seqs, rows);
-    // The rows not kept yet, read by seq (a version's row never changes: a later read gives the same row).
-    // The row one past the page is never read: only its existence counts.
-    const size_t needed = std::min(seqs.size(), limit);
-    for (size_t i = 0; i < needed; ++i) {
-      if (rows[i] != nullptr) continue;
-      CONCORD_ASSIGN_OR_RETURN(Statement * one,
-                               reader.Prepared("SELECT " CONCORD_LEAN_COLUMNS("1") " FROM versions v WHERE v.seq = ?1"));
-      Statement::Scoped scoped(*one);
-      one->BindInt(1, seqs[i]);
-      CONCORD_ASSIGN_OR_RETURN(bool row, one->Step());
-      if (!row) return absl::DataLossError(fmt::format("store: object index names version {}, which is missing", seqs[i]));
-      const StoredView v = LeanRowView(*one);
-      rows[i] = std::make_shared<const sqlite::CachedRow>(v.seq, v.id, v.created_by_ref, v.revoked, v.tlp, v.distribution,
-                                                          v.sharing_group_ref, v.json);
-      rows_.Add(rows[i]);
-    }
-    return absl::OkStatus();
-  }));
-  ListEnd end{.next_after_seq = query.after_seq};
-  for (size_t i = 0; i < seqs.size(); ++i) {
-    if (i == limit) {
-      end.more = true;
-      break;
-    }
-    const sqlite::CachedRow& row = *rows[i];
+  auto view_of = [](const sqlite::CachedRow& row) {
     StoredView view;
     view.seq = row.seq();
     view.id = row.id();
@@ -709,14 +669,102 @@ absl::StatusOr<ListEnd> SqliteStore::ListLeanCurrent(const Query& query, const s
     view.current = true;
     view.distribution = row.distribution();
     view.sharing_group_ref = row.sharing_group_ref();
-    end.next_after_seq = view.seq;
-    if (!visit(view)) {
-      // Stopped by the caller: whether another row follows tells `more`.
-      end.more = i + 1 < seqs.size();
-      break;
+    return view;
+  };
+  auto keep = [](const StoredView& v) {
+    return std::make_shared<const sqlite::CachedRow>(v.seq, v.id, v.created_by_ref, v.revoked, v.tlp, v.distribution,
+                                                     v.sharing_group_ref, v.json);
+  };
+  return WithReader([&](Handle& reader) -> absl::StatusOr<ListEnd> {
+    std::vector<int64_t> seqs;
+    {
+      CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared("SELECT o.current_seq FROM objects o" + where));
+      Statement::Scoped scoped(*select);
+      bind(*select);
+      seqs.reserve(limit + 1);
+      for (;;) {
+        CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+        if (!row) break;
+        seqs.push_back(select->ColumnInt(0));
+      }
     }
-  }
-  return end;
+    // The row one past the page is never read: only its existence counts.
+    const size_t needed = std::min(seqs.size(), limit);
+    std::vector<std::shared_ptr<const sqlite::CachedRow>> rows;
+    rows_.Find(std::span<const int64_t>(seqs).first(needed), rows);
+    std::vector<int64_t> missed;
+    for (size_t i = 0; i < needed; ++i) {
+      if (rows[i] == nullptr) missed.push_back(seqs[i]);
+    }
+    std::vector<bool> admit;
+    rows_.Admit(missed, admit);
+    std::vector<std::shared_ptr<const sqlite::CachedRow>> kept;  // added at the end, under one taking of the lock
+    auto admitted = [&](int64_t seq) {
+      auto it = std::lower_bound(missed.begin(), missed.end(), seq);  // seqs ascend
+      return it != missed.end() && *it == seq && admit[static_cast<size_t>(it - missed.begin())];
+    };
+
+    ListEnd end{.next_after_seq = query.after_seq};
+    if (missed.size() * 4 > needed) {
+      // Mostly rows not kept (a page nobody read lately, a sweep): the joined listing reads them faster than a
+      // statement per row, as a listing without a cache does; admitted rows are kept on the way.
+      CONCORD_ASSIGN_OR_RETURN(
+          Statement * select,
+          reader.Prepared("SELECT " CONCORD_LEAN_COLUMNS("1") " FROM objects o JOIN versions v ON v.seq = o.current_seq" + where));
+      Statement::Scoped scoped(*select);
+      bind(*select);
+      size_t visited = 0;
+      for (;;) {
+        CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
+        if (!row) break;
+        if (visited == limit) {
+          end.more = true;
+          break;
+        }
+        const StoredView view = LeanRowView(*select);
+        if (admitted(view.seq)) kept.push_back(keep(view));
+        ++visited;
+        end.next_after_seq = view.seq;
+        if (!visit(view)) {
+          // Stopped by the caller: whether another row follows tells `more`.
+          CONCORD_ASSIGN_OR_RETURN(end.more, select->Step());
+          break;
+        }
+      }
+      rows_.Add(std::move(kept));
+      return end;
+    }
+    // Mostly rows kept: the others are read by seq (a version's row never changes, so this reading gives the
+    // row the index named).
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      if (i == limit) {
+        end.more = true;
+        break;
+      }
+      end.next_after_seq = seqs[i];
+      bool go_on = true;
+      if (rows[i] != nullptr) {
+        go_on = visit(view_of(*rows[i]));
+      } else {
+        CONCORD_ASSIGN_OR_RETURN(Statement * one,
+                                 reader.Prepared("SELECT " CONCORD_LEAN_COLUMNS("1") " FROM versions v WHERE v.seq = ?1"));
+        Statement::Scoped scoped(*one);
+        one->BindInt(1, seqs[i]);
+        CONCORD_ASSIGN_OR_RETURN(bool row, one->Step());
+        if (!row) return absl::DataLossError(fmt::format("store: object index names version {}, which is missing", seqs[i]));
+        const StoredView view = LeanRowView(*one);
+        if (admitted(view.seq)) kept.push_back(keep(view));
+        go_on = visit(view);
+      }
+      if (!go_on) {
+        // Stopped by the caller: whether another row follows tells `more`.
+        end.more = i + 1 < seqs.size();
+        break;
+      }
+    }
+    rows_.Add(std::move(kept));
+    return end;
+  });
 }
 
 absl::StatusOr<Stats> SqliteStore::GetStats() {
