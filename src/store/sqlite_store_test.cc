@@ -162,6 +162,35 @@ TEST_F(SqliteStoreTest, APageMostlyKeptReadsTheRestByVersionAndAMissingOneIsData
   EXPECT_EQ(seqs(), "store: object index names version 10, which is missing");
 }
 
+// --row-cache-mb 0: the lean listing reads the joined tables, nothing is kept, and the rows are the same.
+TEST_F(SqliteStoreTest, WithoutARowCacheTheLeanListingJoinsAndKeepsNothing) {
+  Reopen({.row_cache_bytes = 0});
+  MustPut({Indicator(kId, "2024-01-01T00:00:00.000Z"), Indicator("indicator--22222222-2222-4222-8222-222222222222", "2024-01-01T00:00:00.000Z"),
+           Indicator(kId, "2024-02-01T00:00:00.000Z")});
+  Query q;
+  q.limit = 1;
+  q.policy_and_json_only = true;
+  for (int round = 0; round < 3; ++round) {
+    std::string out;
+    auto end = store_->ListEach(q, [&](const StoredView& v) {
+      auto json = boost::json::parse(v.json);
+      out += fmt::format("{}:{}:{} ", v.seq, v.id, std::string_view(json.at("modified").as_string()));
+      return true;
+    });
+    ASSERT_TRUE(end.ok()) << end.status();
+    EXPECT_EQ(out, "2:indicator--22222222-2222-4222-8222-222222222222:2024-01-01T00:00:00.000Z ");
+    EXPECT_EQ(end->next_after_seq, 2);
+    EXPECT_TRUE(end->more);
+  }
+  auto stats = store_->GetStats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  ASSERT_TRUE(stats->row_cache.has_value());
+  EXPECT_EQ(stats->row_cache->capacity_bytes, 0);
+  EXPECT_EQ(stats->row_cache->rows, 0);
+  EXPECT_EQ(stats->row_cache->hits, 0u);
+  EXPECT_EQ(stats->row_cache->misses, 0u);
+}
+
 TEST_F(SqliteStoreTest, StoreIsInWalMode) { EXPECT_EQ(RawInt("SELECT journal_mode = 'wal' FROM pragma_journal_mode"), 1); }
 
 TEST(OpenStore, DispatchesOnLocation) {

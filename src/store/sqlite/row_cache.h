@@ -69,6 +69,8 @@ class CachedRow {
 class RowCache {
  public:
   explicit RowCache(size_t capacity_bytes) : half_(capacity_bytes / 2), half_seen_(capacity_bytes / 2 / 1024) {}
+  // False for a capacity of 0 (--row-cache-mb 0): nothing is ever kept, so callers need not ask.
+  bool enabled() const { return half_ > 0; }
 
   // For each seq, the row kept for it or null; `out` is resized to seqs.size().
   void Find(std::span<const int64_t> seqs, std::vector<std::shared_ptr<const CachedRow>>& out);

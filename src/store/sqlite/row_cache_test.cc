@@ -107,7 +107,9 @@ TEST(RowCacheTest, ARowIsAdmittedOnItsSecondMiss) {
   cache.Admit(std::vector<int64_t>{10, 11, 12, 13, 14, 15}, admit);
   cache.Admit(std::vector<int64_t>{1, 3, 14}, admit);
   EXPECT_EQ(admit, (std::vector<bool>{false, false, true}));
+  EXPECT_TRUE(cache.enabled());
   RowCache none(0);
+  EXPECT_FALSE(none.enabled());
   none.Admit(std::vector<int64_t>{5}, admit);
   none.Admit(std::vector<int64_t>{5}, admit);
   EXPECT_EQ(admit, (std::vector<bool>{false}));

@@ -619,7 +619,7 @@ absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::Function
     select.BindInt(select.ParameterIndex(":limit"), static_cast<int64_t>(limit) + 1);
   };
   // Every filter of a current-only listing is on `objects`: its index gives the seqs, the cache the rows.
-  if (lean && query.current_only) return ListLeanCurrent(query, where, limit, bind, visit);
+  if (lean && query.current_only && rows_.enabled()) return ListLeanCurrent(query, where, limit, bind, visit);
 
   const std::string sql =
       (query.current_only
