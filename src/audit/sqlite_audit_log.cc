@@ -2,7 +2,10 @@
 
 #include "audit/chain.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -480,6 +483,7 @@ absl::Status SqliteAuditLog::Start(const std::string& path) {
     CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(checkpoints, path, false, options_.sync_full));
     // Checkpoints and index runs are housekeeping no request waits for: on a busy node they yield the CPU
     // to the threads that answer requests (docs/architecture.md, threads).
+    wal_fd_ = ::open((path + "-wal").c_str(), O_RDONLY | O_CLOEXEC);  // -1: checkpoints without PrecleanWal
     checkpointer_ = std::thread([this, db = std::move(checkpoints)]() mutable {
       NameThisThread("audit-ckpt");
       RankThisThreadAsBackground();
@@ -511,6 +515,22 @@ int SqliteAuditLog::OnWalCommit(void* self, sqlite3*, const char*, int frames) {
   return SQLITE_OK;
 }
 
+void SqliteAuditLog::PrecleanWal() {
+  // A checkpoint first fsyncs the WAL, which writes out every dirty page of it, the last one too; the committer's
+  // next frame goes into that last page (frames are 4,120 bytes, pages 4,096), and its write waits until the
+  // page's I/O is done, behind all the others (session 8 traced commits of 10-43 ms to this). Writing out the
+  // whole pages first, which no append touches again, leaves the fsync a few pages and the commit a short wait.
+  // Best effort: durability is still the checkpoint's fsync.
+#ifdef __linux__
+  if (wal_fd_ < 0) return;
+  struct stat st {};
+  if (::fstat(wal_fd_, &st) != 0) return;
+  const off_t whole = st.st_size / 4096 * 4096;
+  if (whole <= 0) return;
+  (void)::sync_file_range(wal_fd_, 0, whole, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+#endif
+}
+
 void SqliteAuditLog::CheckpointLoop(Connection db) {
   std::unique_lock lock(queue_mu_);
   for (;;) {
@@ -524,6 +544,7 @@ void SqliteAuditLog::CheckpointLoop(Connection db) {
     // waits for the readers of the moment (milliseconds), holding writers back meanwhile, and empties it.
     int log_frames = 0;
     int copied = 0;
+    PrecleanWal();
     int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
     if (rc == SQLITE_OK && log_frames >= 8 * options_.checkpoint_frames) {
       rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log_frames, &copied);
@@ -555,6 +576,7 @@ SqliteAuditLog::~SqliteAuditLog() {
   index_cv_.notify_all();
   if (committer_.joinable()) committer_.join();
   if (checkpointer_.joinable()) checkpointer_.join();
+  if (wal_fd_ >= 0) ::close(wal_fd_);
   index_cv_.notify_all();
   if (indexer_.joinable()) indexer_.join();
   // Statements before their connection.
