@@ -74,10 +74,12 @@ constexpr char kAddTypeCounts[] =
   "v.seq, v.id, v.type, v.spec_version, v.created, v.modified, v.created_by_ref, v.revoked, v.tlp, v.added, " \
   "v.json, 1, v.distribution, v.sharing_group_ref"
 
-// A listing for a caller that needs only the JSON and what the sharing policy reads (Query::policy_and_json_only),
-// in LeanRowView's order; {} is the current column (a constant for a current-only listing).
-#define CONCORD_LEAN_COLUMNS(current) \
-  "v.seq, v.id, v.created_by_ref, v.revoked, v.tlp, v.json, " current ", v.distribution, v.sharing_group_ref"
+// A listing for a caller that needs only the JSON and what the sharing policy reads (Query::policy_and_json_only):
+// the stored columns' order (RowView reads it), constants for the rest, which SQLite returns without decoding the
+// record; {} is the current column (a constant for a current-only listing).
+#define CONCORD_LEAN_COLUMNS(current)                                                       \
+  "v.seq, v.id, '', '', '', '', v.created_by_ref, v.revoked, v.tlp, 0, v.json, " current \
+  ", v.distribution, v.sharing_group_ref"
 
 // The same for posting searches, without the JSON (callers filter by the columns; Get reads the object).
 #define CONCORD_POSTING_COLUMNS                                                                             \
@@ -116,7 +118,8 @@ stix::Tlp TlpFromColumn(int64_t value) {
   return static_cast<stix::Tlp>(value);
 }
 
-// The current row of a kStoredColumns query, as views valid until the statement's next Step or Reset.
+// The current row of a query of CONCORD_STORED_COLUMNS' order (or the lean or posting columns, which keep it),
+// as views valid until the statement's next Step or Reset.
 StoredView RowView(const Statement& s) {
   StoredView out;
   out.seq = s.ColumnInt(0);
@@ -133,21 +136,6 @@ StoredView RowView(const Statement& s) {
   out.current = s.ColumnInt(11) != 0;
   if (!s.ColumnIsNull(12)) out.distribution = static_cast<int>(s.ColumnInt(12));
   out.sharing_group_ref = s.ColumnText(13);
-  return out;
-}
-
-// A row of CONCORD_LEAN_COLUMNS; the fields it does not read stay empty.
-StoredView LeanRowView(const Statement& s) {
-  StoredView out;
-  out.seq = s.ColumnInt(0);
-  out.id = s.ColumnText(1);
-  out.created_by_ref = s.ColumnText(2);
-  out.revoked = s.ColumnInt(3) != 0;
-  out.tlp = TlpFromColumn(s.ColumnInt(4));
-  out.json = s.ColumnText(5);
-  out.current = s.ColumnInt(6) != 0;
-  if (!s.ColumnIsNull(7)) out.distribution = static_cast<int>(s.ColumnInt(7));
-  out.sharing_group_ref = s.ColumnText(8);
   return out;
 }
 
@@ -642,7 +630,7 @@ absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::Function
         end.more = true;
         break;
       }
-      const StoredView view = lean ? LeanRowView(*select) : RowView(*select);
+      const StoredView view = RowView(*select);
       ++visited;
       end.next_after_seq = view.seq;
       if (!visit(view)) {
@@ -721,7 +709,7 @@ absl::StatusOr<ListEnd> SqliteStore::ListLeanCurrent(const Query& query, const s
           end.more = true;
           break;
         }
-        const StoredView view = LeanRowView(*select);
+        const StoredView view = RowView(*select);
         if (admitted(view.seq)) kept.push_back(keep(view));
         ++visited;
         end.next_after_seq = view.seq;
@@ -752,7 +740,7 @@ absl::StatusOr<ListEnd> SqliteStore::ListLeanCurrent(const Query& query, const s
         one->BindInt(1, seqs[i]);
         CONCORD_ASSIGN_OR_RETURN(bool row, one->Step());
         if (!row) return absl::DataLossError(fmt::format("store: object index names version {}, which is missing", seqs[i]));
-        const StoredView view = LeanRowView(*one);
+        const StoredView view = RowView(*one);
         if (admitted(view.seq)) kept.push_back(keep(view));
         go_on = visit(view);
       }
