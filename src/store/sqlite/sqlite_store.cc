@@ -141,6 +141,31 @@ StoredView RowView(const Statement& s) {
 
 StoredObject ReadStored(const Statement& s) { return RowView(s).ToObject(); }
 
+// Steps a listing of `limit` + 1 rows (bound already), visiting each of the first `limit` until `visit` stops:
+// where the listing ended, and whether another row follows.
+absl::StatusOr<ListEnd> VisitRows(Statement& select, int64_t after_seq, size_t limit,
+                                  absl::FunctionRef<bool(const StoredView&)> visit) {
+  ListEnd end{.next_after_seq = after_seq};
+  size_t visited = 0;
+  while (true) {
+    CONCORD_ASSIGN_OR_RETURN(bool row, select.Step());
+    if (!row) break;
+    if (visited == limit) {
+      end.more = true;
+      break;
+    }
+    const StoredView view = RowView(select);
+    ++visited;
+    end.next_after_seq = view.seq;
+    if (!visit(view)) {
+      // Stopped by the caller: whether another row follows tells `more`.
+      CONCORD_ASSIGN_OR_RETURN(end.more, select.Step());
+      break;
+    }
+  }
+  return end;
+}
+
 // How a version is named in messages: its modified, else its created (the version key as written).
 std::string VersionLabel(std::string_view modified, std::string_view created) {
   return std::string(modified.empty() ? created : modified);
@@ -620,26 +645,7 @@ absl::StatusOr<ListEnd> SqliteStore::ListEach(const Query& query, absl::Function
     CONCORD_ASSIGN_OR_RETURN(Statement * select, reader.Prepared(sql));
     Statement::Scoped scoped(*select);
     bind(*select);
-
-    ListEnd end{.next_after_seq = query.after_seq};
-    size_t visited = 0;
-    while (true) {
-      CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
-      if (!row) break;
-      if (visited == limit) {
-        end.more = true;
-        break;
-      }
-      const StoredView view = RowView(*select);
-      ++visited;
-      end.next_after_seq = view.seq;
-      if (!visit(view)) {
-        // Stopped by the caller: whether another row follows tells `more`.
-        CONCORD_ASSIGN_OR_RETURN(end.more, select->Step());
-        break;
-      }
-    }
-    return end;
+    return VisitRows(*select, query.after_seq, limit, visit);
   });
 }
 
@@ -692,7 +698,6 @@ absl::StatusOr<ListEnd> SqliteStore::ListLeanCurrent(const Query& query, const s
       return it != missed.end() && *it == seq && admit[static_cast<size_t>(it - missed.begin())];
     };
 
-    ListEnd end{.next_after_seq = query.after_seq};
     if (missed.size() * 4 > needed) {
       // Mostly rows not kept (a page nobody read lately, a sweep): the joined listing reads them faster than a
       // statement per row, as a listing without a cache does; admitted rows are kept on the way.
@@ -701,29 +706,16 @@ absl::StatusOr<ListEnd> SqliteStore::ListLeanCurrent(const Query& query, const s
           reader.Prepared("SELECT " CONCORD_LEAN_COLUMNS("1") " FROM objects o JOIN versions v ON v.seq = o.current_seq" + where));
       Statement::Scoped scoped(*select);
       bind(*select);
-      size_t visited = 0;
-      for (;;) {
-        CONCORD_ASSIGN_OR_RETURN(bool row, select->Step());
-        if (!row) break;
-        if (visited == limit) {
-          end.more = true;
-          break;
-        }
-        const StoredView view = RowView(*select);
+      auto joined = VisitRows(*select, query.after_seq, limit, [&](const StoredView& view) {
         if (admitted(view.seq)) kept.push_back(keep(view));
-        ++visited;
-        end.next_after_seq = view.seq;
-        if (!visit(view)) {
-          // Stopped by the caller: whether another row follows tells `more`.
-          CONCORD_ASSIGN_OR_RETURN(end.more, select->Step());
-          break;
-        }
-      }
+        return visit(view);
+      });
       rows_.Add(std::move(kept));
-      return end;
+      return joined;
     }
     // Mostly rows kept: the others are read by seq (a version's row never changes, so this reading gives the
     // row the index named).
+    ListEnd end{.next_after_seq = query.after_seq};
     for (size_t i = 0; i < seqs.size(); ++i) {
       if (i == limit) {
         end.more = true;
