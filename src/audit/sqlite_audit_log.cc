@@ -115,13 +115,71 @@ void NamesObject(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
   sqlite3_result_int(ctx, named ? 1 : 0);
 }
 
-absl::Status AddNamesObject(Connection& db) {
-  const int rc = sqlite3_create_function_v2(db.handle(), "concord_names_object", 2,
-                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY, nullptr,
-                                            &NamesObject, nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return store::sqlite::SqliteError(db.handle(), rc, "audit log: registering concord_names_object");
+}  // namespace
+
+absl::StatusOr<std::string> SqliteAuditLog::BlockJson(std::string_view stored, int64_t run) {
+  if (!IsPackedIds(stored)) return std::string(stored);
+  std::string json = "{";
+  std::string scratch;
+  size_t at = 1;
+  auto bad = [&](size_t where, std::string_view what) {
+    return absl::InvalidArgumentError(fmt::format("index block of run {}: {} at byte {}", run, what, where));
+  };
+  while (at < stored.size()) {
+    std::string_view key;
+    absl::Status read = ReadPackedId(stored, at, scratch, key);
+    if (!read.ok()) return Annotate(read, fmt::format("index block of run {}", run));
+    if (json.size() > 1) json.push_back(',');
+    AppendJsonString(json, key);
+    json.append(":[");
+    uint64_t count = 0;
+    const size_t count_at = at;
+    if (!ReadLeb128(stored, at, count) || count == 0 || count > stored.size()) return bad(count_at, "bad seq count");
+    uint64_t seq = static_cast<uint64_t>(run);
+    for (uint64_t i = 0; i < count; ++i) {
+      uint64_t step = 0;
+      const size_t step_at = at;
+      if (!ReadLeb128(stored, at, step) || (i > 0 && step == 0) || step > (uint64_t{1} << 62)) {
+        return bad(step_at, "bad seq");
+      }
+      seq += step;
+      if (i > 0) json.push_back(',');
+      json.append(fmt::format_int(seq).str());
+    }
+    json.push_back(']');
+  }
+  json.push_back('}');
+  return json;
+}
+
+namespace {
+
+// SQL concord_block_json(pairs, run): BlockJson, for json_each.
+void BlockJsonSql(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  const auto* bytes = static_cast<const char*>(sqlite3_value_blob(argv[0]));
+  const std::string_view stored(bytes == nullptr ? "" : bytes, static_cast<size_t>(sqlite3_value_bytes(argv[0])));
+  auto json = SqliteAuditLog::BlockJson(stored, sqlite3_value_int64(argv[1]));
+  if (!json.ok()) {
+    sqlite3_result_error(ctx, std::string(Sv(json.status().message())).c_str(), -1);
+    return;
+  }
+  sqlite3_result_text(ctx, json->data(), static_cast<int>(json->size()), SQLITE_TRANSIENT);
+}
+
+}  // namespace
+
+absl::Status SqliteAuditLog::AddSqlFunctions(sqlite3* db) {
+  int rc = sqlite3_create_function_v2(db, "concord_names_object", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+                                      nullptr, &NamesObject, nullptr, nullptr, nullptr);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_create_function_v2(db, "concord_block_json", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+                                    nullptr, &BlockJsonSql, nullptr, nullptr, nullptr);
+  }
+  if (rc != SQLITE_OK) return store::sqlite::SqliteError(db, rc, "audit log: registering its SQL functions");
   return absl::OkStatus();
 }
+
+namespace {
 
 // Ends the read transaction begun on `db` when it leaves scope (ending a read cannot lose anything).
 struct EndRead {
@@ -218,6 +276,8 @@ class RunBuilder {
       if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
       return a.key < b.key;
     });
+    // Blocks in the packed form (file version 5, sqlite_audit_log.h): per key its packed id, its seq count and its
+    // seqs as LEB128 differences, the first from the run's first seq.
     PreparedRun::Block block;
     size_t in_block = 0;
     for (size_t i = 0; i < order.size(); ++i) {
@@ -225,22 +285,17 @@ class RunBuilder {
       const std::string_view id = keys_[k];
       if (in_block == 0) {
         block.first_id = std::string(id);
-        block.pairs.push_back('{');
-      } else {
-        block.pairs.push_back(',');
+        block.pairs.push_back(kPackedIdsTag);
       }
-      AppendJsonString(block.pairs, id);
-      block.pairs.append(":[");
+      AppendPackedId(block.pairs, id);
+      AppendLeb128(block.pairs, count_[k]);
+      int64_t previous = run_.run;
       for (uint32_t j = start[k]; j < start[k + 1]; ++j) {
-        if (j > start[k]) block.pairs.push_back(',');
-        char digits[24];
-        const auto written = std::to_chars(std::begin(digits), std::end(digits), seqs[j]);
-        block.pairs.append(digits, written.ptr);
+        AppendLeb128(block.pairs, static_cast<uint64_t>(seqs[j] - previous));
+        previous = seqs[j];
       }
-      block.pairs.push_back(']');
       in_block += count_[k];
       if (in_block >= SqliteAuditLog::kBlockPairs || i + 1 == order.size()) {
-        block.pairs.push_back('}');
         run_.blocks.push_back(std::move(block));
         block = PreparedRun::Block();
         in_block = 0;
@@ -250,11 +305,8 @@ class RunBuilder {
   }
 
  private:
-  struct Hash {
-    size_t operator()(std::string_view key) const { return std::hash<std::string_view>()(key); }
-  };
   PreparedRun run_;
-  absl::flat_hash_map<std::string_view, uint32_t, Hash> index_;
+  absl::flat_hash_map<std::string_view, uint32_t> index_;
   std::vector<std::string_view> keys_;
   std::vector<int64_t> last_seq_;  // the last entry that named the key
   std::vector<uint32_t> count_;    // its pairs
@@ -288,7 +340,7 @@ CREATE TABLE audit_meta (
   value NOT NULL
 ) WITHOUT ROWID;
 )sql";
-constexpr int kAuditFileVersion = 4;  // see AddActorKeys (3) and StartPackedIds (4)
+constexpr int kAuditFileVersion = 5;  // see AddActorKeys (3), StartPackedIds (4) and StartPackedBlocks (5)
 // Version 2 added the blocks of the object index; a version-1 file gets the table on its first read-write open.
 constexpr char kAddBlocks[] = R"sql(
 CREATE TABLE IF NOT EXISTS audit_object_blocks (
@@ -349,6 +401,13 @@ absl::Status StartPackedIds(Connection& db) {
   return db.Exec("UPDATE audit_meta SET value = 4 WHERE name = 'version' AND value < 4");
 }
 
+// File version 5: the object index's blocks written from then on are in the packed form (sqlite_audit_log.h, Object
+// index); blocks written before keep their JSON text, and concord_block_json reads both. A Concord that cannot
+// read the packed blocks refuses the file (CheckKnownVersion) instead of answering "who saw X" without them.
+absl::Status StartPackedBlocks(Connection& db) {
+  return db.Exec("UPDATE audit_meta SET value = 5 WHERE name = 'version' AND value < 5");
+}
+
 // Creates the audit file's tables on first open, moving the entries an older Concord kept in the store's
 // own file (they keep their seq, hashes and chain; their object index comes along as audit_objects, which
 // the mark then covers). Safe against another process doing the same at once (BEGIN IMMEDIATE, then check).
@@ -374,6 +433,7 @@ absl::Status InitAuditFile(Connection& db, const std::string& store_path, const 
       CONCORD_RETURN_IF_ERROR(db.Exec(kAddBlocks));
       CONCORD_RETURN_IF_ERROR(AddActorKeys(db));
       CONCORD_RETURN_IF_ERROR(StartPackedIds(db));
+      CONCORD_RETURN_IF_ERROR(StartPackedBlocks(db));
       return db.Exec("COMMIT");
     }
     CONCORD_RETURN_IF_ERROR(db.Exec(store::sqlite::AuditLogSchema()));
@@ -394,12 +454,13 @@ absl::Status InitAuditFile(Connection& db, const std::string& store_path, const 
     }
     CONCORD_ASSIGN_OR_RETURN(Statement meta, db.Prepare("INSERT INTO audit_meta (name, value) VALUES "
                                                         "('version', ?1), ('created_us', ?2), ('objects_seq', ?3), ('moved_from_store', ?3)"));
-    meta.BindInt(1, 2);  // the layout the schema above creates; AddActorKeys and StartPackedIds take it to 4
+    meta.BindInt(1, 2);  // the layout the schema above creates; AddActorKeys, StartPackedIds and StartPackedBlocks take it to 5
     meta.BindInt(2, clock.Now().UnixMicros());
     meta.BindInt(3, moved);
     CONCORD_RETURN_IF_ERROR(meta.Step().status());
     CONCORD_RETURN_IF_ERROR(AddActorKeys(db));
     CONCORD_RETURN_IF_ERROR(StartPackedIds(db));
+    CONCORD_RETURN_IF_ERROR(StartPackedBlocks(db));
     if (moved > 0) spdlog::info("audit log: moved {} entries from {} to a file of its own", moved, store_path);
     return db.Exec("COMMIT");
   }();
@@ -447,7 +508,7 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
       return absl::FailedPreconditionError(fmt::format("'{}' is not initialised; open it read-write once", path));
     }
     CONCORD_RETURN_IF_ERROR(CheckKnownVersion(reader));
-    CONCORD_RETURN_IF_ERROR(AddNamesObject(reader));
+    CONCORD_RETURN_IF_ERROR(AddSqlFunctions(reader.handle()));
     CONCORD_ASSIGN_OR_RETURN(int64_t blocks,
                              reader.QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'audit_object_blocks'"));
     auto log = std::unique_ptr<SqliteAuditLog>(new SqliteAuditLog(std::move(writer), std::move(reader), options));
@@ -853,7 +914,7 @@ absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
       Statement::Scoped reset_insert(insert_block_);
       insert_block_.BindInt(1, run.run);
       insert_block_.BindText(2, block.first_id);
-      insert_block_.BindText(3, block.pairs);
+      insert_block_.BindBlob(3, std::span(reinterpret_cast<const uint8_t*>(block.pairs.data()), block.pairs.size()));
       CONCORD_RETURN_IF_ERROR(insert_block_.Step().status());
       bytes += block.pairs.size();
     }
@@ -1109,7 +1170,7 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
       runs.BindInt(3, mark);
       CONCORD_ASSIGN_OR_RETURN(
           Statement seqs,
-          reader_.Prepare("SELECT s.value FROM audit_object_blocks b CROSS JOIN json_each(b.pairs) o "
+          reader_.Prepare("SELECT s.value FROM audit_object_blocks b CROSS JOIN json_each(concord_block_json(b.pairs, b.run)) o "
                           "CROSS JOIN json_each(o.value) s WHERE b.rowid = (SELECT k.rowid FROM audit_object_blocks k "
                           "WHERE k.run = ?1 AND k.first_id <= ?2 ORDER BY k.first_id DESC LIMIT 1) "
                           "AND o.key = ?2 AND s.value >= ?3 ORDER BY s.value"));
@@ -1145,7 +1206,8 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
     const char* blocks =
         has_blocks_ ? " UNION ALL SELECT s.value FROM audit_object_runs r CROSS JOIN audit_object_blocks b ON b.rowid ="
                       " (SELECT k.rowid FROM audit_object_blocks k WHERE k.run = r.run AND k.first_id <= :object"
-                      " ORDER BY k.first_id DESC LIMIT 1) CROSS JOIN json_each(b.pairs) o CROSS JOIN json_each(o.value) s"
+                      " ORDER BY k.first_id DESC LIMIT 1) CROSS JOIN json_each(concord_block_json(b.pairs, b.run)) o"
+                      " CROSS JOIN json_each(o.value) s"
                       " WHERE r.last_seq > :after AND o.key = :object AND s.value > :after"
                     : "";
     sql += " AND seq IN (SELECT seq FROM audit_objects WHERE object_id = :object AND seq > :after"

@@ -27,9 +27,12 @@
 // have accumulated, or index_run_delay_millis has passed, an indexer thread reads the entries past the mark
 // (audit_meta 'objects_seq') on a connection of its own and sorts up to kMaxRunPairs pairs into a run,
 // run = the first seq covered: every run sorts after the previous ones, so writing one appends to the
-// b-tree. A run is stored in blocks (audit_object_blocks: run, first_id, pairs), each a JSON object
-// {"object id": [seq, …], …} of about kBlockPairs pairs with its ids ascending; an object's seqs are never
-// split between two blocks of a run, so the block of X in a run is the one with the greatest first_id <= X.
+// b-tree. A run is stored in blocks (audit_object_blocks: run, first_id, pairs) of about kBlockPairs pairs with
+// the keys ascending; an object's seqs are never split between two blocks of a run, so the block of X in a run
+// is the one with the greatest first_id <= X. Since file version 5 `pairs` is packed (docs/audit.md): per key its
+// packed id (common/packed_ids.h), its seq count, and its seqs as LEB128 steps from the run's first seq: 1.3
+// bytes a pair under a polling client's repeated lists of 100, where the JSON text {"object id": [seq, …], …} of
+// earlier files took 6.6 (BlockJson reads both; docs/benchmarks.md, session 10).
 // A row per pair (audit_object_index, still read for runs an older Concord wrote) cost a listing of 100
 // objects 100 b-tree inserts; a block costs one per ~kBlockPairs pairs (with the pairs grouped per object
 // in memory first, lists of 100 on a 200k store took ~25% less node CPU per request). The
@@ -89,16 +92,24 @@ class SqliteAuditLog final : public AuditLog {
   absl::StatusOr<Head> GetHead() override;
   absl::StatusOr<Verification> Verify(const VerifyOptions& options) override;
 
+  // Registers the SQL functions the log's queries use on a connection to its file: concord_names_object(object_ids,
+  // id) and concord_block_json(pairs, run) (an index block as JSON text, whichever form it is stored in).
+  [[nodiscard]] static absl::Status AddSqlFunctions(struct sqlite3* db);
+  // A block of the object index as JSON text {"key": [seq, …], …}, from either stored form: JSON text (files before
+  // version 5) as it is, the packed form decoded with the run it belongs to. InvalidArgument, naming the run and
+  // the byte, for a packed block that does not decode.
+  [[nodiscard]] static absl::StatusOr<std::string> BlockJson(std::string_view stored, int64_t run);
+
   static constexpr int64_t kMaxRunPairs = 50'000;
   static constexpr size_t kBlockPairs = 128;
-  static constexpr size_t kRunChunkBytes = 256 << 10;
+  static constexpr size_t kRunChunkBytes = 64 << 10;
   static constexpr size_t kMaxKeptPairs = 8 * kMaxRunPairs;  // Committed keys kept for the indexer, at most
 
   // A run prepared by the indexer thread, written by the committer.
   struct PreparedRun {
     struct Block {
       std::string first_id;
-      std::string pairs;  // {"object id":[seq,…],…}
+      std::string pairs;  // the packed form (file version 5; header, Object index)
     };
     int64_t run = 0;       // the first seq it covers (the mark + 1 when prepared)
     int64_t last_seq = 0;  // the last

@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/status.h"
 #include "fmt/format.h"
 
 namespace concord {
@@ -72,29 +73,85 @@ absl::Status Malformed(size_t at, std::string_view what) {
   return absl::InvalidArgumentError(fmt::format("packed ids: {} at byte {}", what, at));
 }
 
+void AppendItem(std::string& out, std::string_view id, LastType& last) {
+  uint8_t code = 0;
+  unsigned char uuid[kUuidBytes];
+  if (PackByCode(id, last, code, uuid)) {
+    out.push_back(static_cast<char>(code));
+    out.append(reinterpret_cast<const char*>(uuid), kUuidBytes);
+    return;
+  }
+  out.push_back('\0');
+  AppendLeb128(out, id.size());
+  out.append(id);
+}
+
 }  // namespace
+
+void AppendLeb128(std::string& out, uint64_t n) {
+  for (;; n >>= 7) {
+    if (n < 0x80) {
+      out.push_back(static_cast<char>(n));
+      return;
+    }
+    out.push_back(static_cast<char>((n & 0x7f) | 0x80));
+  }
+}
+
+bool ReadLeb128(std::string_view in, size_t& at, uint64_t& n) {
+  n = 0;
+  for (int shift = 0; at < in.size() && shift < 64; shift += 7) {
+    const auto byte = static_cast<uint8_t>(in[at++]);
+    n |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (byte < 0x80) return true;
+  }
+  return false;
+}
 
 void AppendPackedIds(std::string& out, std::span<const std::string> ids) {
   out.push_back(kPackedIdsTag);
   LastType last;
-  for (const std::string& id : ids) {
-    uint8_t code = 0;
-    unsigned char uuid[kUuidBytes];
-    if (PackByCode(id, last, code, uuid)) {
-      out.push_back(static_cast<char>(code));
-      out.append(reinterpret_cast<const char*>(uuid), kUuidBytes);
+  for (const std::string& id : ids) AppendItem(out, id, last);
+}
+
+void AppendPackedId(std::string& out, std::string_view id) {
+  LastType last;
+  AppendItem(out, id, last);
+}
+
+absl::Status ReadPackedId(std::string_view packed, size_t& at, std::string& scratch, std::string_view& id) {
+  const size_t item = at;
+  if (at >= packed.size()) return Malformed(item, "truncated item");
+  const auto code = static_cast<uint8_t>(packed[at++]);
+  if (code == 0) {
+    uint64_t length = 0;
+    const size_t length_at = at;
+    if (!ReadLeb128(packed, at, length)) return Malformed(item, "truncated length");
+    if (at - length_at > 5) return Malformed(item, "length too long");
+    if (length > packed.size() - at) return Malformed(item, "truncated id");
+    id = packed.substr(at, length);
+    at += length;
+    return absl::OkStatus();
+  }
+  if (code > kPackedTypes.size()) return Malformed(item, fmt::format("unknown type code {}", code));
+  if (packed.size() - at < kUuidBytes) return Malformed(item, "truncated UUID");
+  const std::string_view type = kPackedTypes[code - 1];
+  scratch.assign(type);
+  scratch.append("--");
+  size_t byte = at;
+  for (size_t i = 0; i < kUuidText; ++i) {
+    if (IsHyphenAt(i)) {
+      scratch.push_back('-');
       continue;
     }
-    out.push_back('\0');
-    for (uint64_t n = id.size();; n >>= 7) {
-      if (n < 0x80) {
-        out.push_back(static_cast<char>(n));
-        break;
-      }
-      out.push_back(static_cast<char>((n & 0x7f) | 0x80));
-    }
-    out.append(id);
+    const auto b = static_cast<uint8_t>(packed[byte++]);
+    scratch.push_back(kHex[b >> 4]);
+    scratch.push_back(kHex[b & 15]);
+    ++i;
   }
+  at += kUuidBytes;
+  id = scratch;
+  return absl::OkStatus();
 }
 
 std::string PackIds(std::span<const std::string> ids) {
@@ -108,42 +165,11 @@ std::string PackIds(std::span<const std::string> ids) {
 
 absl::Status UnpackIds(std::string_view packed, absl::FunctionRef<void(std::string_view)> add) {
   if (!IsPackedIds(packed)) return Malformed(0, "no leading 0x01");
-  std::string id;
+  std::string scratch;
   size_t at = 1;
   while (at < packed.size()) {
-    const size_t item = at;
-    const auto code = static_cast<uint8_t>(packed[at++]);
-    if (code == 0) {
-      uint64_t length = 0;
-      for (int shift = 0;; shift += 7) {
-        if (at == packed.size()) return Malformed(item, "truncated length");
-        if (shift > 28) return Malformed(item, "length too long");
-        const auto byte = static_cast<uint8_t>(packed[at++]);
-        length |= static_cast<uint64_t>(byte & 0x7f) << shift;
-        if (byte < 0x80) break;
-      }
-      if (length > packed.size() - at) return Malformed(item, "truncated id");
-      add(packed.substr(at, length));
-      at += length;
-      continue;
-    }
-    if (code > kPackedTypes.size()) return Malformed(item, fmt::format("unknown type code {}", code));
-    if (packed.size() - at < kUuidBytes) return Malformed(item, "truncated UUID");
-    const std::string_view type = kPackedTypes[code - 1];
-    id.assign(type);
-    id.append("--");
-    size_t byte = at;
-    for (size_t i = 0; i < kUuidText; ++i) {
-      if (IsHyphenAt(i)) {
-        id.push_back('-');
-        continue;
-      }
-      const auto b = static_cast<uint8_t>(packed[byte++]);
-      id.push_back(kHex[b >> 4]);
-      id.push_back(kHex[b & 15]);
-      ++i;
-    }
-    at += kUuidBytes;
+    std::string_view id;
+    CONCORD_RETURN_IF_ERROR(ReadPackedId(packed, at, scratch, id));
     add(id);
   }
   return absl::OkStatus();

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
@@ -58,5 +59,16 @@ std::string PackIds(std::span<const std::string> ids);
 // have been passed to `add` by then.
 absl::Status UnpackIds(std::string_view packed, absl::FunctionRef<void(std::string_view)> add);
 absl::StatusOr<std::vector<std::string>> UnpackIds(std::string_view packed);
+
+// One item of the form alone (no leading tag), for formats that embed packed ids (the audit log's index blocks).
+void AppendPackedId(std::string& out, std::string_view id);
+// Reads the item at `at` and moves `at` past it; `id` is then a view into `packed` or into `scratch`.
+// InvalidArgument, naming the byte offset, as UnpackIds.
+absl::Status ReadPackedId(std::string_view packed, size_t& at, std::string& scratch, std::string_view& id);
+
+// Unsigned LEB128 (7 bits per byte, low first), the lengths above; ReadLeb128 is false for a truncated or
+// over-long number and leaves `at` past what it read.
+void AppendLeb128(std::string& out, uint64_t n);
+bool ReadLeb128(std::string_view in, size_t& at, uint64_t& n);
 
 }  // namespace concord

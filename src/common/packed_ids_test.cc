@@ -122,5 +122,41 @@ TEST(PackedIds, MalformedInputIsRefusedWithTheOffset) {
   EXPECT_EQ(seen, std::vector<std::string>{"indicator--0123abcd-4567-89ef-0a1b-2c3d4e5f6a7b"});
 }
 
+// The pieces other formats embed (the audit index blocks): one item without the tag, and LEB128 numbers.
+TEST(PackedIds, OneItemAndLeb128RoundTrip) {
+  std::string out;
+  AppendPackedId(out, "indicator--0123abcd-4567-89ef-0a1b-2c3d4e5f6a7b");
+  AppendPackedId(out, " user:alice");
+  EXPECT_EQ(out, std::string("\x07\x01\x23\xab\xcd\x45\x67\x89\xef\x0a\x1b\x2c\x3d\x4e\x5f\x6a\x7b", 17) +
+                     std::string("\x00\x0b user:alice", 13));
+  size_t at = 0;
+  std::string scratch;
+  std::string_view id;
+  ASSERT_TRUE(ReadPackedId(out, at, scratch, id).ok());
+  EXPECT_EQ(id, "indicator--0123abcd-4567-89ef-0a1b-2c3d4e5f6a7b");
+  EXPECT_EQ(at, 17u);
+  ASSERT_TRUE(ReadPackedId(out, at, scratch, id).ok());
+  EXPECT_EQ(id, " user:alice");
+  EXPECT_EQ(at, out.size());
+  absl::Status past_end = ReadPackedId(out, at, scratch, id);
+  EXPECT_EQ(past_end.message(), "packed ids: truncated item at byte 30");
+
+  std::string numbers;
+  for (uint64_t n : {uint64_t{0}, uint64_t{127}, uint64_t{128}, uint64_t{300}, ~uint64_t{0}}) AppendLeb128(numbers, n);
+  EXPECT_EQ(numbers, std::string("\x00\x7f\x80\x01\xac\x02", 6) + std::string(9, '\xff') + "\x01");
+  at = 0;
+  for (uint64_t want : {uint64_t{0}, uint64_t{127}, uint64_t{128}, uint64_t{300}, ~uint64_t{0}}) {
+    uint64_t n = 1;
+    ASSERT_TRUE(ReadLeb128(numbers, at, n));
+    EXPECT_EQ(n, want);
+  }
+  EXPECT_EQ(at, numbers.size());
+  uint64_t n = 0;
+  size_t cut = 0;
+  EXPECT_FALSE(ReadLeb128(std::string_view("\x80\x80", 2), cut, n));  // truncated
+  cut = 0;
+  EXPECT_FALSE(ReadLeb128(std::string(11, '\x80') + "\x01", cut, n));  // longer than 64 bits
+}
+
 }  // namespace
 }  // namespace concord
