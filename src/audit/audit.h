@@ -175,6 +175,8 @@ struct Options {
   // entry) pairs wait, or once the oldest has waited this long.
   int64_t index_run_pairs = 20'000;
   int64_t index_run_delay_millis = 600'000;
+  // Runs are merged this many at a time (SQLite: sqlite_audit_log.h, "Object index"); below 2, never.
+  int merge_fan_in = 16;
 };
 
 // The file that holds the audit log of the store at `location` (OpenStore's syntax): beside it, "NAME.db"

@@ -117,9 +117,30 @@ void NamesObject(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
 
 }  // namespace
 
-absl::StatusOr<std::string> SqliteAuditLog::BlockJson(std::string_view stored, int64_t run) {
-  if (!IsPackedIds(stored)) return std::string(stored);
-  std::string json = "{";
+absl::Status SqliteAuditLog::ForEachKey(std::string_view stored, int64_t run,
+                                        absl::FunctionRef<void(std::string_view key, std::span<const int64_t> seqs)> visit,
+                                        std::optional<std::string_view> only) {
+  std::vector<int64_t> seqs;
+  if (!IsPackedIds(stored)) {
+    // Before file version 5: {"key": [seq, …], …}, keys ascending.
+    auto parsed = ParseJson(stored);
+    if (!parsed.ok() || !parsed->is_object()) {
+      return absl::InvalidArgumentError(fmt::format("index block of run {}: neither packed nor a JSON object", run));
+    }
+    for (const auto& [key, value] : parsed->get_object()) {
+      if (only && std::string_view(key.data(), key.size()) != *only) continue;
+      seqs.clear();
+      if (!value.is_array()) return absl::InvalidArgumentError(fmt::format("index block of run {}: not an array of seqs", run));
+      for (const auto& seq : value.get_array()) {
+        if (!seq.is_int64() && !seq.is_uint64()) {
+          return absl::InvalidArgumentError(fmt::format("index block of run {}: a seq that is not an integer", run));
+        }
+        seqs.push_back(seq.to_number<int64_t>());
+      }
+      visit(std::string_view(key.data(), key.size()), seqs);
+    }
+    return absl::OkStatus();
+  }
   std::string scratch;
   size_t at = 1;
   auto bad = [&](size_t where, std::string_view what) {
@@ -129,12 +150,19 @@ absl::StatusOr<std::string> SqliteAuditLog::BlockJson(std::string_view stored, i
     std::string_view key;
     absl::Status read = ReadPackedId(stored, at, scratch, key);
     if (!read.ok()) return Annotate(read, fmt::format("index block of run {}", run));
-    if (json.size() > 1) json.push_back(',');
-    AppendJsonString(json, key);
-    json.append(":[");
     uint64_t count = 0;
     const size_t count_at = at;
     if (!ReadLeb128(stored, at, count) || count == 0 || count > stored.size()) return bad(count_at, "bad seq count");
+    if (only && key != *only) {
+      // Another key's seqs, skipped without decoding (a lookup reads one key of a block).
+      if (key > *only) return absl::OkStatus();  // keys ascending: the wanted one is not in this block
+      for (uint64_t i = 0; i < count; ++i) {
+        while (at < stored.size() && static_cast<uint8_t>(stored[at]) >= 0x80) ++at;
+        if (at++ >= stored.size()) return bad(at - 1, "bad seq");
+      }
+      continue;
+    }
+    seqs.clear();
     uint64_t seq = static_cast<uint64_t>(run);
     for (uint64_t i = 0; i < count; ++i) {
       uint64_t step = 0;
@@ -143,16 +171,57 @@ absl::StatusOr<std::string> SqliteAuditLog::BlockJson(std::string_view stored, i
         return bad(step_at, "bad seq");
       }
       seq += step;
+      seqs.push_back(static_cast<int64_t>(seq));
+    }
+    visit(key, seqs);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> SqliteAuditLog::BlockJson(std::string_view stored, int64_t run) {
+  if (!IsPackedIds(stored)) return std::string(stored);
+  std::string json = "{";
+  CONCORD_RETURN_IF_ERROR(ForEachKey(stored, run, [&](std::string_view key, std::span<const int64_t> seqs) {
+    if (json.size() > 1) json.push_back(',');
+    AppendJsonString(json, key);
+    json.push_back(':');
+    json.push_back('[');
+    for (size_t i = 0; i < seqs.size(); ++i) {
       if (i > 0) json.push_back(',');
-      json.append(fmt::format_int(seq).str());
+      json.append(fmt::format_int(seqs[i]).str());
     }
     json.push_back(']');
-  }
+  }));
   json.push_back('}');
   return json;
 }
 
 namespace {
+
+// SQL concord_block_seqs(pairs, run, key): the JSON array of the key's seqs in a block, [] when it has none; the
+// lookups' json_each reads it (decoding one key, where concord_block_json would format a merged run's whole block).
+void BlockSeqsSql(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
+  const auto* bytes = static_cast<const char*>(sqlite3_value_blob(argv[0]));
+  const std::string_view stored(bytes == nullptr ? "" : bytes, static_cast<size_t>(sqlite3_value_bytes(argv[0])));
+  const auto* key_text = reinterpret_cast<const char*>(sqlite3_value_text(argv[2]));
+  const std::string_view key(key_text == nullptr ? "" : key_text, static_cast<size_t>(sqlite3_value_bytes(argv[2])));
+  std::string json = "[";
+  absl::Status status = SqliteAuditLog::ForEachKey(
+      stored, sqlite3_value_int64(argv[1]),
+      [&](std::string_view, std::span<const int64_t> seqs) {
+        for (int64_t seq : seqs) {
+          if (json.size() > 1) json.push_back(',');
+          json.append(fmt::format_int(seq).str());
+        }
+      },
+      key);
+  if (!status.ok()) {
+    sqlite3_result_error(ctx, std::string(Sv(status.message())).c_str(), -1);
+    return;
+  }
+  json.push_back(']');
+  sqlite3_result_text(ctx, json.data(), static_cast<int>(json.size()), SQLITE_TRANSIENT);
+}
 
 // SQL concord_block_json(pairs, run): BlockJson, for json_each.
 void BlockJsonSql(sqlite3_context* ctx, int /*argc*/, sqlite3_value** argv) {
@@ -174,6 +243,10 @@ absl::Status SqliteAuditLog::AddSqlFunctions(sqlite3* db) {
   if (rc == SQLITE_OK) {
     rc = sqlite3_create_function_v2(db, "concord_block_json", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
                                     nullptr, &BlockJsonSql, nullptr, nullptr, nullptr);
+  }
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_create_function_v2(db, "concord_block_seqs", 3, SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_DIRECTONLY,
+                                    nullptr, &BlockSeqsSql, nullptr, nullptr, nullptr);
   }
   if (rc != SQLITE_OK) return store::sqlite::SqliteError(db, rc, "audit log: registering its SQL functions");
   return absl::OkStatus();
@@ -213,6 +286,47 @@ absl::StatusOr<Entry> ReadEntry(const Statement& s) {
                                      .prev_hash = s.ColumnText(11),
                                      .hash = s.ColumnText(12)});
 }
+
+// Writes a run's blocks in the packed form (file version 5, sqlite_audit_log.h): per key its packed id, its seq
+// count and its seqs as LEB128 steps, the first from the run's first seq. Keys ascending, each once, seqs
+// ascending; a key's seqs stay in one block, and a block ends once it holds kBlockPairs pairs.
+class BlockWriter {
+ public:
+  explicit BlockWriter(int64_t run) : run_(run) {}
+  void Add(std::string_view key, std::span<const int64_t> seqs) {
+    if (in_block_ == 0) {
+      block_.first_id = std::string(key);
+      block_.pairs.push_back(kPackedIdsTag);
+    }
+    AppendPackedId(block_.pairs, key);
+    AppendLeb128(block_.pairs, seqs.size());
+    int64_t previous = run_;
+    for (int64_t seq : seqs) {
+      AppendLeb128(block_.pairs, static_cast<uint64_t>(seq - previous));
+      previous = seq;
+    }
+    in_block_ += seqs.size();
+    if (in_block_ >= SqliteAuditLog::kBlockPairs) Cut();
+  }
+  std::vector<SqliteAuditLog::PreparedRun::Block> Finish() && {
+    if (in_block_ > 0) Cut();
+    return std::move(blocks_);
+  }
+  size_t bytes() const { return bytes_ + block_.pairs.size(); }
+
+ private:
+  void Cut() {
+    bytes_ += block_.pairs.size() + block_.first_id.size();
+    blocks_.push_back(std::move(block_));
+    block_ = SqliteAuditLog::PreparedRun::Block();
+    in_block_ = 0;
+  }
+  int64_t run_;
+  SqliteAuditLog::PreparedRun::Block block_;
+  size_t in_block_ = 0;
+  size_t bytes_ = 0;
+  std::vector<SqliteAuditLog::PreparedRun::Block> blocks_;
+};
 
 // Sorts the (key, entry) pairs of the entries past the mark into a run (sqlite_audit_log.h, "Object index"):
 // each key's seqs ascending, keys ascending (bytewise), in blocks of about kBlockPairs pairs with a key's seqs in
@@ -276,31 +390,12 @@ class RunBuilder {
       if (a.head[1] != b.head[1]) return a.head[1] < b.head[1];
       return a.key < b.key;
     });
-    // Blocks in the packed form (file version 5, sqlite_audit_log.h): per key its packed id, its seq count and its
-    // seqs as LEB128 differences, the first from the run's first seq.
-    PreparedRun::Block block;
-    size_t in_block = 0;
+    BlockWriter blocks(run_.run);
     for (size_t i = 0; i < order.size(); ++i) {
       const uint32_t k = order[i].k;
-      const std::string_view id = keys_[k];
-      if (in_block == 0) {
-        block.first_id = std::string(id);
-        block.pairs.push_back(kPackedIdsTag);
-      }
-      AppendPackedId(block.pairs, id);
-      AppendLeb128(block.pairs, count_[k]);
-      int64_t previous = run_.run;
-      for (uint32_t j = start[k]; j < start[k + 1]; ++j) {
-        AppendLeb128(block.pairs, static_cast<uint64_t>(seqs[j] - previous));
-        previous = seqs[j];
-      }
-      in_block += count_[k];
-      if (in_block >= SqliteAuditLog::kBlockPairs || i + 1 == order.size()) {
-        run_.blocks.push_back(std::move(block));
-        block = PreparedRun::Block();
-        in_block = 0;
-      }
+      blocks.Add(keys_[k], std::span(seqs).subspan(start[k], count_[k]));
     }
+    run_.blocks = std::move(blocks).Finish();
     return std::move(run_);
   }
 
@@ -404,7 +499,15 @@ absl::Status StartPackedIds(Connection& db) {
 // File version 5: the object index's blocks written from then on are in the packed form (sqlite_audit_log.h, Object
 // index); blocks written before keep their JSON text, and concord_block_json reads both. A Concord that cannot
 // read the packed blocks refuses the file (CheckKnownVersion) instead of answering "who saw X" without them.
+// The same version lets runs be merged (SqliteAuditLog::PrepareMerge): a run has a level (0 as written from the
+// entries) and the key its blocks are stored under (NULL: its run number; merged runs use MergedBlocksKey).
 absl::Status StartPackedBlocks(Connection& db) {
+  CONCORD_ASSIGN_OR_RETURN(int64_t levels, db.QueryInt("SELECT count(*) FROM pragma_table_info('audit_object_runs') "
+                                                        "WHERE name = 'blocks'"));
+  if (levels == 0) {
+    CONCORD_RETURN_IF_ERROR(db.Exec("ALTER TABLE audit_object_runs ADD COLUMN level INTEGER NOT NULL DEFAULT 0;"
+                                    "ALTER TABLE audit_object_runs ADD COLUMN blocks INTEGER"));
+  }
   return db.Exec("UPDATE audit_meta SET value = 5 WHERE name = 'version' AND value < 5");
 }
 
@@ -511,8 +614,11 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
     CONCORD_RETURN_IF_ERROR(AddSqlFunctions(reader.handle()));
     CONCORD_ASSIGN_OR_RETURN(int64_t blocks,
                              reader.QueryInt("SELECT count(*) FROM sqlite_master WHERE name = 'audit_object_blocks'"));
+    CONCORD_ASSIGN_OR_RETURN(int64_t levels, reader.QueryInt("SELECT count(*) FROM pragma_table_info('audit_object_runs') "
+                                                             "WHERE name = 'blocks'"));
     auto log = std::unique_ptr<SqliteAuditLog>(new SqliteAuditLog(std::move(writer), std::move(reader), options));
     log->has_blocks_ = blocks > 0;
+    log->has_run_levels_ = levels > 0;
     if (!options.read_only) {
       std::lock_guard lock(log->write_mu_);
       CONCORD_ASSIGN_OR_RETURN(log->head_,
@@ -669,14 +775,25 @@ void SqliteAuditLog::AppendAsync(std::vector<Event> events, AppendCallback done)
 void SqliteAuditLog::CommitLoop() {
   std::unique_lock lock(queue_mu_);
   for (;;) {
-    queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_ || run_.has_value(); });
+    queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_ || run_.has_value() || merge_.has_value(); });
     if (queue_.empty() && stopping_) return;  // nothing left to commit (a run not yet written is redone later)
-    if (run_ && (queue_.empty() || std::chrono::steady_clock::now() >= run_chunk_due_)) {
-      // Nobody waits, or the run has waited kRunChunkWait behind appends that never pause: write its next
-      // chunk (the appends then wait for one chunk, a few ms, at most once per kRunChunkWait), so that the
-      // index keeps up under constant load instead of leaving ever more entries to scan past the mark.
-      PreparedRun run = std::move(*run_);
-      run_.reset();
+    // A run's or a merge's next chunk (a level-0 run first), when nobody waits or when it has waited kRunChunkWait
+    // behind appends that never pause (the appends then wait for a chunk, a few ms, at most once per
+    // kRunChunkWait for each), so that the index keeps up under constant load instead of leaving ever more
+    // entries to scan past the mark. A merge never holds up a level-0 run: each has its slot.
+    const auto now = std::chrono::steady_clock::now();
+    std::optional<PreparedRun>* slot = nullptr;
+    std::chrono::steady_clock::time_point* due = nullptr;
+    if (run_ && (queue_.empty() || now >= run_chunk_due_)) {
+      slot = &run_;
+      due = &run_chunk_due_;
+    } else if (merge_ && (queue_.empty() || now >= merge_chunk_due_)) {
+      slot = &merge_;
+      due = &merge_chunk_due_;
+    }
+    if (slot != nullptr) {
+      PreparedRun run = std::move(**slot);
+      slot->reset();
       lock.unlock();
       auto finished = WriteRunChunk(run);
       lock.lock();
@@ -687,10 +804,15 @@ void SqliteAuditLog::CommitLoop() {
                        held_back, Sv(finished.status().message()));
         }
       } else if (!*finished) {
-        run_ = std::move(run);
-        run_chunk_due_ = std::chrono::steady_clock::now() + kRunChunkWait;
+        *slot = std::move(run);
+        *due = std::chrono::steady_clock::now() + kRunChunkWait;
       } else {
-        unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - static_cast<int64_t>(run.pairs), 0);
+        if (run.merges.empty()) {
+          unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - static_cast<int64_t>(run.pairs), 0);
+        }
+        // One run more (or several fewer) may make runs to merge.
+        merge_wanted_ = options_.merge_fan_in > 1;
+        if (merge_wanted_) index_cv_.notify_one();
         // Appends committed while this run was prepared and written may already call for the next one.
         MaybeAskForRun();
       }
@@ -740,12 +862,16 @@ void SqliteAuditLog::MaybeAskForRun() {
 void SqliteAuditLog::IndexLoop(Connection db) {
   std::unique_lock lock(queue_mu_);
   for (;;) {
-    index_cv_.wait(lock, [this] { return run_wanted_ || stopping_; });
+    // One level-0 run (run_) and one merge (merge_) at a time, written by the committer: only the indexer fills
+    // them, so the slot is still empty when what is prepared here is done. A level-0 run first.
+    index_cv_.wait(lock, [this] { return (run_wanted_ && !run_) || (merge_wanted_ && !merge_) || stopping_; });
     if (stopping_) return;
+    const bool merge = !(run_wanted_ && !run_);
+    merge_wanted_ = false;
     lock.unlock();
-    auto prepared = PrepareRun(db, RunSource::kAuto);
+    auto prepared = merge ? PrepareMerge(db) : PrepareRun(db, RunSource::kAuto);
     lock.lock();
-    run_wanted_ = false;
+    if (!merge) run_wanted_ = false;
     if (!prepared.ok()) {
       // Asked again after a pause, not after the very next commit (MaybeAskForRun), and reported once a minute.
       retry_after_micros_ = clock_.Now().UnixMicros() + kIndexRetryMicros;
@@ -755,8 +881,8 @@ void SqliteAuditLog::IndexLoop(Connection db) {
                      held_back, Sv(prepared.status().message()));
       }
     } else if (*prepared) {
-      run_ = std::move(**prepared);
-      run_chunk_due_ = std::chrono::steady_clock::now() + kRunChunkWait;
+      (merge ? merge_ : run_) = std::move(**prepared);
+      (merge ? merge_chunk_due_ : run_chunk_due_) = std::chrono::steady_clock::now() + kRunChunkWait;
       queue_cv_.notify_one();
     }
   }
@@ -891,28 +1017,147 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
   return std::optional<PreparedRun>(std::move(run).Finish());
 }
 
+absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::PrepareMerge(Connection& db) {
+  const size_t fan_in = static_cast<size_t>(std::max(options_.merge_fan_in, 0));
+  if (fan_in < 2) return std::optional<PreparedRun>();
+  CONCORD_RETURN_IF_ERROR(db.Exec("BEGIN"));
+  const EndRead end_read{db};
+  // Runs up to 'actors_from' have no user or organisation keys (written before file version 3): never merged,
+  // so that a merged run holds them for all its entries or for none.
+  CONCORD_ASSIGN_OR_RETURN(const int64_t actors_from,
+                           db.QueryInt("SELECT coalesce((SELECT value FROM audit_meta WHERE name = 'actors_from'), 0)"));
+  CONCORD_ASSIGN_OR_RETURN(
+      Statement runs, db.Prepare("SELECT run, last_seq, level, coalesce(blocks, run) FROM audit_object_runs WHERE run > ?1 "
+                                 "ORDER BY run"));
+  runs.BindInt(1, actors_from);
+  struct Input {
+    int64_t run, last_seq, level, key;
+  };
+  // The oldest fan_in runs in a row of one level below kMaxMergeLevel whose blocks are at most kMaxMergeBytes.
+  std::vector<Input> group;
+  for (;;) {
+    CONCORD_ASSIGN_OR_RETURN(bool row, runs.Step());
+    if (!row) return std::optional<PreparedRun>();
+    const Input in{runs.ColumnInt(0), runs.ColumnInt(1), runs.ColumnInt(2), runs.ColumnInt(3)};
+    if (!group.empty() && (in.level != group.back().level || in.run != group.back().last_seq + 1)) group.clear();
+    if (in.level >= kMaxMergeLevel) continue;
+    group.push_back(in);
+    if (group.size() < fan_in) continue;
+    std::string keys;
+    for (const Input& g : group) keys += fmt::format("{}{}", keys.empty() ? "" : ",", g.key);
+    CONCORD_ASSIGN_OR_RETURN(int64_t bytes, db.QueryInt(fmt::format(
+                                                "SELECT coalesce(sum(length(pairs)), 0) FROM audit_object_blocks WHERE run IN ({})", keys)));
+    if (bytes <= static_cast<int64_t>(kMaxMergeBytes)) break;
+    group.erase(group.begin());  // too large together: try the window one run later
+  }
+  // A k-way merge by key: each run's blocks in key order, one block decoded at a time; a key's seqs from the
+  // runs in run order, so ascending.
+  struct Cursor {
+    Statement blocks;
+    int64_t run = 0;
+    std::vector<std::pair<std::string, std::vector<int64_t>>> keys;  // of the block decoded last
+    size_t at = 0;
+    bool done = false;
+  };
+  std::vector<Cursor> cursors(group.size());
+  auto advance = [&](Cursor& c) -> absl::Status {
+    if (++c.at < c.keys.size()) return absl::OkStatus();
+    c.keys.clear();
+    c.at = 0;
+    while (c.keys.empty()) {
+      CONCORD_ASSIGN_OR_RETURN(bool row, c.blocks.Step());
+      if (!row) {
+        c.done = true;
+        return absl::OkStatus();
+      }
+      CONCORD_RETURN_IF_ERROR(ForEachKey(c.blocks.ColumnText(0), c.run, [&](std::string_view key, std::span<const int64_t> seqs) {
+        c.keys.emplace_back(std::string(key), std::vector<int64_t>(seqs.begin(), seqs.end()));
+      }));
+    }
+    return absl::OkStatus();
+  };
+  for (size_t i = 0; i < group.size(); ++i) {
+    CONCORD_ASSIGN_OR_RETURN(cursors[i].blocks,
+                             db.Prepare("SELECT pairs FROM audit_object_blocks WHERE run = ?1 ORDER BY first_id"));
+    cursors[i].blocks.BindInt(1, group[i].key);
+    cursors[i].run = group[i].run;
+    cursors[i].at = std::numeric_limits<size_t>::max();  // advance reads the first block
+    cursors[i].keys.clear();
+    CONCORD_RETURN_IF_ERROR(advance(cursors[i]));
+  }
+  PreparedRun merged;
+  merged.run = group.front().run;
+  merged.last_seq = group.back().last_seq;
+  merged.level = static_cast<int>(group.front().level) + 1;
+  merged.blocks_key = MergedBlocksKey(merged.level, merged.run);
+  for (const Input& g : group) merged.merges.push_back(g.key);
+  BlockWriter out(merged.run);
+  std::vector<int64_t> seqs;
+  for (;;) {
+    const std::string* least = nullptr;
+    for (const Cursor& c : cursors) {
+      if (!c.done && (least == nullptr || c.keys[c.at].first < *least)) least = &c.keys[c.at].first;
+    }
+    if (least == nullptr) break;
+    const std::string key = *least;
+    seqs.clear();
+    for (Cursor& c : cursors) {
+      if (c.done || c.keys[c.at].first != key) continue;
+      const std::vector<int64_t>& from = c.keys[c.at].second;
+      if (!seqs.empty() && !from.empty() && from.front() <= seqs.back()) {
+        return absl::DataLossError(fmt::format("audit log: index runs {} and before overlap on '{}'", c.run, key));
+      }
+      seqs.insert(seqs.end(), from.begin(), from.end());
+      CONCORD_RETURN_IF_ERROR(advance(c));
+    }
+    merged.pairs += seqs.size();
+    out.Add(key, seqs);
+  }
+  merged.blocks = std::move(out).Finish();
+  return std::optional<PreparedRun>(std::move(merged));
+}
+
 absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
   std::lock_guard lock(write_mu_);
   const size_t before = run.written;
   CONCORD_RETURN_IF_ERROR(writer_.Exec("BEGIN IMMEDIATE"));
   auto finished = [&]() -> absl::StatusOr<bool> {
-    // Another process may have indexed past this run's start since it was prepared: then it is dropped
-    // (rows already written stay unregistered, and so unread).
-    CONCORD_ASSIGN_OR_RETURN(int64_t mark,
-                             writer_.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
-    if (mark != run.run - 1) return true;
+    const bool merge = !run.merges.empty();
+    const int64_t blocks_key = merge ? run.blocks_key : run.run;
+    if (merge) {
+      // The runs it replaces, as they were when it was prepared (another process may have merged them meanwhile:
+      // then it is dropped, and its blocks written so far are removed when the same merge is next written).
+      std::string keys;
+      for (int64_t key : run.merges) keys += fmt::format("{}{}", keys.empty() ? "" : ",", key);
+      CONCORD_ASSIGN_OR_RETURN(
+          Statement same, writer_.Prepare(fmt::format("SELECT count(*), coalesce(sum(level = ?3 AND coalesce(blocks, run) IN ({})), 0) "
+                                                      "FROM audit_object_runs WHERE run >= ?1 AND run <= ?2",
+                                                      keys)));
+      same.BindInt(1, run.run);
+      same.BindInt(2, run.last_seq);
+      same.BindInt(3, run.level - 1);
+      CONCORD_ASSIGN_OR_RETURN(bool row, same.Step());
+      const auto n = static_cast<int64_t>(run.merges.size());
+      if (!row || same.ColumnInt(0) != n || same.ColumnInt(1) != n) return true;
+    } else {
+      // Another process may have indexed past this run's start since it was prepared: then it is dropped
+      // (rows already written stay unregistered, and so unread).
+      CONCORD_ASSIGN_OR_RETURN(int64_t mark,
+                               writer_.QueryInt("SELECT value FROM audit_meta WHERE name = 'objects_seq'"));
+      if (mark != run.run - 1) return true;
+    }
     if (run.written == 0) {
-      // Blocks under this run number are left from an attempt that did not finish (it may have covered
-      // other entries): no registered run has the number, and a stale block would shadow a new one.
+      // Blocks under this key are left from an attempt that did not finish (it may have covered other entries):
+      // no registered run has the key, and a stale block would shadow a new one.
       CONCORD_ASSIGN_OR_RETURN(Statement stale, writer_.Prepare("DELETE FROM audit_object_blocks WHERE run = ?1"));
-      stale.BindInt(1, run.run);
+      stale.BindInt(1, blocks_key);
       CONCORD_RETURN_IF_ERROR(stale.Step().status());
     }
     size_t end = run.written;
     for (size_t bytes = 0; end < run.blocks.size() && bytes < kRunChunkBytes; ++end) {
       const PreparedRun::Block& block = run.blocks[end];
       Statement::Scoped reset_insert(insert_block_);
-      insert_block_.BindInt(1, run.run);
+      insert_block_.BindInt(1, blocks_key);
       insert_block_.BindText(2, block.first_id);
       insert_block_.BindBlob(3, std::span(reinterpret_cast<const uint8_t*>(block.pairs.data()), block.pairs.size()));
       CONCORD_RETURN_IF_ERROR(insert_block_.Step().status());
@@ -921,6 +1166,36 @@ absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
     if (end < run.blocks.size()) {
       run.written = end;
       return false;
+    }
+    if (merge) {
+      // All written (and nothing else under its key: the same merge by another process would have removed this
+      // one's first chunks as stale): the merged run replaces the runs it holds, in this one transaction (a reader
+      // sees those or it).
+      CONCORD_ASSIGN_OR_RETURN(Statement count, writer_.Prepare("SELECT count(*) FROM audit_object_blocks WHERE run = ?1"));
+      count.BindInt(1, blocks_key);
+      CONCORD_ASSIGN_OR_RETURN(bool counted, count.Step());
+      if (!counted || count.ColumnInt(0) != static_cast<int64_t>(run.blocks.size())) return true;
+      CONCORD_ASSIGN_OR_RETURN(Statement drop_blocks, writer_.Prepare("DELETE FROM audit_object_blocks WHERE run = ?1"));
+      for (int64_t key : run.merges) {
+        Statement::Scoped reset_drop(drop_blocks);
+        drop_blocks.BindInt(1, key);
+        CONCORD_RETURN_IF_ERROR(drop_blocks.Step().status());
+      }
+      CONCORD_ASSIGN_OR_RETURN(Statement drop_runs,
+                               writer_.Prepare("DELETE FROM audit_object_runs WHERE run >= ?1 AND run <= ?2"));
+      drop_runs.BindInt(1, run.run);
+      drop_runs.BindInt(2, run.last_seq);
+      CONCORD_RETURN_IF_ERROR(drop_runs.Step().status());
+      CONCORD_ASSIGN_OR_RETURN(Statement add_merged, writer_.Prepare(
+                                                         "INSERT INTO audit_object_runs (run, last_seq, level, blocks) "
+                                                         "VALUES (?1, ?2, ?3, ?4)"));
+      add_merged.BindInt(1, run.run);
+      add_merged.BindInt(2, run.last_seq);
+      add_merged.BindInt(3, run.level);
+      add_merged.BindInt(4, run.blocks_key);
+      CONCORD_RETURN_IF_ERROR(add_merged.Step().status());
+      run.written = end;
+      return true;
     }
     CONCORD_ASSIGN_OR_RETURN(Statement add_run,
                              writer_.Prepare("INSERT INTO audit_object_runs (run, last_seq) VALUES (?1, ?2)"));
@@ -1163,24 +1438,26 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
     // 2. Entries in the runs written since: one block per run.
     {
       CONCORD_ASSIGN_OR_RETURN(Statement runs,
-                               reader_.Prepare("SELECT run FROM audit_object_runs WHERE run > ?1 AND last_seq >= ?2 "
-                                               "AND run <= ?3 ORDER BY run"));
+                               reader_.Prepare(fmt::format("SELECT run, {} FROM audit_object_runs WHERE run > ?1 AND "
+                                                           "last_seq >= ?2 AND run <= ?3 ORDER BY run",
+                                                           has_run_levels_ ? "coalesce(blocks, run)" : "run")));
       runs.BindInt(1, before);
       runs.BindInt(2, first);
       runs.BindInt(3, mark);
       CONCORD_ASSIGN_OR_RETURN(
           Statement seqs,
-          reader_.Prepare("SELECT s.value FROM audit_object_blocks b CROSS JOIN json_each(concord_block_json(b.pairs, b.run)) o "
-                          "CROSS JOIN json_each(o.value) s WHERE b.rowid = (SELECT k.rowid FROM audit_object_blocks k "
+          reader_.Prepare("SELECT s.value FROM audit_object_blocks b CROSS JOIN json_each(concord_block_seqs(b.pairs, ?4, ?2)) s "
+                          "WHERE b.rowid = (SELECT k.rowid FROM audit_object_blocks k "
                           "WHERE k.run = ?1 AND k.first_id <= ?2 ORDER BY k.first_id DESC LIMIT 1) "
-                          "AND o.key = ?2 AND s.value >= ?3 ORDER BY s.value"));
+                          "AND s.value >= ?3 ORDER BY s.value"));
       for (;;) {
         CONCORD_ASSIGN_OR_RETURN(bool row, runs.Step());
         if (!row) break;
         Statement::Scoped reset_seqs(seqs);
-        seqs.BindInt(1, runs.ColumnInt(0));
+        seqs.BindInt(1, runs.ColumnInt(1));
         seqs.BindText(2, key);
         seqs.BindInt(3, first);
+        seqs.BindInt(4, runs.ColumnInt(0));
         CONCORD_ASSIGN_OR_RETURN(bool go_on, offer_all(seqs));
         if (!go_on) return page;
       }
@@ -1203,12 +1480,12 @@ absl::StatusOr<Page> SqliteAuditLog::List(const Filter& filter) {
     // past the mark by their object_ids (header: Object index).
     // Runs an older Concord wrote have a row per pair (audit_object_index); newer ones blocks, where the
     // block of the object in a run is the one with the greatest first_id <= the id.
-    const char* blocks =
-        has_blocks_ ? " UNION ALL SELECT s.value FROM audit_object_runs r CROSS JOIN audit_object_blocks b ON b.rowid ="
-                      " (SELECT k.rowid FROM audit_object_blocks k WHERE k.run = r.run AND k.first_id <= :object"
-                      " ORDER BY k.first_id DESC LIMIT 1) CROSS JOIN json_each(concord_block_json(b.pairs, b.run)) o"
-                      " CROSS JOIN json_each(o.value) s"
-                      " WHERE r.last_seq > :after AND o.key = :object AND s.value > :after"
+    const std::string blocks =
+        has_blocks_ ? fmt::format(" UNION ALL SELECT s.value FROM audit_object_runs r CROSS JOIN audit_object_blocks b ON b.rowid ="
+                                  " (SELECT k.rowid FROM audit_object_blocks k WHERE k.run = {} AND k.first_id <= :object"
+                                  " ORDER BY k.first_id DESC LIMIT 1) CROSS JOIN json_each(concord_block_seqs(b.pairs, r.run, :object)) s"
+                                  " WHERE r.last_seq > :after AND s.value > :after",
+                                  has_run_levels_ ? "coalesce(r.blocks, r.run)" : "r.run")
                     : "";
     sql += " AND seq IN (SELECT seq FROM audit_objects WHERE object_id = :object AND seq > :after"
            " UNION ALL SELECT i.seq FROM audit_object_runs r CROSS JOIN audit_object_index i"

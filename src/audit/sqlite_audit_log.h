@@ -44,8 +44,15 @@
 // appends that never pause, once per kRunChunkWait (else the index fell behind for as long as the load
 // lasted), and registers it (audit_object_runs, the mark) with its last chunk: a commit never waits for more than one
 // chunk. A lookup seeks once per registered run and reads the object_ids of the entries past the mark, so
-// answers are exact at every moment (rows of a run not yet registered are ignored). Runs are not merged
-// yet: a busy day adds a few thousand.
+// answers are exact at every moment (rows of a run not yet registered are ignored).
+// Merges. Under lists of 100 at 10k/s a node registers about 30 runs a second, and each costs a lookup a seek
+// (about 15 µs): a day's runs would make "who saw X" take most of a minute. So after each run, the indexer merges
+// Options::merge_fan_in (16) runs in a row of one level into one of the next level (PrepareMerge: a k-way merge
+// by key, one block of each run decoded at a time), up to kMaxMergeLevel and kMaxMergeBytes of blocks; the
+// committer writes it in chunks like a run (a slot of its own, merge_, so that a long merge never holds up the
+// level-0 runs) under a key of its own (MergedBlocksKey, negative) and, in the transaction of its last chunk, deletes the runs it replaces with their blocks and registers it.
+// A merged run's blocks are encoded from its first seq like any run's; audit_object_runs.blocks names their key
+// (NULL: the run number). Runs up to 'actors_from' (without user and organisation keys) are never merged.
 // The indexer need not read back what this process wrote: the committer keeps the keys of the entries it
 // committed (Committed, up to kMaxKeptPairs pairs, seqs contiguous), and when they continue the mark the run
 // is built from them, up to the last one kept (the next run starts there). When another process appended in
@@ -68,6 +75,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -75,6 +83,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "audit/audit.h"
 #include "common/log.h"
 #include "store/sqlite/connection.h"
@@ -93,12 +102,19 @@ class SqliteAuditLog final : public AuditLog {
   absl::StatusOr<Verification> Verify(const VerifyOptions& options) override;
 
   // Registers the SQL functions the log's queries use on a connection to its file: concord_names_object(object_ids,
-  // id) and concord_block_json(pairs, run) (an index block as JSON text, whichever form it is stored in).
+  // id), concord_block_json(pairs, run) (an index block as JSON text, whichever form it is stored in) and
+  // concord_block_seqs(pairs, run, key) (the JSON array of one key's seqs in a block).
   [[nodiscard]] static absl::Status AddSqlFunctions(struct sqlite3* db);
   // A block of the object index as JSON text {"key": [seq, …], …}, from either stored form: JSON text (files before
   // version 5) as it is, the packed form decoded with the run it belongs to. InvalidArgument, naming the run and
   // the byte, for a packed block that does not decode.
   [[nodiscard]] static absl::StatusOr<std::string> BlockJson(std::string_view stored, int64_t run);
+  // Calls visit(key, seqs) for each key of a block, in either stored form, keys and seqs ascending; with `only`,
+  // for that key alone (if the block has it), the others skipped undecoded where the form allows.
+  [[nodiscard]] static absl::Status ForEachKey(
+      std::string_view stored, int64_t run,
+      absl::FunctionRef<void(std::string_view key, std::span<const int64_t> seqs)> visit,
+      std::optional<std::string_view> only = std::nullopt);
 
   static constexpr int64_t kMaxRunPairs = 50'000;
   static constexpr size_t kBlockPairs = 128;
@@ -116,7 +132,17 @@ class SqliteAuditLog final : public AuditLog {
     size_t pairs = 0;      // (object id, seq) pairs it holds
     std::vector<Block> blocks;
     size_t written = 0;    // blocks written
+    // A merge (PrepareMerge): the blocks keys of the runs it replaces (run .. last_seq), its level, and the key
+    // its blocks are stored under. Empty for a level-0 run, whose blocks are stored under its run number.
+    std::vector<int64_t> merges;
+    int level = 0;
+    int64_t blocks_key = 0;
   };
+  // The blocks key of a merged run: negative (level-0 runs' keys are their run numbers), one per level and first
+  // seq, so a merge tried again after a crash replaces what the attempt left.
+  static constexpr int64_t MergedBlocksKey(int level, int64_t run) { return -((int64_t{level} << 40) + run); }
+  static constexpr int kMaxMergeLevel = 6;              // runs of this level are not merged further
+  static constexpr size_t kMaxMergeBytes = 32u << 20;   // nor runs whose blocks add up to more than this
   // For tests: the run the indexer would prepare now. kAuto as the indexer does: from the entries this process
   // committed when they continue the mark, else read back from the file; kMemory only from those entries
   // (nullopt when they do not continue the mark); kFile only from the file.
@@ -149,6 +175,10 @@ class SqliteAuditLog final : public AuditLog {
   absl::StatusOr<std::optional<PreparedRun>> PrepareRun(store::sqlite::Connection& db, RunSource source);
   // The run of the committed entries past `mark` kept in memory; nullopt when they do not continue the mark.
   std::optional<PreparedRun> RunFromMemory(int64_t mark);
+  // The oldest Options::merge_fan_in registered runs in a row of one level, merged into one run of the next level
+  // (nullopt: none to merge). Runs are merged so that a lookup's seeks, one per run, stay few: a busy node
+  // registers dozens of level-0 runs a minute.
+  absl::StatusOr<std::optional<PreparedRun>> PrepareMerge(store::sqlite::Connection& db);
 
   // The index keys of the entries of one group commit (object ids, then the user and organisation keys), kept
   // so that the indexer builds the run of entries this process committed without reading them back and parsing
@@ -180,10 +210,13 @@ class SqliteAuditLog final : public AuditLog {
   std::condition_variable checkpoint_cv_;
   int wal_fd_ = -1;  // the WAL file, for PrecleanWal (opened before the checkpointer starts, closed after it ends)
   bool run_wanted_ ABSL_GUARDED_BY(queue_mu_) = false;  // the committer asks the indexer for a run
-  std::optional<PreparedRun> run_ ABSL_GUARDED_BY(queue_mu_);  // a run the committer is writing
+  bool merge_wanted_ ABSL_GUARDED_BY(queue_mu_) = true;  // ... or to look for runs to merge (at start, after each run)
+  std::optional<PreparedRun> run_ ABSL_GUARDED_BY(queue_mu_);    // a level-0 run the committer is writing
+  std::optional<PreparedRun> merge_ ABSL_GUARDED_BY(queue_mu_);  // a merged run the committer is writing
   // The committer writes the run's next chunk when no append waits, or once this time has come.
   static constexpr std::chrono::milliseconds kRunChunkWait{50};
   std::chrono::steady_clock::time_point run_chunk_due_ ABSL_GUARDED_BY(queue_mu_);
+  std::chrono::steady_clock::time_point merge_chunk_due_ ABSL_GUARDED_BY(queue_mu_);
   std::condition_variable index_cv_;
 
   std::mutex write_mu_;  // held by the committer thread around each transaction
@@ -214,6 +247,7 @@ class SqliteAuditLog final : public AuditLog {
   std::mutex read_mu_;
   store::sqlite::Connection reader_ ABSL_GUARDED_BY(read_mu_);
   bool has_blocks_ = true;  // false for a version-1 file opened read-only (no audit_object_blocks yet)
+  bool has_run_levels_ = true;  // false for a file before version 5 opened read-only (no level or blocks column)
 
   std::thread committer_;
   std::thread checkpointer_;
