@@ -647,11 +647,17 @@ TEST_F(AuditLogTest, FrequentCheckpointsLoseNothingAndCopyWhileAppendsGoOn) {
   EXPECT_TRUE(verified->intact) << verified->detail;
   EXPECT_EQ(verified->entries, 1200);
   std::error_code ec;
-  const auto copied = std::filesystem::file_size(AuditFile(), ec);
+  // Checkpoints copy the entries into the database file while the log is open: it holds 0.6-1.4 MB of them here
+  // by the time the appends end (a moment later on a busy machine), where without checkpoints it keeps its first
+  // 45 KB until the log closes. (The WAL's size is no measure: under appends that never pause it restarts only
+  // when a checkpoint has caught up; 0.05-4.8 MB in twelve runs.)
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  auto copied = std::filesystem::file_size(AuditFile(), ec);
+  while (!ec && copied <= (uintmax_t{256} << 10) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    copied = std::filesystem::file_size(AuditFile(), ec);
+  }
   EXPECT_FALSE(ec) << ec.message();
-  // Checkpoints ran while the appends went on: the database file holds 0.6-1.4 MB of the entries here, where
-  // without them it keeps its first few pages until the log closes. (The WAL's size is no measure: under appends
-  // that never pause it restarts only when a checkpoint has caught up; 0.05-4.8 MB in twelve runs.)
   EXPECT_GT(copied, uintmax_t{256} << 10);
   log.reset();
   EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_log"), 1200);
@@ -820,10 +826,16 @@ TEST_F(AuditLogTest, RunsAreMergedLevelByLevelAndLookupsStayExact) {
   for (int i = 21; i <= 23; ++i) append(i);
   EXPECT_EQ(wait_for_runs("1-16:2 17-20:1 21-21:0 22-22:0 23-23:0"), "1-16:2 17-20:1 21-21:0 22-22:0 23-23:0");
   expect_exact(23);
-  // Only the registered runs' blocks are left.
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_object_blocks WHERE run NOT IN "
-                      "(SELECT coalesce(blocks, run) FROM audit_object_runs)"),
-            0);
+  // Only the registered runs' blocks are left (the replaced runs' are deleted once the merged run is registered).
+  auto unregistered = [&] {
+    return QueryInt("SELECT count(*) FROM audit_object_blocks WHERE run NOT IN "
+                    "(SELECT coalesce(blocks, run) FROM audit_object_runs)");
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (unregistered() != 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(unregistered(), 0);
   EXPECT_EQ(QueryInt("SELECT count(DISTINCT run) FROM audit_object_blocks"), 5);
   EXPECT_TRUE(MustVerify().intact);
 }

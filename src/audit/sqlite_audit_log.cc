@@ -308,6 +308,19 @@ class BlockWriter {
     in_block_ += seqs.size();
     if (in_block_ >= SqliteAuditLog::kBlockPairs) Cut();
   }
+  // A key whose packed item and seqs are encoded already (`seqs`: the first less the run's first seq, then the
+  // steps), as a merge copies them.
+  void AddEncoded(std::string_view key, std::string_view item, uint64_t count, std::string_view seqs) {
+    if (in_block_ == 0) {
+      block_.first_id = std::string(key);
+      block_.pairs.push_back(kPackedIdsTag);
+    }
+    block_.pairs.append(item);
+    AppendLeb128(block_.pairs, count);
+    block_.pairs.append(seqs);
+    in_block_ += count;
+    if (in_block_ >= SqliteAuditLog::kBlockPairs) Cut();
+  }
   std::vector<SqliteAuditLog::PreparedRun::Block> Finish() && {
     if (in_block_ > 0) Cut();
     return std::move(blocks_);
@@ -594,6 +607,9 @@ absl::StatusOr<std::unique_ptr<SqliteAuditLog>> SqliteAuditLog::Create(const std
     if (!options.read_only) {
       CONCORD_ASSIGN_OR_RETURN(writer, Connection::Open(path, false));
       CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(writer, path, false, options.sync_full, 4096));
+      // Nothing in the audit file is deleted to be forgotten: only index blocks that merged runs replace. Debian's
+      // SQLite zeroes every freed page (SECURE_DELETE), which doubled what deleting them wrote.
+      CONCORD_RETURN_IF_ERROR(writer.Exec("PRAGMA secure_delete = FAST"));
       CONCORD_RETURN_IF_ERROR(InitAuditFile(writer, store_path, clock));
     }
     auto reader_opened = Connection::Open(path, true);
@@ -807,7 +823,7 @@ void SqliteAuditLog::CommitLoop() {
         *slot = std::move(run);
         *due = std::chrono::steady_clock::now() + kRunChunkWait;
       } else {
-        if (run.merges.empty()) {
+        if (run.level == 0) {
           unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - static_cast<int64_t>(run.pairs), 0);
         }
         // One run more (or several fewer) may make runs to merge.
@@ -1050,31 +1066,80 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
     if (bytes <= static_cast<int64_t>(kMaxMergeBytes)) break;
     group.erase(group.begin());  // too large together: try the window one run later
   }
-  // A k-way merge by key: each run's blocks in key order, one block decoded at a time; a key's seqs from the
-  // runs in run order, so ascending.
+  // A k-way merge by key: each run's blocks in key order, one block read at a time; a key's seqs from the runs in
+  // run order, so ascending. A key's steps (LEB128, each seq less the one before) are copied as they are stored:
+  // only the first seq of each run's list is written anew, from the previous run's last.
+  struct Key {
+    std::string text;        // the key (the order)
+    std::string_view item;   // its packed item, as stored
+    uint64_t count = 0;
+    int64_t first = 0, last = 0;
+    std::string_view steps;  // the steps after the first seq, as stored
+  };
   struct Cursor {
     Statement blocks;
     int64_t run = 0;
-    std::vector<std::pair<std::string, std::vector<int64_t>>> keys;  // of the block decoded last
+    std::string block;  // the block read last, packed (a JSON block from before version 5 packed here first)
+    std::vector<Key> keys;
     size_t at = 0;
     bool done = false;
   };
   std::vector<Cursor> cursors(group.size());
-  auto advance = [&](Cursor& c) -> absl::Status {
-    if (++c.at < c.keys.size()) return absl::OkStatus();
+  std::string scratch;
+  auto read_block = [&](Cursor& c) -> absl::Status {
     c.keys.clear();
     c.at = 0;
-    while (c.keys.empty()) {
+    const std::string_view stored = c.blocks.ColumnText(0);
+    if (IsPackedIds(stored)) {
+      c.block.assign(stored);
+    } else {
+      BlockWriter packed(c.run);
+      CONCORD_RETURN_IF_ERROR(ForEachKey(stored, c.run, [&](std::string_view key, std::span<const int64_t> seqs) {
+        packed.Add(key, seqs);
+      }));
+      auto blocks = std::move(packed).Finish();
+      c.block.clear();
+      for (size_t i = 0; i < blocks.size(); ++i) c.block.append(blocks[i].pairs.substr(i == 0 ? 0 : 1));
+    }
+    const std::string_view b = c.block;
+    size_t at = 1;
+    auto bad = [&](std::string_view what) {
+      return absl::DataLossError(fmt::format("index block of run {}: {} at byte {}", c.run, what, at));
+    };
+    while (at < b.size()) {
+      Key k;
+      const size_t item_at = at;
+      std::string_view text;
+      absl::Status read = ReadPackedId(b, at, scratch, text);
+      if (!read.ok()) return Annotate(read, fmt::format("index block of run {}", c.run));
+      k.text.assign(text);
+      k.item = b.substr(item_at, at - item_at);
+      uint64_t first = 0;
+      if (!ReadLeb128(b, at, k.count) || k.count == 0 || !ReadLeb128(b, at, first)) return bad("bad seq count or seq");
+      k.first = c.run + static_cast<int64_t>(first);
+      k.last = k.first;
+      const size_t steps_at = at;
+      for (uint64_t i = 1; i < k.count; ++i) {
+        uint64_t step = 0;
+        if (!ReadLeb128(b, at, step) || step == 0) return bad("bad seq");
+        k.last += static_cast<int64_t>(step);
+      }
+      k.steps = b.substr(steps_at, at - steps_at);
+      c.keys.push_back(std::move(k));
+    }
+    return absl::OkStatus();
+  };
+  auto advance = [&](Cursor& c) -> absl::Status {
+    if (++c.at < c.keys.size()) return absl::OkStatus();
+    for (;;) {
       CONCORD_ASSIGN_OR_RETURN(bool row, c.blocks.Step());
       if (!row) {
         c.done = true;
         return absl::OkStatus();
       }
-      CONCORD_RETURN_IF_ERROR(ForEachKey(c.blocks.ColumnText(0), c.run, [&](std::string_view key, std::span<const int64_t> seqs) {
-        c.keys.emplace_back(std::string(key), std::vector<int64_t>(seqs.begin(), seqs.end()));
-      }));
+      CONCORD_RETURN_IF_ERROR(read_block(c));
+      if (!c.keys.empty()) return absl::OkStatus();
     }
-    return absl::OkStatus();
   };
   for (size_t i = 0; i < group.size(); ++i) {
     CONCORD_ASSIGN_OR_RETURN(cursors[i].blocks,
@@ -1082,7 +1147,6 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
     cursors[i].blocks.BindInt(1, group[i].key);
     cursors[i].run = group[i].run;
     cursors[i].at = std::numeric_limits<size_t>::max();  // advance reads the first block
-    cursors[i].keys.clear();
     CONCORD_RETURN_IF_ERROR(advance(cursors[i]));
   }
   PreparedRun merged;
@@ -1092,26 +1156,32 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
   merged.blocks_key = MergedBlocksKey(merged.level, merged.run);
   for (const Input& g : group) merged.merges.push_back(g.key);
   BlockWriter out(merged.run);
-  std::vector<int64_t> seqs;
+  std::string seqs;
   for (;;) {
-    const std::string* least = nullptr;
+    const Key* least = nullptr;
     for (const Cursor& c : cursors) {
-      if (!c.done && (least == nullptr || c.keys[c.at].first < *least)) least = &c.keys[c.at].first;
+      if (!c.done && (least == nullptr || c.keys[c.at].text < least->text)) least = &c.keys[c.at];
     }
     if (least == nullptr) break;
-    const std::string key = *least;
+    const std::string key = least->text;
+    const std::string item(least->item);
     seqs.clear();
+    uint64_t count = 0;
+    int64_t last = merged.run;
     for (Cursor& c : cursors) {
-      if (c.done || c.keys[c.at].first != key) continue;
-      const std::vector<int64_t>& from = c.keys[c.at].second;
-      if (!seqs.empty() && !from.empty() && from.front() <= seqs.back()) {
+      if (c.done || c.keys[c.at].text != key) continue;
+      const Key& k = c.keys[c.at];
+      if (count > 0 && k.first <= last) {
         return absl::DataLossError(fmt::format("audit log: index runs {} and before overlap on '{}'", c.run, key));
       }
-      seqs.insert(seqs.end(), from.begin(), from.end());
+      AppendLeb128(seqs, static_cast<uint64_t>(k.first - last));
+      seqs.append(k.steps);
+      count += k.count;
+      last = k.last;
       CONCORD_RETURN_IF_ERROR(advance(c));
     }
-    merged.pairs += seqs.size();
-    out.Add(key, seqs);
+    merged.pairs += count;
+    out.AddEncoded(key, item, count, seqs);
   }
   merged.blocks = std::move(out).Finish();
   return std::optional<PreparedRun>(std::move(merged));
@@ -1120,10 +1190,29 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
 absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
   std::lock_guard lock(write_mu_);
   const size_t before = run.written;
+  const bool registered_before = run.registered;
   CONCORD_RETURN_IF_ERROR(writer_.Exec("BEGIN IMMEDIATE"));
   auto finished = [&]() -> absl::StatusOr<bool> {
-    const bool merge = !run.merges.empty();
+    const bool merge = run.level > 0;
     const int64_t blocks_key = merge ? run.blocks_key : run.run;
+    if (merge && run.registered) {
+      // The replaced runs' blocks, which nothing reads any more, deleted a chunk at a time (all at once, a level-2
+      // merge's deletes held up the appends for tens of milliseconds).
+      CONCORD_ASSIGN_OR_RETURN(
+          Statement drop, writer_.Prepare("DELETE FROM audit_object_blocks WHERE rowid IN "
+                                          "(SELECT rowid FROM audit_object_blocks WHERE run = ?1 LIMIT ?2)"));
+      int64_t budget = kDeleteChunkBlocks;
+      while (budget > 0 && !run.merges.empty()) {
+        Statement::Scoped reset_drop(drop);
+        drop.BindInt(1, run.merges.back());
+        drop.BindInt(2, budget);
+        CONCORD_RETURN_IF_ERROR(drop.Step().status());
+        const int64_t deleted = sqlite3_changes(writer_.handle());
+        if (deleted < budget) run.merges.pop_back();
+        budget -= deleted;
+      }
+      return run.merges.empty();
+    }
     if (merge) {
       // The runs it replaces, as they were when it was prepared (another process may have merged them meanwhile:
       // then it is dropped, and its blocks written so far are removed when the same merge is next written).
@@ -1170,17 +1259,11 @@ absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
     if (merge) {
       // All written (and nothing else under its key: the same merge by another process would have removed this
       // one's first chunks as stale): the merged run replaces the runs it holds, in this one transaction (a reader
-      // sees those or it).
+      // sees those or it); their blocks are deleted by the next chunks.
       CONCORD_ASSIGN_OR_RETURN(Statement count, writer_.Prepare("SELECT count(*) FROM audit_object_blocks WHERE run = ?1"));
       count.BindInt(1, blocks_key);
       CONCORD_ASSIGN_OR_RETURN(bool counted, count.Step());
       if (!counted || count.ColumnInt(0) != static_cast<int64_t>(run.blocks.size())) return true;
-      CONCORD_ASSIGN_OR_RETURN(Statement drop_blocks, writer_.Prepare("DELETE FROM audit_object_blocks WHERE run = ?1"));
-      for (int64_t key : run.merges) {
-        Statement::Scoped reset_drop(drop_blocks);
-        drop_blocks.BindInt(1, key);
-        CONCORD_RETURN_IF_ERROR(drop_blocks.Step().status());
-      }
       CONCORD_ASSIGN_OR_RETURN(Statement drop_runs,
                                writer_.Prepare("DELETE FROM audit_object_runs WHERE run >= ?1 AND run <= ?2"));
       drop_runs.BindInt(1, run.run);
@@ -1195,7 +1278,8 @@ absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
       add_merged.BindInt(4, run.blocks_key);
       CONCORD_RETURN_IF_ERROR(add_merged.Step().status());
       run.written = end;
-      return true;
+      run.registered = true;
+      return false;
     }
     CONCORD_ASSIGN_OR_RETURN(Statement add_run,
                              writer_.Prepare("INSERT INTO audit_object_runs (run, last_seq) VALUES (?1, ?2)"));
@@ -1216,6 +1300,7 @@ absl::StatusOr<bool> SqliteAuditLog::WriteRunChunk(PreparedRun& run) {
   }
   (void)writer_.Exec("ROLLBACK");
   run.written = before;  // the chunk is not written
+  run.registered = registered_before;
   return Annotate(finished.status(), "audit log: object index");
 }
 

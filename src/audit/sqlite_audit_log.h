@@ -48,9 +48,13 @@
 // Merges. Under lists of 100 at 10k/s a node registers about 30 runs a second, and each costs a lookup a seek
 // (about 15 µs): a day's runs would make "who saw X" take most of a minute. So after each run, the indexer merges
 // Options::merge_fan_in (16) runs in a row of one level into one of the next level (PrepareMerge: a k-way merge
-// by key, one block of each run decoded at a time), up to kMaxMergeLevel and kMaxMergeBytes of blocks; the
+// by key, one block of each run read at a time), up to kMaxMergeLevel and kMaxMergeBytes of blocks; the
 // committer writes it in chunks like a run (a slot of its own, merge_, so that a long merge never holds up the
-// level-0 runs) under a key of its own (MergedBlocksKey, negative) and, in the transaction of its last chunk, deletes the runs it replaces with their blocks and registers it.
+// level-0 runs) under a key of its own (MergedBlocksKey, negative) and, in the transaction of its last chunk,
+// deletes the runs it replaces and registers it; their blocks, which nothing reads any more, are deleted
+// kDeleteChunkBlocks at a time after (all at once they held the appends up for tens of ms). A merge copies each
+// key's LEB128 steps as stored, writing only the first seq of each run's list anew. Each level writes the index
+// once more (3-16% more CPU per list under the benchmark's lists), hence kMaxMergeLevel.
 // A merged run's blocks are encoded from its first seq like any run's; audit_object_runs.blocks names their key
 // (NULL: the run number). Runs up to 'actors_from' (without user and organisation keys) are never merged.
 // The indexer need not read back what this process wrote: the committer keeps the keys of the entries it
@@ -119,6 +123,7 @@ class SqliteAuditLog final : public AuditLog {
   static constexpr int64_t kMaxRunPairs = 50'000;
   static constexpr size_t kBlockPairs = 128;
   static constexpr size_t kRunChunkBytes = 64 << 10;
+  static constexpr int64_t kDeleteChunkBlocks = 256;  // replaced blocks deleted per transaction after a merge
   static constexpr size_t kMaxKeptPairs = 8 * kMaxRunPairs;  // Committed keys kept for the indexer, at most
 
   // A run prepared by the indexer thread, written by the committer.
@@ -137,11 +142,12 @@ class SqliteAuditLog final : public AuditLog {
     std::vector<int64_t> merges;
     int level = 0;
     int64_t blocks_key = 0;
+    bool registered = false;  // a merge registered: what is left is deleting the replaced runs' blocks (`merges`)
   };
   // The blocks key of a merged run: negative (level-0 runs' keys are their run numbers), one per level and first
   // seq, so a merge tried again after a crash replaces what the attempt left.
   static constexpr int64_t MergedBlocksKey(int level, int64_t run) { return -((int64_t{level} << 40) + run); }
-  static constexpr int kMaxMergeLevel = 6;              // runs of this level are not merged further
+  static constexpr int kMaxMergeLevel = 3;              // runs of this level are not merged further
   static constexpr size_t kMaxMergeBytes = 32u << 20;   // nor runs whose blocks add up to more than this
   // For tests: the run the indexer would prepare now. kAuto as the indexer does: from the entries this process
   // committed when they continue the mark, else read back from the file; kMemory only from those entries
