@@ -294,19 +294,15 @@ class BlockWriter {
  public:
   explicit BlockWriter(int64_t run) : run_(run) {}
   void Add(std::string_view key, std::span<const int64_t> seqs) {
-    if (in_block_ == 0) {
-      block_.first_id = std::string(key);
-      block_.pairs.push_back(kPackedIdsTag);
-    }
-    AppendPackedId(block_.pairs, key);
-    AppendLeb128(block_.pairs, seqs.size());
+    item_.clear();
+    AppendPackedId(item_, key);
+    steps_.clear();
     int64_t previous = run_;
     for (int64_t seq : seqs) {
-      AppendLeb128(block_.pairs, static_cast<uint64_t>(seq - previous));
+      AppendLeb128(steps_, static_cast<uint64_t>(seq - previous));
       previous = seq;
     }
-    in_block_ += seqs.size();
-    if (in_block_ >= SqliteAuditLog::kBlockPairs) Cut();
+    AddEncoded(key, item_, seqs.size(), steps_);
   }
   // A key whose packed item and seqs are encoded already (`seqs`: the first less the run's first seq, then the
   // steps), as a merge copies them.
@@ -325,11 +321,9 @@ class BlockWriter {
     if (in_block_ > 0) Cut();
     return std::move(blocks_);
   }
-  size_t bytes() const { return bytes_ + block_.pairs.size(); }
 
  private:
   void Cut() {
-    bytes_ += block_.pairs.size() + block_.first_id.size();
     blocks_.push_back(std::move(block_));
     block_ = SqliteAuditLog::PreparedRun::Block();
     in_block_ = 0;
@@ -337,7 +331,7 @@ class BlockWriter {
   int64_t run_;
   SqliteAuditLog::PreparedRun::Block block_;
   size_t in_block_ = 0;
-  size_t bytes_ = 0;
+  std::string item_, steps_;  // Add's scratch
   std::vector<SqliteAuditLog::PreparedRun::Block> blocks_;
 };
 
@@ -883,7 +877,7 @@ void SqliteAuditLog::IndexLoop(Connection db) {
     index_cv_.wait(lock, [this] { return (run_wanted_ && !run_) || (merge_wanted_ && !merge_) || stopping_; });
     if (stopping_) return;
     const bool merge = !(run_wanted_ && !run_);
-    merge_wanted_ = false;
+    if (merge) merge_wanted_ = false;
     lock.unlock();
     auto prepared = merge ? PrepareMerge(db) : PrepareRun(db, RunSource::kAuto);
     lock.lock();
@@ -1115,15 +1109,19 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
       k.text.assign(text);
       k.item = b.substr(item_at, at - item_at);
       uint64_t first = 0;
-      if (!ReadLeb128(b, at, k.count) || k.count == 0 || !ReadLeb128(b, at, first)) return bad("bad seq count or seq");
-      k.first = c.run + static_cast<int64_t>(first);
-      k.last = k.first;
+      if (!ReadLeb128(b, at, k.count) || k.count == 0 || !ReadLeb128(b, at, first) || first > (uint64_t{1} << 62)) {
+        return bad("bad seq count or seq");
+      }
+      // Unsigned (wrapping) sums: a corrupt block makes a wrong seq, caught as an overlap, never an overflow.
+      uint64_t seq = static_cast<uint64_t>(c.run) + first;
+      k.first = static_cast<int64_t>(seq);
       const size_t steps_at = at;
       for (uint64_t i = 1; i < k.count; ++i) {
         uint64_t step = 0;
-        if (!ReadLeb128(b, at, step) || step == 0) return bad("bad seq");
-        k.last += static_cast<int64_t>(step);
+        if (!ReadLeb128(b, at, step) || step == 0 || step > (uint64_t{1} << 62)) return bad("bad seq");
+        seq += step;
       }
+      k.last = static_cast<int64_t>(seq);
       k.steps = b.substr(steps_at, at - steps_at);
       c.keys.push_back(std::move(k));
     }
