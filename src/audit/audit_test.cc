@@ -270,18 +270,20 @@ TEST_F(AuditLogTest, ObjectFilterIsExactWhateverTheIndexHolds) {
   EXPECT_EQ(seqs_of(7), (std::vector<int64_t>{7}));
   EXPECT_EQ(seqs_of(1), (std::vector<int64_t>{1, 12}));
   EXPECT_EQ(seqs_of(2), (std::vector<int64_t>{2}));
-  // A run larger than one chunk (kRunChunkBytes, 64 KiB, per transaction: here ~110 KB in 40 blocks of 128
-  // pairs, the last of 8) is registered only once it is all written.
+  // A run larger than one chunk (kRunChunkBytes, 256 KiB, per transaction: here ~340 KB in 118 blocks of 128
+  // pairs, the last of 24) is registered only once it is all written.
   std::vector<Event> many;
-  for (int i = 0; i < 5000; ++i) many.push_back(ReadEvent(10000 + i));
+  for (int i = 0; i < 15000; ++i) many.push_back(ReadEvent(10000 + i));
   ASSERT_TRUE(log_->AppendBatch(std::move(many)).ok());
-  ASSERT_EQ(wait_for_mark(5012), 5012);
-  // Two more blocks: the user's and the organisation's 5,000 seqs each (a key's seqs stay in one block).
-  EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_object_blocks WHERE run = 13"), 42);
+  ASSERT_EQ(wait_for_mark(15012), 15012);
+  EXPECT_GT(QueryInt("SELECT sum(length(pairs)) FROM audit_object_blocks WHERE run = 13"),
+            static_cast<int64_t>(SqliteAuditLog::kRunChunkBytes));
+  // Two more blocks: the user's and the organisation's 15,000 seqs each (a key's seqs stay in one block).
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_object_blocks WHERE run = 13"), 120);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_object_blocks b, json_each(concord_block_json(b.pairs, b.run)) o, json_each(o.value) s "
                       "WHERE b.run = 13"),
-            15000);
-  EXPECT_EQ(QueryInt("SELECT last_seq FROM audit_object_runs WHERE run = 13"), 5012);
+            45000);
+  EXPECT_EQ(QueryInt("SELECT last_seq FROM audit_object_runs WHERE run = 13"), 15012);
   EXPECT_EQ(seqs_of(12499), (std::vector<int64_t>{2512}));
   EXPECT_EQ(seqs_of(14999), (std::vector<int64_t>{5012}));
   EXPECT_EQ(seqs_of(10000), (std::vector<int64_t>{13}));

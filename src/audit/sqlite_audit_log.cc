@@ -797,7 +797,9 @@ void SqliteAuditLog::CommitLoop() {
     if (run_ && (queue_.empty() || now >= run_chunk_due_)) {
       slot = &run_;
       due = &run_chunk_due_;
-    } else if (merge_ && (queue_.empty() || now >= merge_chunk_due_)) {
+    } else if (merge_ && !run_ && (queue_.empty() || now >= merge_chunk_due_)) {
+      // Merges only between level-0 runs: under load that outruns the index, the mark catching up comes first
+      // (entries past it are found by reading each one).
       slot = &merge_;
       due = &merge_chunk_due_;
     }

@@ -122,7 +122,7 @@ class SqliteAuditLog final : public AuditLog {
 
   static constexpr int64_t kMaxRunPairs = 50'000;
   static constexpr size_t kBlockPairs = 128;
-  static constexpr size_t kRunChunkBytes = 64 << 10;
+  static constexpr size_t kRunChunkBytes = 256 << 10;
   static constexpr int64_t kDeleteChunkBlocks = 256;  // replaced blocks deleted per transaction after a merge
   static constexpr size_t kMaxKeptPairs = 8 * kMaxRunPairs;  // Committed keys kept for the indexer, at most
 
