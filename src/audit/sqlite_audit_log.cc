@@ -132,10 +132,15 @@ absl::Status SqliteAuditLog::ForEachKey(std::string_view stored, int64_t run,
       seqs.clear();
       if (!value.is_array()) return absl::InvalidArgumentError(fmt::format("index block of run {}: not an array of seqs", run));
       for (const auto& seq : value.get_array()) {
-        if (!seq.is_int64() && !seq.is_uint64()) {
-          return absl::InvalidArgumentError(fmt::format("index block of run {}: a seq that is not an integer", run));
+        // A seq is an int64 in the file; anything else (a float, text, an integer past 2^63, which to_number would
+        // throw for) is an altered block (audit_block_fuzz).
+        if (seq.is_int64()) {
+          seqs.push_back(seq.get_int64());
+        } else if (seq.is_uint64() && seq.get_uint64() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+          seqs.push_back(static_cast<int64_t>(seq.get_uint64()));
+        } else {
+          return absl::InvalidArgumentError(fmt::format("index block of run {}: a seq that is not a 64-bit integer", run));
         }
-        seqs.push_back(seq.to_number<int64_t>());
       }
       visit(std::string_view(key.data(), key.size()), seqs);
     }
