@@ -33,7 +33,7 @@ test: build-fuzz build-dev
 	@TZ=UTC ctest --preset dev
 
 fuzz: build-fuzz
-	@for t in object pattern taxii_query http_request log_reader packed_ids audit_block; do \
+	@for t in object pattern taxii_query http_request log_reader packed_ids audit_block audit_entry_file; do \
 	  scripts/fuzz-smoke build/fuzz/tests/fuzz/$${t}_fuzz tests/fuzz/corpus/$$t $${FUZZ_SECONDS:-300} || exit 1; done
 
 # Full-size benchmarks on the release build; figures go to docs/benchmarks.md by hand, with the command.
