@@ -444,7 +444,9 @@ absl::Status EntryFile::Append(Build build) {
   std::lock_guard guard(mu_);
   CONCORD_ASSIGN_OR_RETURN(FileLock lock, FileLock::Take(fd_, path_));
   CONCORD_RETURN_IF_ERROR(Refresh());
-  std::string records;
+  // Kept between appends (capacity and all): a group commit of lists of 100 is ~10 KB, built by appending.
+  std::string& records = records_;
+  records.clear();
   CONCORD_ASSIGN_OR_RETURN(const size_t count, build(last_seq_, last_hash_, records));
   if (count == 0) return absl::OkStatus();
   // The offsets, from the records' framing, which is checked here: a record the builder got wrong would be taken
@@ -474,6 +476,7 @@ absl::Status EntryFile::Append(Build build) {
   end_ += records.size();
   last_seq_ += static_cast<int64_t>(count);
   last_hash_ = std::string(last_hash);
+  if (records_.capacity() > (4u << 20)) std::string().swap(records_);  // not held on to after a large export chunk
   // The entries are in the file; their offsets are derived data, which a failure here leaves to the next Refresh.
   CONCORD_RETURN_IF_ERROR(WriteAt(idx_fd_, offsets, idx_end_, path_ + ".idx"));
   idx_end_ += offsets.size();

@@ -151,6 +151,7 @@ class EntryFile {
   int64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_hash_ ABSL_GUARDED_BY(mu_);
   Repair repair_ ABSL_GUARDED_BY(mu_);
+  std::string records_ ABSL_GUARDED_BY(mu_);  // Append's buffer
 };
 
 }  // namespace concord::audit
