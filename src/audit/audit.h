@@ -177,6 +177,11 @@ struct Options {
   int64_t index_run_delay_millis = 600'000;
   // Runs are merged this many at a time (SQLite: sqlite_audit_log.h, "Object index"); below 2, never.
   int merge_fan_in = 16;
+  // SQLite: index the entries past the mark from the start, and run after full run while a backlog lasts, rather
+  // than waiting for this process's own appends to call for a run. For a long-running process (the node, whose
+  // "who saw X" would otherwise scan every entry a previous run of it left unindexed); a CLI command that closes
+  // in milliseconds leaves it off.
+  bool catch_up_index = false;
 };
 
 // The file that holds the audit log of the store at `location` (OpenStore's syntax): beside it, "NAME.db"

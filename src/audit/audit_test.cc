@@ -623,6 +623,41 @@ TEST_F(AuditLogTest, TheIndexKeepsUpWithAppendsThatNeverPause) {
   EXPECT_GE(mark, 2'000) << "entries appended meanwhile: " << appended_when_checked;
 }
 
+// A node indexes the backlog an earlier process left past the mark (itself before a restart, a CLI import) from
+// its start, full run after full run, without waiting for appends of its own to call for runs; a CLI command,
+// which closes in milliseconds, leaves it.
+TEST_F(AuditLogTest, ANodeIndexesTheBacklogAnEarlierProcessLeftFromItsStart) {
+  log_.reset();
+  {
+    // 120 entries of 1,000 ids: 120,000 pairs (and the user and organisation keys), more than two full runs.
+    auto opened = OpenAuditLog(path_.string(), {.clock = &clock_, .index_run_pairs = int64_t{1} << 40,
+                                                .index_run_delay_millis = int64_t{1} << 40});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    for (int n = 0; n < 120; ++n) {
+      Event e = ReadEvent(n);
+      e.object_ids.clear();
+      for (int k = 0; k < 1000; ++k) e.object_ids.push_back(fmt::format("indicator--00000000-0000-4000-8000-{:012d}", n * 1000 + k));
+      ASSERT_TRUE((*opened)->Append(std::move(e)).ok());
+    }
+  }
+  ASSERT_EQ(IndexMark(), 0);
+  {
+    auto cli = OpenAuditLog(path_.string(), {.clock = &clock_});
+    ASSERT_TRUE(cli.ok()) << cli.status();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_EQ(IndexMark(), 0);
+  auto node = OpenAuditLog(path_.string(), {.clock = &clock_, .catch_up_index = true});
+  ASSERT_TRUE(node.ok()) << node.status();
+  log_ = std::move(*node);
+  EXPECT_EQ(WaitForIndexMark(120, std::chrono::seconds(30)), 120);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM audit_object_runs"), 3);  // 50,000 pairs a run at most
+  auto page = log_->List({.object_id = "indicator--00000000-0000-4000-8000-000000077123", .limit = 100});
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->entries.size(), 1u);
+  EXPECT_EQ(page->entries[0].seq, 78);
+}
+
 // With a checkpoint due every 16 frames, the background checkpoints (each after writing out the WAL's whole
 // pages) run hundreds of times while 8 callers append: nothing is lost, the chain verifies, and the entries are
 // copied into the database file meanwhile (45 KB with no checkpoint, checked).

@@ -674,6 +674,10 @@ absl::Status SqliteAuditLog::Start(const std::string& path) {
     CONCORD_ASSIGN_OR_RETURN(Connection index_reader, Connection::Open(path, true));
     CONCORD_RETURN_IF_ERROR(store::sqlite::ConfigureConnection(index_reader, path, true, false));
     keep_committed_ = true;
+    if (options_.catch_up_index) {
+      std::lock_guard lock(queue_mu_);
+      run_wanted_ = true;  // whatever an earlier process left past the mark (nothing: the indexer finds none)
+    }
     indexer_ = std::thread([this, db = std::move(index_reader)]() mutable {
       NameThisThread("audit-index");
       RankThisThreadAsBackground();
@@ -826,6 +830,12 @@ void SqliteAuditLog::CommitLoop() {
       } else {
         if (run.level == 0) {
           unindexed_pairs_ = std::max<int64_t>(unindexed_pairs_ - static_cast<int64_t>(run.pairs), 0);
+          // A full run leaves entries past it (a backlog another process, or this one before a restart, left):
+          // the next run at once.
+          if (options_.catch_up_index && static_cast<int64_t>(run.pairs) >= kMaxRunPairs && !run_wanted_) {
+            run_wanted_ = true;
+            index_cv_.notify_one();
+          }
         }
         // One run more (or several fewer) may make runs to merge.
         merge_wanted_ = options_.merge_fan_in > 1;

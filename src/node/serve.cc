@@ -240,7 +240,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const NodeConfig& given) {
     impl->store = std::make_unique<api::ChangePublishingStore>(std::move(opened), *impl->changes);
   }
   CONCORD_ASSIGN_OR_RETURN(impl->accounts, store::OpenAccounts(config.db));
-  CONCORD_ASSIGN_OR_RETURN(impl->audit, audit::OpenAuditLog(config.db));
+  CONCORD_ASSIGN_OR_RETURN(impl->audit, audit::OpenAuditLog(config.db, {.catch_up_index = true}));
   CONCORD_ASSIGN_OR_RETURN(store::Organisation host, impl->accounts->EnsureHostOrganisation(config.name));
   CONCORD_RETURN_IF_ERROR(EnsureTls(config));
   auto distribution = policy::ParseDistribution(config.default_distribution);
