@@ -798,6 +798,51 @@ TEST_F(AuditLogTest, IndexBlocksArePackedAndBlocksFromBeforeReadBesideThem) {
   EXPECT_TRUE(MustVerify().intact);  // the chain is not the index
 }
 
+// A merge whose input holds a block that does not decode (a damaged or edited file) fails once: its runs are left
+// unmerged and reported once, the runs after them still merge, and the level-0 runs are not held back.
+TEST_F(AuditLogTest, ARunWithADamagedBlockIsLeftUnmergedAndTheOthersMerge) {
+  auto reopen = [&](int fan_in) {
+    log_.reset();
+    auto opened = OpenAuditLog(path_.string(), {.clock = &clock_, .index_run_pairs = 1, .merge_fan_in = fan_in});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    log_ = std::move(*opened);
+  };
+  auto append = [&](int i) {
+    clock_.now_ms += 1;
+    ASSERT_TRUE(log_->Append(ReadEvent(i)).ok());
+    ASSERT_EQ(WaitForIndexMark(i, std::chrono::seconds(10)), i);
+  };
+  auto runs = [&] { return QueryText("SELECT group_concat(run || '-' || last_seq || ':' || level, ' ') FROM "
+                                     "(SELECT * FROM audit_object_runs ORDER BY run)"); };
+  reopen(0);
+  for (int i = 1; i <= 4; ++i) append(i);
+  Sql("UPDATE audit_object_blocks SET pairs = X'0107000000' WHERE run = 2");  // a packed id cut short
+  std::ostringstream out;
+  auto previous = spdlog::default_logger();
+  auto capture = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
+  capture->set_pattern("%v");
+  spdlog::set_default_logger(capture);
+  reopen(4);  // looks for runs to merge at once: 1-4, which fails on run 2
+  for (int i = 5; i <= 8; ++i) append(i);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (runs() != "1-1:0 2-2:0 3-6:1 7-7:0 8-8:0" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(runs(), "1-1:0 2-2:0 3-6:1 7-7:0 8-8:0");
+  // Lookups still meet the damaged block and say so (as before any merge: the index is not the chain).
+  auto broken = log_->List({.object_id = "indicator--00000000-0000-4000-8000-000000000007", .limit = 10});
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(std::string(broken.status().message()).find("packed ids: truncated UUID at byte 1"), std::string::npos)
+      << broken.status();
+  log_.reset();
+  spdlog::set_default_logger(previous);
+  capture->flush();
+  const std::string text = out.str();
+  EXPECT_EQ(text.find("left unmerged"), text.rfind("left unmerged")) << text;  // once
+  EXPECT_NE(text.find("audit log: index run 2 is left unmerged: index block of run 2:"), std::string::npos) << text;
+  EXPECT_EQ(text.find("will retry"), std::string::npos) << text;
+}
+
 // Runs are merged fan_in at a time, level by level (sqlite_audit_log.h, Object index), so that a lookup seeks
 // once per run in few runs; lookups by object, user and organisation are exact before, during and after, runs
 // stay contiguous, the replaced runs' blocks go with them, blocks an interrupted merge left under its key are

@@ -899,7 +899,17 @@ void SqliteAuditLog::IndexLoop(Connection db) {
     auto prepared = merge ? PrepareMerge(db) : PrepareRun(db, RunSource::kAuto);
     lock.lock();
     if (!merge) run_wanted_ = false;
-    if (!prepared.ok()) {
+    const absl::Status failed = prepared.status();
+    if (merge && (absl::IsDataLoss(failed) || absl::IsInvalidArgument(failed)) && !merging_runs_.empty()) {
+      // A block of the group does not decode: the group is left as it is (lookups read its runs one by one and
+      // report the damage they meet), the runs around it merge as usual, and nothing else waits.
+      unmergeable_runs_.insert(merging_runs_.begin(), merging_runs_.end());
+      spdlog::warn("audit log: {} left unmerged: {}",
+                   merging_runs_.size() == 1 ? fmt::format("index run {} is", merging_runs_.front())
+                                             : fmt::format("index runs {} to {} are", merging_runs_.front(), merging_runs_.back()),
+                   Sv(failed.message()));
+      merge_wanted_ = true;
+    } else if (!prepared.ok()) {
       // Asked again after a pause, not after the very next commit (MaybeAskForRun), and reported once a minute.
       retry_after_micros_ = clock_.Now().UnixMicros() + kIndexRetryMicros;
       int64_t held_back = 0;
@@ -1045,6 +1055,7 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
 }
 
 absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::PrepareMerge(Connection& db) {
+  merging_runs_.clear();
   const size_t fan_in = static_cast<size_t>(std::max(options_.merge_fan_in, 0));
   if (fan_in < 2) return std::optional<PreparedRun>();
   CONCORD_RETURN_IF_ERROR(db.Exec("BEGIN"));
@@ -1066,6 +1077,10 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
     CONCORD_ASSIGN_OR_RETURN(bool row, runs.Step());
     if (!row) return std::optional<PreparedRun>();
     const Input in{runs.ColumnInt(0), runs.ColumnInt(1), runs.ColumnInt(2), runs.ColumnInt(3)};
+    if (unmergeable_runs_.count(in.run) != 0) {
+      group.clear();
+      continue;
+    }
     if (!group.empty() && (in.level != group.back().level || in.run != group.back().last_seq + 1)) group.clear();
     if (in.level >= kMaxMergeLevel) continue;
     group.push_back(in);
@@ -1077,6 +1092,8 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
     if (bytes <= static_cast<int64_t>(kMaxMergeBytes)) break;
     group.erase(group.begin());  // too large together: try the window one run later
   }
+  merging_runs_.clear();
+  for (const Input& g : group) merging_runs_.push_back(g.run);
   // A k-way merge by key: each run's blocks in key order, one block read at a time; a key's seqs from the runs in
   // run order, so ascending. A key's steps (LEB128, each seq less the one before) are copied as they are stored:
   // only the first seq of each run's list is written anew, from the previous run's last.
@@ -1152,7 +1169,10 @@ absl::StatusOr<std::optional<SqliteAuditLog::PreparedRun>> SqliteAuditLog::Prepa
         c.done = true;
         return absl::OkStatus();
       }
-      CONCORD_RETURN_IF_ERROR(read_block(c));
+      if (absl::Status read = read_block(c); !read.ok()) {
+        merging_runs_ = {c.run};  // the run to leave unmerged, rather than the whole group
+        return read;
+      }
       if (!c.keys.empty()) return absl::OkStatus();
     }
   };

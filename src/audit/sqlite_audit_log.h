@@ -79,6 +79,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -224,6 +225,13 @@ class SqliteAuditLog final : public AuditLog {
   std::chrono::steady_clock::time_point run_chunk_due_ ABSL_GUARDED_BY(queue_mu_);
   std::chrono::steady_clock::time_point merge_chunk_due_ ABSL_GUARDED_BY(queue_mu_);
   std::condition_variable index_cv_;
+
+  // Indexer thread only: the runs of the merge PrepareMerge prepares (after a block that does not decode, its run
+  // alone), and runs whose merge failed on such a block (a damaged or edited file). Those are not merged again by this process and reported once:
+  // retried after every run, as any failure is, the merge failed each time and held the level-0 runs back a
+  // second each (kIndexRetryMicros) while the runs after them went unmerged.
+  std::vector<int64_t> merging_runs_;
+  std::set<int64_t> unmergeable_runs_;
 
   std::mutex write_mu_;  // held by the committer thread around each transaction
   store::sqlite::Connection writer_ ABSL_GUARDED_BY(write_mu_);
