@@ -16,7 +16,6 @@
 // that never pause keep the committer from writing runs, which it does only while no append waits) and the log
 // is closed; the CPU of the appending phase alone is shown beside it. CPU per entry is the steadier figure on a
 // shared machine: compare against a baseline binary in the same run, alternating.
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -34,41 +33,16 @@
 #include <sqlite3.h>
 
 #include "audit/audit.h"
+#include "audit_bench_util.h"
 #include "fmt/format.h"
 
 namespace {
 
 namespace audit = concord::audit;
 
-double CpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "audit_benchmark: %s\n", what.c_str());
-  std::exit(1);
-}
-
-// "indicator--" and a random version-4 UUID, lower case.
-std::string RandomId(std::mt19937_64& rng) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  uint64_t hi = rng();
-  uint64_t lo = rng();
-  hi = (hi & ~uint64_t{0xF000}) | 0x4000;                                   // version 4
-  lo = (lo & ~(uint64_t{0xC} << 60)) | (uint64_t{0x8} << 60);               // variant 10xx
-  std::string out = "indicator--";
-  out.reserve(out.size() + 36);
-  for (int i = 0; i < 32; ++i) {
-    const uint64_t word = i < 16 ? hi : lo;
-    const int shift = 60 - 4 * (i % 16);
-    if (i == 8 || i == 12 || i == 16 || i == 20) out.push_back('-');
-    out.push_back(kHex[(word >> shift) & 0xF]);
-  }
-  return out;
-}
+using concord::bench::CpuSeconds;
+using concord::bench::RandomIndicatorId;
+[[noreturn]] void Fail(const std::string& what) { concord::bench::Fail("audit_benchmark", what); }
 
 struct Result {
   double append_wall = 0;  // until the last append returned
@@ -85,9 +59,9 @@ Result Run(const std::string& dir, int64_t entries, int threads, bool same, uint
   const size_t pool_size = same ? kIdsPerEntry : 400'000;
   std::vector<std::string> pool;
   pool.reserve(pool_size);
-  for (size_t i = 0; i < pool_size; ++i) pool.push_back(RandomId(rng));
-  const std::string org = "identity--" + RandomId(rng).substr(11);
-  const std::string key_id = "ck_" + RandomId(rng).substr(11, 8);
+  for (size_t i = 0; i < pool_size; ++i) pool.push_back(RandomIndicatorId(rng));
+  const std::string org = "identity--" + RandomIndicatorId(rng).substr(11);
+  const std::string key_id = "ck_" + RandomIndicatorId(rng).substr(11, 8);
 
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);

@@ -14,7 +14,6 @@
 // Neither builds the entry (canonical JSON, hash, packing: the same for both). Reported per store and round: CPU
 // per entry (getrusage, user + system) and entries/s; then the medians and their ratio. The rounds alternate.
 #include <sqlite3.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,6 +26,7 @@
 #include <vector>
 
 #include "audit/entry_file.h"
+#include "audit_bench_util.h"
 #include "common/packed_ids.h"
 #include "fmt/format.h"
 
@@ -34,27 +34,8 @@ namespace {
 
 namespace audit = concord::audit;
 
-double CpuSeconds() {
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
-}
-
-[[noreturn]] void Fail(const std::string& what) {
-  std::fprintf(stderr, "audit_store_benchmark: %s\n", what.c_str());
-  std::exit(1);
-}
-
-std::string RandomId(std::mt19937_64& rng) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "indicator--";
-  for (int i = 0; i < 32; ++i) {
-    if (i == 8 || i == 12 || i == 16 || i == 20) out.push_back('-');
-    out.push_back(kHex[rng() & 0xF]);
-  }
-  return out;
-}
+using concord::bench::CpuSeconds;
+[[noreturn]] void Fail(const std::string& what) { concord::bench::Fail("audit_store_benchmark", what); }
 
 struct Columns {
   std::string packed, detail, prev_hash, hash;
@@ -215,7 +196,7 @@ int main(int argc, char** argv) {
   if (entries < 1 || group < 1 || rounds < 1) Fail("bad arguments");
   std::mt19937_64 rng(20261123);
   std::vector<std::string> ids;
-  for (int i = 0; i < 100; ++i) ids.push_back(RandomId(rng));
+  for (int i = 0; i < 100; ++i) ids.push_back(concord::bench::RandomIndicatorId(rng));
   Columns c;
   c.packed = concord::PackIds(ids);
   c.detail = R"({"list":true,"method":"GET","route":"/api/v1/objects"})";

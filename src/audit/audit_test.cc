@@ -151,6 +151,19 @@ class AuditLogTest : public ::testing::Test {
     return IndexMark();
   }
 
+  // Reopens the log with a run per entry and the given merge fan-in (0: no merges).
+  void ReopenForMerges(int fan_in) {
+    log_.reset();
+    auto opened = OpenAuditLog(path_.string(), {.clock = &clock_, .index_run_pairs = 1, .merge_fan_in = fan_in});
+    ASSERT_TRUE(opened.ok()) << opened.status();
+    log_ = std::move(*opened);
+  }
+  // The registered runs, "run-last_seq:level" in run order.
+  std::string Runs() const {
+    return QueryText("SELECT group_concat(run || '-' || last_seq || ':' || level, ' ') FROM "
+                     "(SELECT * FROM audit_object_runs ORDER BY run)");
+  }
+
   std::filesystem::path path_;
   std::unique_ptr<AuditLog> log_;
 };
@@ -801,20 +814,12 @@ TEST_F(AuditLogTest, IndexBlocksArePackedAndBlocksFromBeforeReadBesideThem) {
 // A merge whose input holds a block that does not decode (a damaged or edited file) fails once: its runs are left
 // unmerged and reported once, the runs after them still merge, and the level-0 runs are not held back.
 TEST_F(AuditLogTest, ARunWithADamagedBlockIsLeftUnmergedAndTheOthersMerge) {
-  auto reopen = [&](int fan_in) {
-    log_.reset();
-    auto opened = OpenAuditLog(path_.string(), {.clock = &clock_, .index_run_pairs = 1, .merge_fan_in = fan_in});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    log_ = std::move(*opened);
-  };
   auto append = [&](int i) {
     clock_.now_ms += 1;
     ASSERT_TRUE(log_->Append(ReadEvent(i)).ok());
     ASSERT_EQ(WaitForIndexMark(i, std::chrono::seconds(10)), i);
   };
-  auto runs = [&] { return QueryText("SELECT group_concat(run || '-' || last_seq || ':' || level, ' ') FROM "
-                                     "(SELECT * FROM audit_object_runs ORDER BY run)"); };
-  reopen(0);
+  ReopenForMerges(0);
   for (int i = 1; i <= 4; ++i) append(i);
   Sql("UPDATE audit_object_blocks SET pairs = X'0107000000' WHERE run = 2");  // a packed id cut short
   std::ostringstream out;
@@ -822,13 +827,13 @@ TEST_F(AuditLogTest, ARunWithADamagedBlockIsLeftUnmergedAndTheOthersMerge) {
   auto capture = std::make_shared<spdlog::logger>("capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(out));
   capture->set_pattern("%v");
   spdlog::set_default_logger(capture);
-  reopen(4);  // looks for runs to merge at once: 1-4, which fails on run 2
+  ReopenForMerges(4);  // looks for runs to merge at once: 1-4, which fails on run 2
   for (int i = 5; i <= 8; ++i) append(i);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (runs() != "1-1:0 2-2:0 3-6:1 7-7:0 8-8:0" && std::chrono::steady_clock::now() < deadline) {
+  while (Runs() != "1-1:0 2-2:0 3-6:1 7-7:0 8-8:0" && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_EQ(runs(), "1-1:0 2-2:0 3-6:1 7-7:0 8-8:0");
+  EXPECT_EQ(Runs(), "1-1:0 2-2:0 3-6:1 7-7:0 8-8:0");
   // Lookups still meet the damaged block and say so (as before any merge: the index is not the chain).
   auto broken = log_->List({.object_id = "indicator--00000000-0000-4000-8000-000000000007", .limit = 10});
   ASSERT_FALSE(broken.ok());
@@ -848,26 +853,18 @@ TEST_F(AuditLogTest, ARunWithADamagedBlockIsLeftUnmergedAndTheOthersMerge) {
 // stay contiguous, the replaced runs' blocks go with them, blocks an interrupted merge left under its key are
 // replaced, and runs whose blocks are JSON text (files before version 5) merge like packed ones.
 TEST_F(AuditLogTest, RunsAreMergedLevelByLevelAndLookupsStayExact) {
-  auto reopen = [&](int fan_in) {
-    log_.reset();
-    auto opened = OpenAuditLog(path_.string(), {.clock = &clock_, .index_run_pairs = 1, .merge_fan_in = fan_in});
-    ASSERT_TRUE(opened.ok()) << opened.status();
-    log_ = std::move(*opened);
-  };
   // Entry i names indicator (i - 1) % 5 + 1; odd entries are alice's, even ones bob's. One run per entry.
   auto append = [&](int i) {
     clock_.now_ms += 1;
     ASSERT_TRUE(log_->Append(ReadEvent((i - 1) % 5 + 1, i % 2 ? "alice" : "bob")).ok());
     ASSERT_EQ(WaitForIndexMark(i, std::chrono::seconds(10)), i);
   };
-  auto runs = [&] { return QueryText("SELECT group_concat(run || '-' || last_seq || ':' || level, ' ') FROM "
-                                     "(SELECT * FROM audit_object_runs ORDER BY run)"); };
   auto wait_for_runs = [&](const std::string& want) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (runs() != want && std::chrono::steady_clock::now() < deadline) {
+    while (Runs() != want && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    return runs();
+    return Runs();
   };
   auto expect_exact = [&](int last) {
     for (int k = 1; k <= 5; ++k) {
@@ -886,11 +883,11 @@ TEST_F(AuditLogTest, RunsAreMergedLevelByLevelAndLookupsStayExact) {
 
   // Four level-0 runs written with merging off, their blocks then turned into JSON text as a version-4 file has
   // them; opened with a fan-in of 4, the log merges them at once.
-  reopen(0);
+  ReopenForMerges(0);
   for (int i = 1; i <= 4; ++i) append(i);
-  EXPECT_EQ(runs(), "1-1:0 2-2:0 3-3:0 4-4:0");
+  EXPECT_EQ(Runs(), "1-1:0 2-2:0 3-3:0 4-4:0");
   Sql("UPDATE audit_object_blocks SET pairs = concord_block_json(pairs, run)");
-  reopen(4);
+  ReopenForMerges(4);
   EXPECT_EQ(wait_for_runs("1-4:1"), "1-4:1");
   EXPECT_EQ(QueryText("SELECT group_concat(DISTINCT run) FROM audit_object_blocks"),
             std::to_string(SqliteAuditLog::MergedBlocksKey(1, 1)));
