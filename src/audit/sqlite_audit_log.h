@@ -227,9 +227,9 @@ class SqliteAuditLog final : public AuditLog {
   std::condition_variable index_cv_;
 
   // Indexer thread only: the runs of the merge PrepareMerge prepares (after a block that does not decode, its run
-  // alone), and runs whose merge failed on such a block (a damaged or edited file). Those are not merged again by this process and reported once:
-  // retried after every run, as any failure is, the merge failed each time and held the level-0 runs back a
-  // second each (kIndexRetryMicros) while the runs after them went unmerged.
+  // alone), and runs whose merge failed on such a block (a damaged or edited file). Those are not merged again by
+  // this process and are reported once: retried after every run, as any failure is, the merge failed each time and
+  // held the level-0 runs back a second each (kIndexRetryMicros) while the runs after them went unmerged.
   std::vector<int64_t> merging_runs_;
   std::set<int64_t> unmergeable_runs_;
 
