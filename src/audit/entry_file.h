@@ -2,7 +2,7 @@
 // SQLite audit log's entries out of its b-tree; docs/audit.md, "The entry file").
 //
 // Why. Under lists of 100 at 10k/s the audit costs a node 35-55 µs of CPU per list against 70-90 µs for the list
-// itself (docs/benchmarks.md, session 11), and most of it is the b-tree: an INSERT of a 2.2 KB row per entry,
+// itself (docs/benchmarks.md, session 11), and about a third of it is the b-tree: an INSERT of a 2.2 KB row per entry,
 // every commit rewriting the table's last pages into the write-ahead log, and the checkpoints copying them all
 // back. The log is append-only by design, so it needs none of that: an entry is appended once, with one write()
 // per group commit, and nothing ever rewrites it.
