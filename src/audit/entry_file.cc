@@ -24,6 +24,9 @@ constexpr size_t kHashBytes = 32;
 // Offsets read from the .idx file at a time by Scan, and the most a scan's window holds beyond one record.
 constexpr size_t kScanOffsets = 4096;
 constexpr size_t kScanWindow = 1u << 20;
+// The most a repair moves aside as a torn tail: a group commit's records (1,024 entries, a few MB even for lists of
+// 1,000). Anything longer is damage, not a torn write, and is left for the operator.
+constexpr uint64_t kMaxTornBytes = 64u << 20;
 
 void PutU32(char* at, uint32_t v) {
   for (int i = 0; i < 4; ++i) at[i] = static_cast<char>((v >> (8 * i)) & 0xff);
@@ -400,6 +403,14 @@ absl::Status EntryFile::Refresh() {
     ++repair.offsets_added;
     pos = *end;
   }
+  if (pos < size && size - pos > kMaxTornBytes) {
+    // More than a write cut short leaves: damage inside the file (with the offsets lost, a damaged record makes
+    // everything after it look torn). Nothing is cut; the operator looks (concord audit verify names the entry).
+    return absl::FailedPreconditionError(fmt::format(
+        "'{}': the {} bytes after entry {} (from byte {}) are not whole records, more than a crash leaves; nothing "
+        "was changed: restore the file or move those bytes aside by hand",
+        path_, size - pos, first_seq_ + n - 1, pos));
+  }
   if (pos < size) {
     // A torn last record: never acknowledged (its append had not returned), kept aside all the same.
     CONCORD_ASSIGN_OR_RETURN(repair.torn_path, KeepTorn(fd_, path_, pos, size));
@@ -501,7 +512,22 @@ namespace {
 // Reads records at given offsets of an entry file through a window of it.
 class RecordReader {
  public:
-  RecordReader(int fd, const std::string& path) : fd_(fd), path_(path) {}
+  // Reads into `window`, `read_ahead` bytes at a time at least (0 for one record: Read; kScanWindow for Scan).
+  RecordReader(int fd, const std::string& path, std::string& window, size_t read_ahead)
+      : fd_(fd), path_(path), window_(window), read_ahead_(read_ahead) {
+    window_.clear();
+  }
+
+  // The entry of `seq` at `offset`, its views into the window (valid until the next call); DataLoss naming the
+  // entry for anything that is not its record.
+  absl::StatusOr<StoredRecord> Record(uint64_t offset, int64_t seq) {
+    CONCORD_ASSIGN_OR_RETURN(std::string_view body, Body(offset, seq));
+    auto record = DecodeEntryBody(body);
+    if (!record.ok()) return absl::DataLossError(fmt::format("entry {}: {}", seq, Sv(record.status().message())));
+    return record;
+  }
+
+ private:
 
   // The body of the record of `seq` at `offset` (checked: sizes, seq), valid until the next call.
   absl::StatusOr<std::string_view> Body(uint64_t offset, int64_t seq) {
@@ -517,14 +543,13 @@ class RecordReader {
     return b;
   }
 
- private:
   static absl::Status Damaged(int64_t seq, uint64_t offset, std::string_view why) {
     return absl::DataLossError(fmt::format("entry {}: the record at byte {} is damaged: {}", seq, offset, why));
   }
-  // `n` bytes at `offset` (fewer at the end of the file), read ahead up to kScanWindow.
+  // `n` bytes at `offset` (fewer at the end of the file), read ahead up to read_ahead_.
   absl::StatusOr<std::string_view> Bytes(uint64_t offset, size_t n) {
     if (offset < start_ || offset + n > start_ + window_.size()) {
-      window_.resize(std::max(n, kScanWindow));
+      window_.resize(std::max(n, read_ahead_));
       CONCORD_ASSIGN_OR_RETURN(size_t got, ReadAt(fd_, window_.data(), window_.size(), offset, path_));
       window_.resize(got);
       start_ = offset;
@@ -534,7 +559,8 @@ class RecordReader {
 
   int fd_;
   const std::string& path_;
-  std::string window_;
+  std::string& window_;
+  const size_t read_ahead_;
   uint64_t start_ = 0;
 };
 
@@ -542,27 +568,15 @@ class RecordReader {
 
 absl::StatusOr<StoredRecord> EntryFile::Read(int64_t seq, std::string& buffer) const {
   CONCORD_ASSIGN_OR_RETURN(uint64_t offset, OffsetOf(seq));
-  std::array<char, 4> size{};
-  CONCORD_ASSIGN_OR_RETURN(size_t got, ReadAt(fd_, size.data(), 4, offset, path_));
-  const uint32_t body = got == 4 ? GetU32(size.data()) : 0;
-  if (body == 0 || body > kMaxEntryRecordBytes) {
-    return absl::DataLossError(fmt::format("entry {}: the record at byte {} is damaged: no valid size", seq, offset));
-  }
-  buffer.resize(body + 4);
-  CONCORD_ASSIGN_OR_RETURN(got, ReadAt(fd_, buffer.data(), buffer.size(), offset + 4, path_));
-  if (got != buffer.size() || GetU32(buffer.data() + body) != body || BodySeq(std::string_view(buffer).substr(0, body)) != seq) {
-    return absl::DataLossError(fmt::format("entry {}: the record at byte {} is damaged: its framing or seq is wrong", seq, offset));
-  }
-  auto record = DecodeEntryBody(std::string_view(buffer).substr(0, body));
-  if (!record.ok()) return absl::DataLossError(fmt::format("entry {}: {}", seq, Sv(record.status().message())));
-  return record;
+  return RecordReader(fd_, path_, buffer, 0).Record(offset, seq);
 }
 
 absl::Status EntryFile::Scan(int64_t from, int64_t to, Visit visit) const {
   CONCORD_ASSIGN_OR_RETURN(int64_t last, LastSeq());
   from = std::max(from, first_seq_);
   to = std::min(to, last);
-  RecordReader reader(fd_, path_);
+  std::string window;
+  RecordReader reader(fd_, path_, window, kScanWindow);
   std::string offsets;
   for (int64_t seq = from; seq <= to;) {
     const auto batch = static_cast<size_t>(std::min<int64_t>(to - seq + 1, static_cast<int64_t>(kScanOffsets)));
@@ -572,15 +586,7 @@ absl::Status EntryFile::Scan(int64_t from, int64_t to, Visit visit) const {
                                                 path_ + ".idx"));
     if (got != offsets.size()) return absl::DataLossError(fmt::format("entry {}: its offset is cut short", seq));
     for (size_t i = 0; i < batch; ++i, ++seq) {
-      absl::StatusOr<StoredRecord> record;
-      auto body = reader.Body(GetU64(offsets.data() + 8 * i), seq);
-      if (body.ok()) {
-        record = DecodeEntryBody(*body);
-        if (!record.ok()) record = absl::DataLossError(fmt::format("entry {}: {}", seq, Sv(record.status().message())));
-      } else {
-        record = body.status();
-      }
-      CONCORD_ASSIGN_OR_RETURN(bool more, visit(seq, record));
+      CONCORD_ASSIGN_OR_RETURN(bool more, visit(seq, reader.Record(GetU64(offsets.data() + 8 * i), seq)));
       if (!more) return absl::OkStatus();
     }
   }

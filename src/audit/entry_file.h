@@ -29,7 +29,8 @@
 // never forks. A process that dies mid-append leaves at most a torn last record past the last offset: the next
 // open for writing or append finds it (framing: both sizes and the seq) and moves those bytes to
 // PATH.torn-<offset> before cutting the file back, so that nothing that was there is lost unseen (a torn record
-// was never acknowledged: its append had not returned).
+// was never acknowledged: its append had not returned). More than 64 MiB of such bytes is damage, not a torn
+// write: the open or append fails (FailedPrecondition, naming the entry and byte) and nothing is cut.
 //
 // Durability: with Options::sync_each_append every append ends with fdatasync of PATH (its offsets are derived);
 // without, Sync() does it (the owner calls it periodically, as SQLite's synchronous=NORMAL leaves a WAL's commits

@@ -368,6 +368,36 @@ TEST_F(EntryFileTest, OffsetsMissingOrWrongAreRebuiltFromTheEntries) {
   EXPECT_EQ(Bytes(idx), offsets);
 }
 
+TEST_F(EntryFileTest, DamageFarFromTheTailIsNeverCutAway) {
+  ASSERT_TRUE(AppendChained(*Open(), 2).ok());
+  const uint64_t third = Size(path_);  // where entry 3's record starts
+  // Entry 3 with 70 MB of detail: with its seq damaged and the offsets lost, everything from entry 3 on looks
+  // torn, which is more than a crash leaves.
+  {
+    auto file = Open();
+    ASSERT_TRUE(file->Append([](int64_t last, std::string_view hash, std::string& records) -> absl::StatusOr<size_t> {
+                      Fields f;
+                      f.seq = last + 1;
+                      f.prev_hash = std::string(hash);
+                      f.detail = std::string(70u << 20, 'x');
+                      if (auto s = AppendEntryRecord(records, f.View()); !s.ok()) return s;
+                      return 1;
+                    }).ok());
+  }
+  std::string bytes = Bytes(path_);
+  ASSERT_EQ(bytes.substr(third + 4, 2), std::string("\x01\x03", 2));  // its kind and seq
+  bytes[third + 5] = '\x09';  // the record now names entry 9
+  std::ofstream(path_, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::filesystem::resize_file(path_ + ".idx", kEntryFileHeaderBytes);
+  auto opened = EntryFile::Open(path_, {});
+  ASSERT_EQ(opened.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(std::string(opened.status().message()).find("are not whole records, more than a crash leaves; nothing was changed"),
+            std::string::npos)
+      << opened.status();
+  EXPECT_EQ(Size(path_), bytes.size());
+  EXPECT_FALSE(std::filesystem::exists(fmt::format("{}.torn-{}", path_, third)));
+}
+
 TEST_F(EntryFileTest, AFileCutInsideItsHeaderIsStartedAgain) {
   {
     std::ofstream out(path_, std::ios::binary);
